@@ -1,0 +1,1 @@
+//! SGX enclave attestation: evidence parsing, verification at a given time, policy.

@@ -1,0 +1,1 @@
+//! The FPC enclave registry contract.

@@ -1,0 +1,1 @@
+//! Hyperledger Fabric chaincode runtime (the peer protocol, the stub, contract dispatch).
