@@ -1,1 +1,16 @@
-//! The FPC enclave registry contract.
+//! The FPC enclave registry (ERCC): the registry contract logic, the FPC wire messages
+//! it handles, and its ledger abstraction. The `ercc` binary wraps this library as a
+//! Fabric chaincode plus operator subcommands (`inspect`, `verify`, ...).
+//!
+//! Layout: [`proto`] (messages) → [`credentials`] (parsing, size limit, enclave id) →
+//! [`registry`] (the functions, over a [`ledger::Ledger`], verifying evidence through a
+//! [`registry::EvidenceVerifier`]), with [`keys`] for the composite-key layout.
+
+pub mod credentials;
+pub mod keys;
+pub mod ledger;
+pub mod proto;
+pub mod registry;
+
+pub use ledger::{Ledger, LedgerError, MemLedger};
+pub use registry::{CheckedCredentials, EvidenceVerifier, Registry, RegistryError};

@@ -1,0 +1,247 @@
+//! What the registry needs from a transaction: its context (channel, time, creator),
+//! world state, and the `_lifecycle` chaincode definition. The runtime's stub
+//! implements [`Ledger`] for real transactions; [`MemLedger`] is an in-memory one for
+//! tests and fuzzing.
+
+use std::collections::BTreeMap;
+
+use fabric_protos::lifecycle::{
+    QueryChaincodeDefinitionArgs, QueryChaincodeDefinitionResult, QUERY_CHAINCODE_DEFINITION,
+};
+use fabric_protos::peer::Response;
+use prost::Message;
+
+use crate::keys;
+
+/// A failed ledger call; the text is returned to the client as the error message
+/// (as the Go registry returns shim errors unchanged).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct LedgerError(pub String);
+
+impl From<keys::KeyError> for LedgerError {
+    fn from(e: keys::KeyError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// The transaction as the registry sees it. Calls are blocking and sequential; every
+/// value is the transaction's (never the wall clock), so endorsers agree.
+pub trait Ledger {
+    /// The transaction's channel.
+    fn channel_id(&self) -> &str;
+    /// `ChannelHeader.timestamp` in Unix seconds; `None` if the proposal has none.
+    fn tx_timestamp_unix(&self) -> Option<i64>;
+    /// `mspid` of the proposal creator's `SerializedIdentity`; `None` if there is none.
+    fn creator_msp_id(&self) -> Option<&str>;
+    /// A world-state value; `None` when the key is absent (an empty value counts as absent).
+    fn get_state(&mut self, key: &str) -> Result<Option<Vec<u8>>, LedgerError>;
+    /// Writes a value (an empty value deletes, as in Fabric).
+    fn put_state(&mut self, key: &str, value: &[u8]) -> Result<(), LedgerError>;
+    /// `GetStateByPartialCompositeKey`: every `(key, value)` under the partial key, in
+    /// key (byte) order. Invalid components fail with the shim's text.
+    fn get_state_by_partial_composite_key(
+        &mut self,
+        object_type: &str,
+        attrs: &[&str],
+    ) -> Result<Vec<(String, Vec<u8>)>, LedgerError>;
+    /// `_lifecycle` `QueryChaincodeDefinition` for a chaincode on this channel. The error
+    /// is FPC's text, e.g. `error while retrieving chaincode definition: [404] namespace
+    /// X is not defined` (see [`chaincode_definition_from_response`]).
+    fn query_chaincode_definition(
+        &mut self,
+        chaincode_id: &str,
+    ) -> Result<QueryChaincodeDefinitionResult, String>;
+}
+
+/// Arguments of the `_lifecycle` call (exactly two: function name, marshalled args).
+pub fn query_chaincode_definition_args(chaincode_id: &str) -> Vec<Vec<u8>> {
+    vec![
+        QUERY_CHAINCODE_DEFINITION.as_bytes().to_vec(),
+        QueryChaincodeDefinitionArgs {
+            name: chaincode_id.to_owned(),
+        }
+        .encode_to_vec(),
+    ]
+}
+
+/// Interprets `_lifecycle`'s response the way FPC's `GetChaincodeDefinition` does: any
+/// status but 200 is `error while retrieving chaincode definition: [<status>] <message>`.
+pub fn chaincode_definition_from_response(
+    response: &Response,
+) -> Result<QueryChaincodeDefinitionResult, String> {
+    if response.status != 200 {
+        return Err(format!(
+            "error while retrieving chaincode definition: [{}] {}",
+            response.status, response.message
+        ));
+    }
+    QueryChaincodeDefinitionResult::decode(response.payload.as_slice())
+        .map_err(|e| format!("error while unmarshalling chaincode definition: {e}"))
+}
+
+/// An in-memory [`Ledger`] for unit tests and fuzzing: a sorted map as world state
+/// (same byte order as the peer's state database) and a table of chaincode definitions.
+#[derive(Debug, Clone, Default)]
+pub struct MemLedger {
+    pub channel_id: String,
+    pub tx_timestamp: Option<i64>,
+    pub creator_msp_id: Option<String>,
+    pub state: BTreeMap<String, Vec<u8>>,
+    /// What `_lifecycle` answers, by chaincode name; missing names get the 404 text.
+    pub definitions: BTreeMap<String, QueryChaincodeDefinitionResult>,
+    /// How many `put_state` calls were made, to assert that failures write nothing.
+    pub puts: usize,
+}
+
+impl MemLedger {
+    /// A ledger on `channel_id` at `tx_timestamp`, created by a member of `creator_msp_id`.
+    pub fn new(channel_id: &str, tx_timestamp: i64, creator_msp_id: &str) -> Self {
+        Self {
+            channel_id: channel_id.to_owned(),
+            tx_timestamp: Some(tx_timestamp),
+            creator_msp_id: Some(creator_msp_id.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    /// Records a committed chaincode definition (version = MRENCLAVE for FPC).
+    pub fn define_chaincode(&mut self, name: &str, version: &str, sequence: i64) {
+        self.definitions.insert(
+            name.to_owned(),
+            QueryChaincodeDefinitionResult {
+                sequence,
+                version: version.to_owned(),
+                ..Default::default()
+            },
+        );
+    }
+}
+
+impl Ledger for MemLedger {
+    fn channel_id(&self) -> &str {
+        &self.channel_id
+    }
+
+    fn tx_timestamp_unix(&self) -> Option<i64> {
+        self.tx_timestamp
+    }
+
+    fn creator_msp_id(&self) -> Option<&str> {
+        self.creator_msp_id.as_deref()
+    }
+
+    fn get_state(&mut self, key: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+        Ok(self.state.get(key).filter(|v| !v.is_empty()).cloned())
+    }
+
+    fn put_state(&mut self, key: &str, value: &[u8]) -> Result<(), LedgerError> {
+        if key.is_empty() {
+            return Err(LedgerError("key must not be an empty string".into()));
+        }
+        self.puts += 1;
+        if value.is_empty() {
+            self.state.remove(key);
+        } else {
+            self.state.insert(key.to_owned(), value.to_vec());
+        }
+        Ok(())
+    }
+
+    fn get_state_by_partial_composite_key(
+        &mut self,
+        object_type: &str,
+        attrs: &[&str],
+    ) -> Result<Vec<(String, Vec<u8>)>, LedgerError> {
+        let (start, end) = keys::partial_composite_key_range(object_type, attrs)?;
+        Ok(self
+            .state
+            .range(start..end)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn query_chaincode_definition(
+        &mut self,
+        chaincode_id: &str,
+    ) -> Result<QueryChaincodeDefinitionResult, String> {
+        self.definitions.get(chaincode_id).cloned().ok_or_else(|| {
+            format!(
+                "error while retrieving chaincode definition: [404] namespace {chaincode_id} is not defined"
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn lifecycle_args_and_response_follow_fpc() {
+        let args = query_chaincode_definition_args("mycc");
+        assert_eq!(args.len(), 2);
+        assert_eq!(args[0], b"QueryChaincodeDefinition");
+        assert_eq!(
+            QueryChaincodeDefinitionArgs::decode(args[1].as_slice())
+                .unwrap()
+                .name,
+            "mycc"
+        );
+        let not_found = Response {
+            status: 404,
+            message: "namespace mycc is not defined".into(),
+            payload: vec![],
+        };
+        assert_eq!(
+            chaincode_definition_from_response(&not_found).unwrap_err(),
+            "error while retrieving chaincode definition: [404] namespace mycc is not defined"
+        );
+        let def = QueryChaincodeDefinitionResult {
+            sequence: 2,
+            version: "v".into(),
+            ..Default::default()
+        };
+        let ok = Response {
+            status: 200,
+            message: String::new(),
+            payload: def.encode_to_vec(),
+        };
+        assert_eq!(chaincode_definition_from_response(&ok).unwrap(), def);
+        let garbage = Response {
+            status: 200,
+            message: String::new(),
+            payload: vec![0x12, 0x09],
+        };
+        assert!(chaincode_definition_from_response(&garbage).is_err());
+    }
+
+    #[test]
+    fn mem_ledger_scans_in_key_order_within_the_partial_key() {
+        let mut l = MemLedger::new("ch", 0, "Org1MSP");
+        for (cc, e) in [("cc", "B"), ("cc", "A"), ("cc2", "A"), ("c", "Z")] {
+            let k = keys::credentials_key(cc, e).unwrap();
+            l.put_state(&k, e.as_bytes()).unwrap();
+        }
+        let got = l
+            .get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &["cc"])
+            .unwrap();
+        let ids: Vec<_> = got
+            .iter()
+            .map(|(k, _)| keys::split_composite_key(k).unwrap().1[1].clone())
+            .collect();
+        assert_eq!(ids, ["A", "B"]);
+        assert!(l
+            .get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &["c\u{0}"])
+            .is_err());
+        // Empty value deletes.
+        let k = keys::credentials_key("cc", "A").unwrap();
+        l.put_state(&k, b"").unwrap();
+        assert_eq!(l.get_state(&k).unwrap(), None);
+        assert_eq!(
+            l.query_chaincode_definition("nope").unwrap_err(),
+            "error while retrieving chaincode definition: [404] namespace nope is not defined"
+        );
+    }
+}

@@ -1,0 +1,2 @@
+//! The `ercc` binary.
+fn main() {}

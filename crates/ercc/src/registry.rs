@@ -1,0 +1,356 @@
+//! The registry functions of FPC's enclave registry, with the Go registry's argument
+//! and return encodings, ledger layout, check order and error texts.
+//!
+//! Each function takes the transaction's [`Ledger`]; `registerEnclave` also goes
+//! through an [`EvidenceVerifier`], so the attestation policy stays outside this crate's
+//! logic and tests can use a fake. Nothing is written unless every check passed.
+
+use base64::Engine;
+use fabric_protos::lifecycle::QueryChaincodeDefinitionResult;
+
+use crate::credentials::{self, AttestedDataError, CredentialsError};
+use crate::keys;
+use crate::ledger::{Ledger, LedgerError};
+use crate::proto::{AttestedData, Credentials, HostParameters};
+
+/// Checks attestation evidence. The registry calls it once per `registerEnclave`, after
+/// the chaincode-definition checks and before anything is written.
+pub trait EvidenceVerifier: Send + Sync {
+    /// Accepts `evidence` (the `Credentials.evidence` JSON) only if it proves an enclave
+    /// with MRENCLAVE `expected_mrenclave` (hex, the chaincode definition's version)
+    /// bound `statement` (the attested data's `Any.value` bytes), judged at `now_unix`
+    /// (the transaction timestamp, never the wall clock). The error is the reason shown
+    /// after `evidence verification failed: `.
+    fn verify(
+        &self,
+        evidence: &[u8],
+        expected_mrenclave: &str,
+        statement: &[u8],
+        now_unix: i64,
+    ) -> Result<(), String>;
+}
+
+/// Why a registry function failed. `Display` is the text the client receives (the Go
+/// registry's text wherever it has one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    #[error("invalid credential bytes: {0}")]
+    InvalidCredentials(CredentialsError),
+    #[error("evidence is empty")]
+    EvidenceEmpty,
+    #[error(transparent)]
+    AttestedData(AttestedDataError),
+    #[error("wrong channel! expected={expected}, actual={actual}")]
+    WrongChannel { expected: String, actual: String },
+    #[error("cannot get chaincode definition: {0}")]
+    ChaincodeDefinition(String),
+    #[error("mrenclave does not match chaincode definition")]
+    MrenclaveMismatch,
+    #[error("sequence does not match chaincode definition")]
+    SequenceMismatch,
+    #[error("evidence verification failed: {0}")]
+    EvidenceVerification(String),
+    #[error("host params are empty")]
+    HostParamsEmpty,
+    #[error("creator identity evaluation failed: {0}")]
+    CreatorIdentity(String),
+    #[error("an enclave is already registered for chaincode {0}")]
+    AlreadyRegistered(String),
+    /// Go fails here with its iterator's cryptic "no such key".
+    #[error("no enclave registered for chaincode {0}")]
+    NoEnclave(String),
+    #[error("not implemented yet")]
+    NotImplemented,
+    /// Registry state that this or the Go registry could not have written.
+    #[error("corrupt registry state: {0}")]
+    CorruptState(String),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl From<keys::KeyError> for RegistryError {
+    fn from(e: keys::KeyError) -> Self {
+        Self::Ledger(e.into())
+    }
+}
+
+/// Credentials that passed every check that does not depend on the ledger's contents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedCredentials {
+    pub credentials: Credentials,
+    pub attested_data: AttestedData,
+    pub host_params: HostParameters,
+    /// Upper-case hex SHA-256 of `attested_data.enclave_vk`.
+    pub enclave_id: String,
+}
+
+/// The enclave registry contract logic.
+pub struct Registry {
+    verifier: Box<dyn EvidenceVerifier>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    /// A registry that checks evidence with `verifier`.
+    pub fn new(verifier: impl EvidenceVerifier + 'static) -> Self {
+        Self {
+            verifier: Box::new(verifier),
+        }
+    }
+
+    /// `queryListEnclaveCredentials(ccId)`: every stored base64 `Credentials` of the
+    /// chaincode in key order; `None` (an empty payload, Go's nil slice) when there are none.
+    pub fn query_list_enclave_credentials<L: Ledger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        cc_id: &str,
+    ) -> Result<Option<Vec<String>>, RegistryError> {
+        let entries =
+            ledger.get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[cc_id])?;
+        Ok(non_empty(
+            entries
+                .into_iter()
+                .map(|(_, v)| String::from_utf8_lossy(&v).into_owned())
+                .collect(),
+        ))
+    }
+
+    /// `queryEnclaveCredentials(ccId, enclaveId)`: the stored base64 text, empty when absent.
+    pub fn query_enclave_credentials<L: Ledger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        cc_id: &str,
+        enclave_id: &str,
+    ) -> Result<String, RegistryError> {
+        let key = keys::credentials_key(cc_id, enclave_id)?;
+        Ok(ledger
+            .get_state(&key)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default())
+    }
+
+    /// `queryListProvisionedEnclaves(ccId)`: the enclave ids with a provisioned marker,
+    /// in key order; `None` (empty payload) when there are none.
+    pub fn query_list_provisioned_enclaves<L: Ledger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        cc_id: &str,
+    ) -> Result<Option<Vec<String>>, RegistryError> {
+        let entries =
+            ledger.get_state_by_partial_composite_key(keys::PROVISIONED_OBJECT_TYPE, &[cc_id])?;
+        let mut ids = Vec::with_capacity(entries.len());
+        for (key, _) in entries {
+            let (_, mut attrs) = keys::split_composite_key(&key)
+                .map_err(|e| RegistryError::CorruptState(format!("key {key:?}: {e}")))?;
+            if attrs.len() < 2 {
+                return Err(RegistryError::CorruptState(format!(
+                    "provisioned key {key:?} has no enclave id"
+                )));
+            }
+            ids.push(attrs.swap_remove(1));
+        }
+        Ok(non_empty(ids))
+    }
+
+    /// `queryChaincodeEndPoints(ccId)`: `host_params.peer_endpoint` of every registered
+    /// enclave, joined with `,` (empty when there are none).
+    pub fn query_chaincode_end_points<L: Ledger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        cc_id: &str,
+    ) -> Result<String, RegistryError> {
+        let entries =
+            ledger.get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[cc_id])?;
+        let mut endpoints = Vec::with_capacity(entries.len());
+        for (key, value) in &entries {
+            let attested = stored_attested_data(key, value)?;
+            endpoints.push(attested.host_params.unwrap_or_default().peer_endpoint);
+        }
+        Ok(endpoints.join(","))
+    }
+
+    /// `queryChaincodeEncryptionKey(ccId)`: base64 of `chaincode_ek` of the first
+    /// registered enclave (in key order).
+    pub fn query_chaincode_encryption_key<L: Ledger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        cc_id: &str,
+    ) -> Result<String, RegistryError> {
+        let entries =
+            ledger.get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[cc_id])?;
+        let (key, value) = entries
+            .first()
+            .ok_or_else(|| RegistryError::NoEnclave(cc_id.to_owned()))?;
+        let attested = stored_attested_data(key, value)?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(attested.chaincode_ek))
+    }
+
+    /// `registerEnclave(credentialsBase64)`: the Go registry's checks in its order, then
+    /// the credentials (exactly as submitted) and the provisioned marker are written.
+    /// On any failure nothing is written.
+    pub fn register_enclave<L: Ledger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        credentials_base64: &str,
+    ) -> Result<(), RegistryError> {
+        let channel = ledger.channel_id().to_owned();
+        let now = ledger.tx_timestamp_unix();
+        let checked = self.check_credentials(credentials_base64, &channel, now, |cc_id| {
+            ledger.query_chaincode_definition(cc_id)
+        })?;
+
+        // 10. The creator must belong to the organisation hosting the enclave.
+        match ledger.creator_msp_id() {
+            Some(msp) if msp == checked.host_params.peer_msp_id => {}
+            Some(_) => {
+                return Err(RegistryError::CreatorIdentity(
+                    "creator msp does not match owner msp".into(),
+                ))
+            }
+            None => {
+                return Err(RegistryError::CreatorIdentity(
+                    "the proposal has no creator identity".into(),
+                ))
+            }
+        }
+
+        // 11. MVP rule: one enclave per chaincode.
+        let cc_id = checked
+            .attested_data
+            .cc_params
+            .as_ref()
+            .map(|p| p.chaincode_id.as_str())
+            .unwrap_or_default();
+        if !ledger
+            .get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[cc_id])?
+            .is_empty()
+        {
+            return Err(RegistryError::AlreadyRegistered(cc_id.to_owned()));
+        }
+
+        // 12. Both keys are built before the first write so a bad key writes nothing.
+        let credentials_key = keys::credentials_key(cc_id, &checked.enclave_id)?;
+        let provisioned_key = keys::provisioned_key(cc_id, &checked.enclave_id)?;
+        ledger.put_state(&credentials_key, credentials_base64.as_bytes())?;
+        ledger.put_state(&provisioned_key, keys::PROVISIONED_PLACEHOLDER)?;
+        Ok(())
+    }
+
+    /// Checks 1–9 of `registerEnclave` (everything but the creator and the existing
+    /// registrations): parsing, channel, chaincode definition, evidence, host params.
+    /// `definition` answers `_lifecycle` for the attested chaincode id; `now_unix` is
+    /// the transaction time. Used by `registerEnclave` and by `ercc verify` offline.
+    pub fn check_credentials(
+        &self,
+        credentials_base64: &str,
+        channel_id: &str,
+        now_unix: Option<i64>,
+        definition: impl FnOnce(&str) -> Result<QueryChaincodeDefinitionResult, String>,
+    ) -> Result<CheckedCredentials, RegistryError> {
+        // 1. base64 + protobuf.
+        let credentials = credentials::decode_credentials(credentials_base64)
+            .map_err(RegistryError::InvalidCredentials)?;
+        // 2. evidence present.
+        if credentials.evidence.is_empty() {
+            return Err(RegistryError::EvidenceEmpty);
+        }
+        // 3. attested data present and of the right type.
+        let attested_data =
+            credentials::decode_attested_data(&credentials).map_err(RegistryError::AttestedData)?;
+        // A missing cc_params reads as empty fields, as Go's getters do.
+        let cc_params = attested_data.cc_params.clone().unwrap_or_default();
+        // 4. channel.
+        if cc_params.channel_id != channel_id {
+            return Err(RegistryError::WrongChannel {
+                expected: channel_id.to_owned(),
+                actual: cc_params.channel_id,
+            });
+        }
+        // 5. chaincode definition.
+        let def =
+            definition(&cc_params.chaincode_id).map_err(RegistryError::ChaincodeDefinition)?;
+        // 6. MRENCLAVE = definition version.
+        if cc_params.version != def.version {
+            return Err(RegistryError::MrenclaveMismatch);
+        }
+        // 7. sequence.
+        if cc_params.sequence != def.sequence {
+            return Err(RegistryError::SequenceMismatch);
+        }
+        // 8. evidence, bound to the exact attested-data bytes.
+        let now = now_unix.ok_or_else(|| {
+            RegistryError::EvidenceVerification("the transaction has no timestamp".into())
+        })?;
+        let statement = credentials::attested_data_any(&credentials)
+            .map_err(RegistryError::AttestedData)?
+            .value
+            .as_slice();
+        self.verifier
+            .verify(&credentials.evidence, &def.version, statement, now)
+            .map_err(RegistryError::EvidenceVerification)?;
+        // 9. host params.
+        let host_params = attested_data
+            .host_params
+            .clone()
+            .ok_or(RegistryError::HostParamsEmpty)?;
+        let enclave_id = credentials::enclave_id(&attested_data.enclave_vk);
+        Ok(CheckedCredentials {
+            credentials,
+            attested_data,
+            host_params,
+            enclave_id,
+        })
+    }
+
+    /// `registerCCKeys(SignedCCKeyRegistrationMessage)`: post-MVP, not implemented (as in Go).
+    pub fn register_cc_keys<L: Ledger + ?Sized>(
+        &self,
+        _ledger: &mut L,
+        _signed_cc_key_registration_message: &str,
+    ) -> Result<(), RegistryError> {
+        Err(RegistryError::NotImplemented)
+    }
+
+    /// `putKeyExport(SignedExportMessage)`: post-MVP, not implemented (as in Go).
+    pub fn put_key_export<L: Ledger + ?Sized>(
+        &self,
+        _ledger: &mut L,
+        _signed_export_message: &str,
+    ) -> Result<(), RegistryError> {
+        Err(RegistryError::NotImplemented)
+    }
+
+    /// `getKeyExport(ccId, enclaveId)`: post-MVP, not implemented (as in Go).
+    pub fn get_key_export<L: Ledger + ?Sized>(
+        &self,
+        _ledger: &mut L,
+        _cc_id: &str,
+        _enclave_id: &str,
+    ) -> Result<String, RegistryError> {
+        Err(RegistryError::NotImplemented)
+    }
+}
+
+/// Go returns a nil slice (empty payload) rather than `[]` when nothing was found.
+fn non_empty(v: Vec<String>) -> Option<Vec<String>> {
+    (!v.is_empty()).then_some(v)
+}
+
+/// Attested data of credentials read back from the ledger.
+fn stored_attested_data(key: &str, value: &[u8]) -> Result<AttestedData, RegistryError> {
+    let corrupt =
+        |reason: String| RegistryError::CorruptState(format!("credentials at {key:?}: {reason}"));
+    let text = std::str::from_utf8(value).map_err(|_| corrupt("not UTF-8 text".into()))?;
+    let creds = credentials::decode_credentials(text).map_err(|e| corrupt(e.to_string()))?;
+    credentials::decode_attested_data(&creds).map_err(|e| corrupt(e.detail()))
+}
+
+#[cfg(test)]
+#[path = "registry_tests.rs"]
+mod tests;
