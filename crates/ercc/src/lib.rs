@@ -6,11 +6,15 @@
 //! [`registry`] (the functions, over a [`ledger::Ledger`], verifying evidence through a
 //! [`registry::EvidenceVerifier`]), with [`keys`] for the composite-key layout.
 
+pub mod attestation;
+pub mod cli_input;
 pub mod credentials;
+pub mod inspect;
 pub mod keys;
 pub mod ledger;
 pub mod proto;
 pub mod registry;
+pub mod verify;
 
 pub use ledger::{Ledger, LedgerError, MemLedger};
 pub use registry::{CheckedCredentials, EvidenceVerifier, Registry, RegistryError};

@@ -1,0 +1,98 @@
+//! Where the operator subcommands get base64 credentials from: an argument, a file,
+//! or standard input, read with the credentials size limit so a wrong file (a disk
+//! image, `/dev/zero`) fails fast instead of filling memory.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use crate::credentials::MAX_CREDENTIALS_BASE64_LEN;
+
+/// Credentials source shared by `ercc inspect` and `ercc verify`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CredentialsInput {
+    /// Base64 credentials (what `registerEnclave` receives); `-` or absent reads stdin.
+    #[arg(value_name = "CREDENTIALS_BASE64", conflicts_with = "file")]
+    pub credentials: Option<String>,
+    /// Read the base64 credentials from this file instead.
+    #[arg(long, short = 'f', value_name = "PATH")]
+    pub file: Option<PathBuf>,
+}
+
+/// Why the credentials text could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    #[error("cannot read {what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what} is larger than the credentials limit of {MAX_CREDENTIALS_BASE64_LEN} bytes")]
+    TooLarge { what: String },
+    #[error("{what} is not UTF-8 text")]
+    NotText { what: String },
+}
+
+impl CredentialsInput {
+    /// The base64 text, surrounding whitespace removed (files usually end in a newline).
+    pub fn read(&self) -> Result<String, InputError> {
+        let text = match (&self.credentials, &self.file) {
+            (Some(arg), _) if arg != "-" => arg.clone(),
+            (_, Some(path)) => {
+                let what = format!("file {}", path.display());
+                let file = std::fs::File::open(path).map_err(|source| InputError::Io {
+                    what: what.clone(),
+                    source,
+                })?;
+                read_limited(file, what)?
+            }
+            _ => read_limited(std::io::stdin().lock(), "standard input".into())?,
+        };
+        Ok(text.trim().to_owned())
+    }
+}
+
+/// Reads at most the limit (plus slack for a trailing newline), refusing anything longer.
+fn read_limited(reader: impl Read, what: String) -> Result<String, InputError> {
+    let slack = 2;
+    let cap = MAX_CREDENTIALS_BASE64_LEN + slack;
+    let mut buf = Vec::new();
+    reader
+        .take(cap as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|source| InputError::Io {
+            what: what.clone(),
+            source,
+        })?;
+    if buf.len() > cap {
+        return Err(InputError::TooLarge { what });
+    }
+    String::from_utf8(buf).map_err(|_| InputError::NotText { what })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn reads_are_bounded_and_trimmed() {
+        let ok = read_limited(&b"QUJD\n"[..], "x".into()).unwrap();
+        assert_eq!(ok.trim(), "QUJD");
+        let big = vec![b'A'; MAX_CREDENTIALS_BASE64_LEN + 10];
+        assert!(matches!(
+            read_limited(big.as_slice(), "x".into()).unwrap_err(),
+            InputError::TooLarge { .. }
+        ));
+        assert!(matches!(
+            read_limited(&[0xffu8, 0xfe][..], "x".into()).unwrap_err(),
+            InputError::NotText { .. }
+        ));
+        let input = CredentialsInput {
+            credentials: Some(" QUJD ".into()),
+            file: None,
+        };
+        assert_eq!(input.read().unwrap(), "QUJD");
+    }
+}

@@ -1,0 +1,201 @@
+//! `ercc verify`: the checks of `registerEnclave` that do not need a ledger, offline,
+//! given what the ledger would have supplied (channel, chaincode definition, time).
+//!
+//! The time is the transaction time the registration would carry; passing it
+//! explicitly lets an operator check old evidence at the moment it was produced.
+
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::attestation::{self, VerifierSetupError};
+use crate::cli_input::{CredentialsInput, InputError};
+use crate::registry::{EvidenceVerifier, Registry, RegistryError};
+
+/// Arguments of `ercc verify`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub input: CredentialsInput,
+    /// Expected MRENCLAVE: the chaincode definition's version, exactly as committed.
+    #[arg(long, value_name = "HEX")]
+    pub mrenclave: String,
+    /// The channel the enclave must be registered on.
+    #[arg(long, value_name = "CHANNEL")]
+    pub channel: String,
+    /// Verification time, RFC 3339 (e.g. 2021-12-10T08:00:00Z): the transaction time.
+    #[arg(long, value_name = "RFC3339")]
+    pub time: String,
+    /// The chaincode definition's sequence; when absent the attested sequence is not checked.
+    #[arg(long, value_name = "N")]
+    pub sequence: Option<i64>,
+}
+
+/// Why `ercc verify` did not accept the credentials.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyCmdError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("invalid --time {value:?}: {reason}")]
+    Time { value: String, reason: String },
+    #[error(transparent)]
+    Setup(#[from] VerifierSetupError),
+    /// The registry would refuse the registration with this text.
+    #[error("{0}")]
+    Rejected(#[from] RegistryError),
+    #[error("cannot write the JSON: {0}")]
+    Output(#[from] serde_json::Error),
+}
+
+/// Runs `ercc verify` with the verifier configured from the environment.
+pub fn run(args: VerifyArgs) -> Result<(), VerifyCmdError> {
+    let (verifier, policy) = attestation::verifier_from_env()?;
+    eprintln!("policy: {policy}");
+    let report = verify_with(&args, verifier)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// The check itself, with an explicit verifier; returns the accepted enclave as JSON.
+pub fn verify_with(
+    args: &VerifyArgs,
+    verifier: impl EvidenceVerifier + 'static,
+) -> Result<serde_json::Value, VerifyCmdError> {
+    let text = args.input.read()?;
+    let now = parse_time(&args.time)?;
+    // Without --sequence the definition takes the attested one, so it is not checked.
+    // (Undecodable credentials get 0 here and fail properly in the check below.)
+    let sequence = args.sequence.unwrap_or_else(|| {
+        crate::credentials::decode_credentials(&text)
+            .ok()
+            .and_then(|c| crate::credentials::decode_attested_data(&c).ok())
+            .and_then(|a| a.cc_params)
+            .map(|p| p.sequence)
+            .unwrap_or_default()
+    });
+    let registry = Registry::new(verifier);
+    let checked = registry.check_credentials(&text, &args.channel, Some(now), |_| {
+        Ok(fabric_protos::lifecycle::QueryChaincodeDefinitionResult {
+            version: args.mrenclave.clone(),
+            sequence,
+            ..Default::default()
+        })
+    })?;
+    let cc = checked.attested_data.cc_params.clone().unwrap_or_default();
+    Ok(json!({
+        "verdict": "accepted",
+        "enclave_id": checked.enclave_id,
+        "chaincode_id": cc.chaincode_id,
+        "channel_id": cc.channel_id,
+        "mrenclave": cc.version,
+        "sequence": cc.sequence,
+        "peer_msp_id": checked.host_params.peer_msp_id,
+        "peer_endpoint": checked.host_params.peer_endpoint,
+        "time_unix": now,
+    }))
+}
+
+fn parse_time(value: &str) -> Result<i64, VerifyCmdError> {
+    OffsetDateTime::parse(value, &Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|e| VerifyCmdError::Time {
+            value: value.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::proto::{AttestedData, CcParameters, Credentials, HostParameters};
+    use base64::Engine;
+    use prost::Message;
+
+    /// Accepts evidence `ok` only, and only at or after time 1000.
+    struct Fake;
+    impl EvidenceVerifier for Fake {
+        fn verify(&self, evidence: &[u8], _: &str, _: &[u8], now: i64) -> Result<(), String> {
+            match (evidence, now >= 1000) {
+                (b"ok", true) => Ok(()),
+                (b"ok", false) => Err("report is from the future".into()),
+                _ => Err("bad evidence".into()),
+            }
+        }
+    }
+
+    fn args(time: &str, mrenclave: &str, sequence: Option<i64>) -> VerifyArgs {
+        let ad = AttestedData {
+            cc_params: Some(CcParameters {
+                chaincode_id: "cc".into(),
+                version: "ab".into(),
+                sequence: 4,
+                channel_id: "ch".into(),
+            }),
+            host_params: Some(HostParameters {
+                peer_msp_id: "Org1MSP".into(),
+                ..Default::default()
+            }),
+            enclave_vk: b"vk".to_vec(),
+            ..Default::default()
+        };
+        let creds = Credentials {
+            serialized_attested_data: Some(prost_types::Any {
+                type_url: "github.com/fpc/fpc.AttestedData".into(),
+                value: ad.encode_to_vec(),
+            }),
+            attestation: vec![],
+            evidence: b"ok".to_vec(),
+        };
+        VerifyArgs {
+            input: CredentialsInput {
+                credentials: Some(
+                    base64::engine::general_purpose::STANDARD.encode(creds.encode_to_vec()),
+                ),
+                file: None,
+            },
+            mrenclave: mrenclave.into(),
+            channel: "ch".into(),
+            time: time.into(),
+            sequence,
+        }
+    }
+
+    #[test]
+    fn accepts_and_reports_the_enclave() {
+        let v = verify_with(&args("1970-01-01T00:16:40Z", "ab", None), Fake).unwrap();
+        assert_eq!(v["verdict"], "accepted");
+        assert_eq!(v["time_unix"], 1000);
+        assert_eq!(v["sequence"], 4);
+        assert_eq!(v["enclave_id"], crate::credentials::enclave_id(b"vk"));
+        verify_with(&args("1970-01-01T01:16:40+01:00", "ab", Some(4)), Fake).unwrap();
+    }
+
+    #[test]
+    fn rejections_carry_the_registry_text() {
+        let e = verify_with(&args("1970-01-01T00:00:00Z", "ab", None), Fake).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "evidence verification failed: report is from the future"
+        );
+        let e = verify_with(&args("2000-01-01T00:00:00Z", "cd", None), Fake).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "mrenclave does not match chaincode definition"
+        );
+        let e = verify_with(&args("2000-01-01T00:00:00Z", "ab", Some(5)), Fake).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "sequence does not match chaincode definition"
+        );
+        let e = verify_with(&args("yesterday", "ab", None), Fake).unwrap_err();
+        assert!(matches!(e, VerifyCmdError::Time { .. }), "{e}");
+        let mut a = args("2000-01-01T00:00:00Z", "ab", None);
+        a.channel = "other".into();
+        assert_eq!(
+            verify_with(&a, Fake).unwrap_err().to_string(),
+            "wrong channel! expected=other, actual=ch"
+        );
+    }
+}
