@@ -11,7 +11,8 @@
 //! Decoding follows Go's `base64.StdEncoding` (what FPC uses): the standard alphabet,
 //! padding required, `\r` and `\n` ignored, non-zero trailing bits tolerated. Error texts
 //! are Go's where Go has one (`credential input empty`, `illegal base64 data at input
-//! byte N`, `attested data is empty`, `invalid attested data message`).
+//! byte N`, `attested data is empty`, `invalid attested data message: proto: mismatched
+//! message type: ...`).
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
@@ -51,33 +52,26 @@ pub enum CredentialsError {
     Protobuf(#[from] prost::DecodeError),
 }
 
-/// Why the attested data inside credentials is unusable. The texts are Go's; the
-/// variants keep the detail Go drops, for logs and `ercc inspect`.
+/// Why the attested data inside credentials is unusable. `Display` is the text of FPC's
+/// `UnmarshalAttestedData` (the registry prefixes `invalid attested data message: `).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AttestedDataError {
     /// `serialized_attested_data` is absent.
     #[error("attested data is empty")]
     Missing,
-    /// The `Any` names another message type.
-    #[error("invalid attested data message")]
+    /// The `Any` names another message type (Go's `anypb.UnmarshalTo` text, which names
+    /// the expected type as "got" and the URL's type as "want").
+    #[error("invalid attested data message: proto: mismatched message type: got \"{ATTESTED_DATA_NAME}\", want \"{}\"", any_message_name(.type_url))]
     WrongType { type_url: String },
     /// The `Any` value is not an `fpc.AttestedData` protobuf.
-    #[error("invalid attested data message")]
+    #[error("invalid attested data message: {0}")]
     Protobuf(prost::DecodeError),
 }
 
-impl AttestedDataError {
-    /// A longer explanation than the Go-compatible `Display` text.
-    pub fn detail(&self) -> String {
-        match self {
-            Self::Missing => self.to_string(),
-            Self::WrongType { type_url } => {
-                format!("invalid attested data message: type URL {type_url:?} does not name {ATTESTED_DATA_NAME}")
-            }
-            Self::Protobuf(e) => format!("invalid attested data message: {e}"),
-        }
-    }
+/// The message name an `Any` type URL names: the text after its last `/` (or all of it).
+pub fn any_message_name(type_url: &str) -> &str {
+    type_url.rsplit_once('/').map_or(type_url, |(_, name)| name)
 }
 
 /// Decodes base64 credentials text (as submitted to `registerEnclave` and stored on the
@@ -126,10 +120,7 @@ fn base64_error_offset(e: &base64::DecodeError, input: &str) -> usize {
 /// True when an `Any` type URL names `fpc.AttestedData`: the whole URL, or its last
 /// `/`-segment (FPC enclaves write `github.com/fpc/fpc.AttestedData`).
 pub fn is_attested_data_type_url(type_url: &str) -> bool {
-    match type_url.rsplit_once('/') {
-        Some((_, last)) => last == ATTESTED_DATA_NAME,
-        None => type_url == ATTESTED_DATA_NAME,
-    }
+    any_message_name(type_url) == ATTESTED_DATA_NAME
 }
 
 /// The `Any` holding the attested data; its `value` bytes are the evidence statement.
@@ -296,14 +287,18 @@ mod tests {
             any.type_url = "type.googleapis.com/google.protobuf.Empty".into();
         }
         let e = decode_attested_data(&creds).unwrap_err();
-        assert_eq!(e.to_string(), "invalid attested data message");
-        assert!(e.detail().contains("google.protobuf.Empty"));
+        assert_eq!(
+            e.to_string(),
+            "invalid attested data message: proto: mismatched message type: got \"fpc.AttestedData\", want \"google.protobuf.Empty\""
+        );
         let mut creds = sample();
         if let Some(any) = creds.serialized_attested_data.as_mut() {
             any.value = vec![0x0a, 0x05, 0x01];
         }
         let e = decode_attested_data(&creds).unwrap_err();
-        assert_eq!(e.to_string(), "invalid attested data message");
+        assert!(e
+            .to_string()
+            .starts_with("invalid attested data message: failed to decode Protobuf message"));
         assert!(matches!(e, AttestedDataError::Protobuf(_)));
     }
 

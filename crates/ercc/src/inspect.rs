@@ -63,7 +63,7 @@ fn describe(creds: &Credentials) -> Value {
             out.insert("attested_data".into(), Value::Object(a));
         }
         Err(e) => {
-            out.insert("attested_data".into(), json!({ "error": e.detail() }));
+            out.insert("attested_data".into(), json!({ "error": e.to_string() }));
         }
     }
     out.insert("attestation".into(), json_or_bytes(&creds.attestation));

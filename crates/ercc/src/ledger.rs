@@ -47,7 +47,7 @@ pub trait Ledger {
     ) -> Result<Vec<(String, Vec<u8>)>, LedgerError>;
     /// `_lifecycle` `QueryChaincodeDefinition` for a chaincode on this channel. The error
     /// is FPC's text, e.g. `error while retrieving chaincode definition: [404] namespace
-    /// X is not defined` (see [`chaincode_definition_from_response`]).
+    /// X is not defined` (build it with [`chaincode_definition_from_response`]).
     fn query_chaincode_definition(
         &mut self,
         chaincode_id: &str,
@@ -65,9 +65,12 @@ pub fn query_chaincode_definition_args(chaincode_id: &str) -> Vec<Vec<u8>> {
     ]
 }
 
-/// Interprets `_lifecycle`'s response the way FPC's `GetChaincodeDefinition` does: any
-/// status but 200 is `error while retrieving chaincode definition: [<status>] <message>`.
+/// Interprets `_lifecycle`'s response to the query for `chaincode_id` the way FPC's
+/// `GetChaincodeDefinition` does, with its texts: any status but 200 is `error while
+/// retrieving chaincode definition: [<status>] <message>`; an empty payload is `no
+/// chaincode definition found for chaincode='<id>'`.
 pub fn chaincode_definition_from_response(
+    chaincode_id: &str,
     response: &Response,
 ) -> Result<QueryChaincodeDefinitionResult, String> {
     if response.status != 200 {
@@ -76,8 +79,13 @@ pub fn chaincode_definition_from_response(
             response.status, response.message
         ));
     }
+    if response.payload.is_empty() {
+        return Err(format!(
+            "no chaincode definition found for chaincode='{chaincode_id}'"
+        ));
+    }
     QueryChaincodeDefinitionResult::decode(response.payload.as_slice())
-        .map_err(|e| format!("error while unmarshalling chaincode definition: {e}"))
+        .map_err(|e| format!("invalid QueryChaincodeDefinitionResult: {e}"))
 }
 
 /// An in-memory [`Ledger`] for unit tests and fuzzing: a sorted map as world state
@@ -195,7 +203,7 @@ mod tests {
             payload: vec![],
         };
         assert_eq!(
-            chaincode_definition_from_response(&not_found).unwrap_err(),
+            chaincode_definition_from_response("mycc", &not_found).unwrap_err(),
             "error while retrieving chaincode definition: [404] namespace mycc is not defined"
         );
         let def = QueryChaincodeDefinitionResult {
@@ -208,13 +216,27 @@ mod tests {
             message: String::new(),
             payload: def.encode_to_vec(),
         };
-        assert_eq!(chaincode_definition_from_response(&ok).unwrap(), def);
+        assert_eq!(
+            chaincode_definition_from_response("mycc", &ok).unwrap(),
+            def
+        );
         let garbage = Response {
             status: 200,
             message: String::new(),
             payload: vec![0x12, 0x09],
         };
-        assert!(chaincode_definition_from_response(&garbage).is_err());
+        assert!(chaincode_definition_from_response("mycc", &garbage)
+            .unwrap_err()
+            .starts_with("invalid QueryChaincodeDefinitionResult: "));
+        let empty = Response {
+            status: 200,
+            message: String::new(),
+            payload: vec![],
+        };
+        assert_eq!(
+            chaincode_definition_from_response("mycc", &empty).unwrap_err(),
+            "no chaincode definition found for chaincode='mycc'"
+        );
     }
 
     #[test]

@@ -63,8 +63,11 @@ pub enum RegistryError {
     InvalidCredentials(CredentialsError),
     #[error("evidence is empty")]
     EvidenceEmpty,
-    #[error(transparent)]
+    #[error("invalid attested data message: {0}")]
     AttestedData(AttestedDataError),
+    /// The attested data has no `cc_params` (Go dereferences nil here and crashes).
+    #[error("cc params are empty")]
+    CcParamsEmpty,
     #[error("wrong channel! expected={expected}, actual={actual}")]
     WrongChannel { expected: String, actual: String },
     #[error("cannot get chaincode definition: {0}")]
@@ -79,6 +82,10 @@ pub enum RegistryError {
     HostParamsEmpty,
     #[error("creator identity evaluation failed: {0}")]
     CreatorIdentity(String),
+    #[error("cannot store credentials: {0}")]
+    StoreCredentials(LedgerError),
+    #[error("cannot store provisionedKey: {0}")]
+    StoreProvisioned(LedgerError),
     #[error("an enclave is already registered for chaincode {0}")]
     AlreadyRegistered(String),
     /// Go fails here with its iterator's cryptic "no such key".
@@ -159,25 +166,30 @@ impl Registry {
             .unwrap_or_default())
     }
 
-    /// `queryListProvisionedEnclaves(ccId)`: the enclave ids with a provisioned marker,
-    /// in key order; `None` (empty payload) when there are none.
+    /// `queryListProvisionedEnclaves(ccId)`: the ids of the registered enclaves (in
+    /// credentials key order) that also have a provisioned marker; `None` (empty payload)
+    /// when there are none.
     pub fn query_list_provisioned_enclaves<L: Ledger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
     ) -> Result<Option<Vec<String>>, RegistryError> {
         let entries =
-            ledger.get_state_by_partial_composite_key(keys::PROVISIONED_OBJECT_TYPE, &[cc_id])?;
+            ledger.get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[cc_id])?;
         let mut ids = Vec::with_capacity(entries.len());
         for (key, _) in entries {
             let (_, mut attrs) = keys::split_composite_key(&key)
                 .map_err(|e| RegistryError::CorruptState(format!("key {key:?}: {e}")))?;
             if attrs.len() < 2 {
                 return Err(RegistryError::CorruptState(format!(
-                    "provisioned key {key:?} has no enclave id"
+                    "credentials key {key:?} has no enclave id"
                 )));
             }
-            ids.push(attrs.swap_remove(1));
+            let enclave_id = attrs.swap_remove(1);
+            let marker = keys::provisioned_key(cc_id, &enclave_id)?;
+            if ledger.get_state(&marker)?.is_some() {
+                ids.push(enclave_id);
+            }
         }
         Ok(non_empty(ids))
     }
@@ -261,8 +273,12 @@ impl Registry {
         // 12. Both keys are built before the first write so a bad key writes nothing.
         let credentials_key = keys::credentials_key(cc_id, &checked.enclave_id)?;
         let provisioned_key = keys::provisioned_key(cc_id, &checked.enclave_id)?;
-        ledger.put_state(&credentials_key, credentials_base64.as_bytes())?;
-        ledger.put_state(&provisioned_key, keys::PROVISIONED_PLACEHOLDER)?;
+        ledger
+            .put_state(&credentials_key, credentials_base64.as_bytes())
+            .map_err(RegistryError::StoreCredentials)?;
+        ledger
+            .put_state(&provisioned_key, keys::PROVISIONED_PLACEHOLDER)
+            .map_err(RegistryError::StoreProvisioned)?;
         Ok(())
     }
 
@@ -287,8 +303,10 @@ impl Registry {
         // 3. attested data present and of the right type.
         let attested_data =
             credentials::decode_attested_data(&credentials).map_err(RegistryError::AttestedData)?;
-        // A missing cc_params reads as empty fields, as Go's getters do.
-        let cc_params = attested_data.cc_params.clone().unwrap_or_default();
+        let cc_params = attested_data
+            .cc_params
+            .clone()
+            .ok_or(RegistryError::CcParamsEmpty)?;
         // 4. channel.
         if cc_params.channel_id != channel_id {
             return Err(RegistryError::WrongChannel {
@@ -372,7 +390,7 @@ fn stored_attested_data(key: &str, value: &[u8]) -> Result<AttestedData, Registr
         |reason: String| RegistryError::CorruptState(format!("credentials at {key:?}: {reason}"));
     let text = std::str::from_utf8(value).map_err(|_| corrupt("not UTF-8 text".into()))?;
     let creds = credentials::decode_credentials(text).map_err(|e| corrupt(e.to_string()))?;
-    credentials::decode_attested_data(&creds).map_err(|e| corrupt(e.detail()))
+    credentials::decode_attested_data(&creds).map_err(|e| corrupt(e.to_string()))
 }
 
 #[cfg(test)]

@@ -305,13 +305,18 @@ fn step3_attested_data() {
     let (registry, _, mut ledger) = setup();
     let mut c = good();
     c.serialized_attested_data = None;
-    assert_rejected(&registry, &mut ledger, &b64(&c), "attested data is empty");
+    assert_rejected(
+        &registry,
+        &mut ledger,
+        &b64(&c),
+        "invalid attested data message: attested data is empty",
+    );
 
-    for url in [
-        "type.googleapis.com/fpc.Credentials",
-        "github.com/fpc/fpc.AttestedDataX",
-        "",
-        "fpc.AttestedData/",
+    for (url, named) in [
+        ("type.googleapis.com/fpc.Credentials", "fpc.Credentials"),
+        ("github.com/fpc/fpc.AttestedDataX", "fpc.AttestedDataX"),
+        ("", ""),
+        ("fpc.AttestedData/", ""),
     ] {
         let mut c = good();
         c.serialized_attested_data.as_mut().unwrap().type_url = url.into();
@@ -319,17 +324,20 @@ fn step3_attested_data() {
             &registry,
             &mut ledger,
             &b64(&c),
-            "invalid attested data message",
+            &format!("invalid attested data message: invalid attested data message: proto: mismatched message type: got \"fpc.AttestedData\", want \"{named}\""),
         );
     }
     let mut c = good();
     c.serialized_attested_data.as_mut().unwrap().value = vec![0x0a, 0x7f, 0x00];
-    assert_rejected(
-        &registry,
-        &mut ledger,
-        &b64(&c),
-        "invalid attested data message",
+    let err = registry
+        .register_enclave(&mut ledger, &b64(&c))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("invalid attested data message: invalid attested data message: failed to decode Protobuf message"),
+        "{err}"
     );
+    assert_eq!(ledger.puts, 0);
     // The type.googleapis.com prefix is accepted as well.
     let mut c = good();
     c.serialized_attested_data.as_mut().unwrap().type_url =
@@ -352,12 +360,7 @@ fn step4_wrong_channel() {
         "wrong channel! expected=mychannel, actual=otherchannel",
     );
     let text = with_attested(|ad| ad.cc_params = None);
-    assert_rejected(
-        &registry,
-        &mut ledger,
-        &text,
-        "wrong channel! expected=mychannel, actual=",
-    );
+    assert_rejected(&registry, &mut ledger, &text, "cc params are empty");
     assert!(verifier.calls.lock().unwrap().is_empty());
 }
 
@@ -576,7 +579,7 @@ fn corrupt_state_is_an_error_not_a_panic() {
         vec![0xff, 0xfe, b'!'],
     );
     ledger.state.insert(
-        "\x00namespaces/provisioned\x00mycc\x00tail-without-separator".into(),
+        "\x00namespaces/credentials\x00mycc\x00tail-without-separator".into(),
         b"x".to_vec(),
     );
     for err in [
@@ -600,7 +603,7 @@ fn corrupt_state_is_an_error_not_a_panic() {
             .unwrap()
             .unwrap()
             .len(),
-        1
+        2
     );
 }
 
@@ -648,4 +651,105 @@ fn offline_check_reports_the_enclave() {
         .unwrap();
     assert_eq!(checked.enclave_id, crate::credentials::enclave_id(b"vk-1"));
     assert_eq!(checked.host_params.peer_endpoint, "peer0:7051");
+}
+
+#[test]
+fn provisioned_list_needs_credentials_and_marker() {
+    let (registry, _, mut ledger) = setup();
+    // Credentials without a marker: registered, not provisioned.
+    ledger.state.insert(
+        "\x00namespaces/credentials\x00mycc\x00AAAA\x00".into(),
+        b"x".to_vec(),
+    );
+    // A marker without credentials is not an enclave.
+    ledger.state.insert(
+        "\x00namespaces/provisioned\x00mycc\x00BBBB\x00".into(),
+        b"a SignedCCKeyRegistrationMessage".to_vec(),
+    );
+    assert_eq!(
+        registry
+            .query_list_provisioned_enclaves(&mut ledger, CC)
+            .unwrap(),
+        None
+    );
+    ledger.state.insert(
+        "\x00namespaces/provisioned\x00mycc\x00AAAA\x00".into(),
+        b"anything".to_vec(),
+    );
+    assert_eq!(
+        registry
+            .query_list_provisioned_enclaves(&mut ledger, CC)
+            .unwrap(),
+        Some(vec!["AAAA".to_string()])
+    );
+}
+
+/// A ledger whose writes fail from the `fail_from`-th on (0-based).
+struct FailingPuts {
+    inner: MemLedger,
+    fail_from: usize,
+}
+
+impl crate::ledger::Ledger for FailingPuts {
+    fn channel_id(&self) -> &str {
+        self.inner.channel_id()
+    }
+    fn tx_timestamp_unix(&self) -> Option<i64> {
+        self.inner.tx_timestamp_unix()
+    }
+    fn creator_msp_id(&self) -> Option<&str> {
+        self.inner.creator_msp_id()
+    }
+    fn get_state(&mut self, key: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+        self.inner.get_state(key)
+    }
+    fn put_state(&mut self, key: &str, value: &[u8]) -> Result<(), LedgerError> {
+        if self.inner.puts >= self.fail_from {
+            return Err(LedgerError(
+                "PUT_STATE failed: transaction ID: t: boom".into(),
+            ));
+        }
+        self.inner.put_state(key, value)
+    }
+    fn get_state_by_partial_composite_key(
+        &mut self,
+        object_type: &str,
+        attrs: &[&str],
+    ) -> Result<Vec<(String, Vec<u8>)>, LedgerError> {
+        self.inner
+            .get_state_by_partial_composite_key(object_type, attrs)
+    }
+    fn query_chaincode_definition(
+        &mut self,
+        chaincode_id: &str,
+    ) -> Result<fabric_protos::lifecycle::QueryChaincodeDefinitionResult, String> {
+        self.inner.query_chaincode_definition(chaincode_id)
+    }
+}
+
+#[test]
+fn write_failures_have_go_texts() {
+    let (registry, _, ledger) = setup();
+    let mut l = FailingPuts {
+        inner: ledger.clone(),
+        fail_from: 0,
+    };
+    assert_eq!(
+        registry
+            .register_enclave(&mut l, &b64(&good()))
+            .unwrap_err()
+            .to_string(),
+        "cannot store credentials: PUT_STATE failed: transaction ID: t: boom"
+    );
+    let mut l = FailingPuts {
+        inner: ledger,
+        fail_from: 1,
+    };
+    assert_eq!(
+        registry
+            .register_enclave(&mut l, &b64(&good()))
+            .unwrap_err()
+            .to_string(),
+        "cannot store provisionedKey: PUT_STATE failed: transaction ID: t: boom"
+    );
 }
