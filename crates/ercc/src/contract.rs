@@ -1,0 +1,204 @@
+//! The registry as a fabric-contract-api contract on the `fabric-chaincode` runtime:
+//! the Go registry's contract name, function names, parameter counts and return
+//! encodings, and the [`Ledger`] implementation over the runtime's stub.
+//!
+//! Dispatch rules (first-letter upper-casing, `Contract:` prefixes, argument-count
+//! errors, `org.hyperledger.fabric:GetMetadata`) are the runtime's `ContractChaincode`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use fabric_chaincode::contract::{
+    Contract, ContractChaincode, ReturnKind, ReturnValue, TransactionInfo,
+};
+use fabric_chaincode::ChaincodeStub;
+use fabric_protos::lifecycle::{QueryChaincodeDefinitionResult, LIFECYCLE_NAMESPACE};
+
+use crate::ledger::{self, Ledger, LedgerError};
+use crate::registry::{Registry, RegistryError};
+
+/// Name of the Go registry's contract (its struct type name, `registry.Contract`).
+pub const CONTRACT_NAME: &str = "Contract";
+
+/// The registry contract: every function of FPC's `ercc/registry`.
+pub struct RegistryContract {
+    registry: Registry,
+    transactions: Vec<TransactionInfo>,
+}
+
+impl RegistryContract {
+    /// The contract around `registry`. Functions are listed in Go's (alphabetical)
+    /// method order and all tagged submit, as the Go registry declares no evaluate list.
+    pub fn new(registry: Registry) -> Self {
+        use ReturnKind::{Nothing, String, StringList};
+        let transactions = [
+            ("GetKeyExport", 2, String),
+            ("PutKeyExport", 1, Nothing),
+            ("QueryChaincodeEncryptionKey", 1, String),
+            ("QueryChaincodeEndPoints", 1, String),
+            ("QueryEnclaveCredentials", 2, String),
+            ("QueryListEnclaveCredentials", 1, StringList),
+            ("QueryListProvisionedEnclaves", 1, StringList),
+            ("RegisterCCKeys", 1, Nothing),
+            ("RegisterEnclave", 1, Nothing),
+        ]
+        .into_iter()
+        .map(|(name, params, returns)| TransactionInfo::submit(name, params, returns))
+        .collect();
+        Self {
+            registry,
+            transactions,
+        }
+    }
+
+    fn dispatch(
+        &self,
+        ledger: &mut StubLedger<'_>,
+        function: &str,
+        params: &[String],
+    ) -> Result<Option<ReturnValue>, RegistryError> {
+        let r = &self.registry;
+        let p = |i: usize| params.get(i).map(String::as_str).unwrap_or_default();
+        Ok(Some(match function {
+            "GetKeyExport" => ReturnValue::String(r.get_key_export(ledger, p(0), p(1))?),
+            "PutKeyExport" => {
+                r.put_key_export(ledger, p(0))?;
+                ReturnValue::Nothing
+            }
+            "QueryChaincodeEncryptionKey" => {
+                ReturnValue::String(r.query_chaincode_encryption_key(ledger, p(0))?)
+            }
+            "QueryChaincodeEndPoints" => {
+                ReturnValue::String(r.query_chaincode_end_points(ledger, p(0))?)
+            }
+            "QueryEnclaveCredentials" => {
+                ReturnValue::String(r.query_enclave_credentials(ledger, p(0), p(1))?)
+            }
+            "QueryListEnclaveCredentials" => {
+                ReturnValue::StringList(r.query_list_enclave_credentials(ledger, p(0))?)
+            }
+            "QueryListProvisionedEnclaves" => {
+                ReturnValue::StringList(r.query_list_provisioned_enclaves(ledger, p(0))?)
+            }
+            "RegisterCCKeys" => {
+                r.register_cc_keys(ledger, p(0))?;
+                ReturnValue::Nothing
+            }
+            "RegisterEnclave" => {
+                r.register_enclave(ledger, p(0))?;
+                tracing::info!(channel = ledger.channel_id(), "enclave registered");
+                ReturnValue::Nothing
+            }
+            // The runtime only calls names from `transactions()`.
+            _ => return Ok(None),
+        }))
+    }
+}
+
+impl Contract for RegistryContract {
+    fn name(&self) -> &str {
+        CONTRACT_NAME
+    }
+
+    fn transactions(&self) -> &[TransactionInfo] {
+        &self.transactions
+    }
+
+    fn before_transaction(&self, stub: &mut ChaincodeStub, function: &str) -> Result<(), String> {
+        tracing::debug!(function, tx_id = stub.tx_id(), "Invoke");
+        Ok(())
+    }
+
+    fn call(
+        &self,
+        stub: &mut ChaincodeStub,
+        function: &str,
+        params: &[String],
+    ) -> Result<ReturnValue, String> {
+        let mut ledger = StubLedger { stub };
+        match self.dispatch(&mut ledger, function, params) {
+            Ok(Some(value)) => Ok(value),
+            Ok(None) => Err(format!(
+                "Function {function} not found in contract {CONTRACT_NAME}"
+            )),
+            Err(e) => {
+                tracing::info!(function, error = %e, "rejected");
+                Err(e.to_string())
+            }
+        }
+    }
+}
+
+/// [`Ledger`] over the runtime's stub for one transaction.
+pub struct StubLedger<'a> {
+    pub stub: &'a mut ChaincodeStub,
+}
+
+fn ledger_error(e: impl std::fmt::Display) -> LedgerError {
+    LedgerError(e.to_string())
+}
+
+impl Ledger for StubLedger<'_> {
+    fn channel_id(&self) -> &str {
+        self.stub.channel_id()
+    }
+
+    fn tx_timestamp_unix(&self) -> Option<i64> {
+        self.stub.tx_timestamp().map(|t| t.seconds)
+    }
+
+    fn creator_msp_id(&self) -> Option<&str> {
+        self.stub.creator().map(|c| c.mspid.as_str())
+    }
+
+    fn get_state(&mut self, key: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+        self.stub.get_state(key).map_err(ledger_error)
+    }
+
+    fn put_state(&mut self, key: &str, value: &[u8]) -> Result<(), LedgerError> {
+        self.stub.put_state(key, value).map_err(ledger_error)
+    }
+
+    fn get_state_by_partial_composite_key(
+        &mut self,
+        object_type: &str,
+        attrs: &[&str],
+    ) -> Result<Vec<(String, Vec<u8>)>, LedgerError> {
+        self.stub
+            .get_state_by_partial_composite_key(object_type, attrs)
+            .map_err(ledger_error)?
+            .map(|kv| kv.map(|kv| (kv.key, kv.value)).map_err(ledger_error))
+            .collect()
+    }
+
+    fn query_chaincode_definition(
+        &mut self,
+        chaincode_id: &str,
+    ) -> Result<QueryChaincodeDefinitionResult, String> {
+        // FPC passes its own channel explicitly ("_lifecycle/<channel>").
+        let channel = self.stub.channel_id().to_owned();
+        let response = self.stub.invoke_chaincode(
+            LIFECYCLE_NAMESPACE,
+            &ledger::query_chaincode_definition_args(chaincode_id),
+            &channel,
+        );
+        ledger::chaincode_definition_from_response(chaincode_id, &response)
+    }
+}
+
+/// Runs the registry chaincode (mode from the environment): logging from
+/// `FABRIC_LOGGING_SPEC`, the verifier and its policy from the `ERCC_*` variables.
+pub fn run_chaincode() -> ExitCode {
+    fabric_chaincode::logging::init();
+    let (verifier, policy) = match crate::attestation::verifier_from_env() {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot configure evidence verification");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(%policy, "ercc starting; attestation policy");
+    let contract = RegistryContract::new(Registry::new(verifier));
+    let chaincode = ContractChaincode::new(vec![Arc::new(contract)]);
+    fabric_chaincode::start(Arc::new(chaincode))
+}
