@@ -1,0 +1,180 @@
+//! The EPID evidence string FPC builds from the IAS response: `{"iasSignature", "iasCertificates",
+//! "iasReport"}` (the `X-IASReport-Signature` header, the URL-encoded
+//! `X-IASReport-Signing-Certificate` header, and the exact response body).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use serde::Deserialize;
+
+use crate::envelope::parse_json;
+use crate::error::MalformedEvidence;
+use crate::limits::{
+    MAX_EVIDENCE_LEN, MAX_IAS_CERTIFICATES, MAX_IAS_CERTIFICATES_LEN, MAX_IAS_REPORT_LEN,
+    MAX_IAS_SIGNATURE_LEN,
+};
+
+/// A parsed EPID evidence. Nothing in it is trusted yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IasEvidence {
+    /// The report signature (decoded `iasSignature`).
+    pub signature: Vec<u8>,
+    /// The certificates of `iasCertificates`, DER, in the order given (signing certificate first).
+    pub certificates: Vec<CertificateDer<'static>>,
+    /// The exact signed report bytes (`iasReport`).
+    pub report: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIasEvidence {
+    #[serde(rename = "iasSignature")]
+    signature: String,
+    #[serde(rename = "iasCertificates")]
+    certificates: String,
+    #[serde(rename = "iasReport")]
+    report: String,
+}
+
+impl IasEvidence {
+    /// Parses the `evidence` string of an `epid-*` envelope: exactly the three string fields,
+    /// base64 signature, URL-encoded PEM chain of 1 to [`MAX_IAS_CERTIFICATES`] certificates.
+    pub fn parse(evidence: &str) -> Result<IasEvidence, MalformedEvidence> {
+        let raw: RawIasEvidence =
+            parse_json("IAS evidence", evidence.as_bytes(), MAX_EVIDENCE_LEN)?;
+        if raw.signature.len() > MAX_IAS_SIGNATURE_LEN {
+            return Err(MalformedEvidence::TooLarge {
+                what: "iasSignature",
+                len: raw.signature.len(),
+                max: MAX_IAS_SIGNATURE_LEN,
+            });
+        }
+        if raw.report.len() > MAX_IAS_REPORT_LEN {
+            return Err(MalformedEvidence::TooLarge {
+                what: "iasReport",
+                len: raw.report.len(),
+                max: MAX_IAS_REPORT_LEN,
+            });
+        }
+        let signature =
+            STANDARD
+                .decode(raw.signature.as_bytes())
+                .map_err(|_| MalformedEvidence::Base64 {
+                    field: "iasSignature",
+                })?;
+        let certificates = parse_certificate_chain(&raw.certificates)?;
+        Ok(IasEvidence {
+            signature,
+            certificates,
+            report: raw.report.into_bytes(),
+        })
+    }
+}
+
+/// URL-decodes `iasCertificates` and reads its PEM certificates.
+pub(crate) fn parse_certificate_chain(
+    encoded: &str,
+) -> Result<Vec<CertificateDer<'static>>, MalformedEvidence> {
+    if encoded.len() > MAX_IAS_CERTIFICATES_LEN {
+        return Err(MalformedEvidence::TooLarge {
+            what: "iasCertificates",
+            len: encoded.len(),
+            max: MAX_IAS_CERTIFICATES_LEN,
+        });
+    }
+    let pem = url_decode(encoded)?;
+    let mut certificates = Vec::new();
+    for item in CertificateDer::pem_slice_iter(&pem) {
+        let cert = item.map_err(|_| MalformedEvidence::Pem)?;
+        if certificates.len() == MAX_IAS_CERTIFICATES {
+            return Err(MalformedEvidence::TooManyCertificates {
+                max: MAX_IAS_CERTIFICATES,
+            });
+        }
+        certificates.push(cert);
+    }
+    if certificates.is_empty() {
+        return Err(MalformedEvidence::NoCertificates);
+    }
+    Ok(certificates)
+}
+
+/// Strict percent-decoding: every `%` must start a two-hex-digit escape. A literal `+` stays `+`
+/// (IAS escapes `+` as `%2B`; form decoding, which turns `+` into a space, would corrupt base64).
+fn url_decode(encoded: &str) -> Result<Vec<u8>, MalformedEvidence> {
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hi = bytes.get(i + 1).and_then(|c| hex_value(*c));
+            let lo = bytes.get(i + 2).and_then(|c| hex_value(*c));
+            match (hi, lo) {
+                (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
+                _ => return Err(MalformedEvidence::UrlEncoding),
+            }
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    char::from(c)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_decoding_is_strict() {
+        assert_eq!(url_decode("a%20b%2B+/%0A").as_deref(), Ok(&b"a b++/\n"[..]));
+        for bad in ["%", "%2", "%zz", "abc%0"] {
+            assert_eq!(
+                url_decode(bad),
+                Err(MalformedEvidence::UrlEncoding),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_evidence_with_wrong_fields() {
+        for (input, expected) in [
+            (
+                r#"{"iasSignature":"","iasCertificates":""}"#,
+                "missing field `iasReport`",
+            ),
+            (
+                r#"{"iasSignature":1,"iasCertificates":"","iasReport":""}"#,
+                "invalid type",
+            ),
+            (
+                r#"{"iasSignature":"","iasCertificates":"","iasReport":"","x":1}"#,
+                "unknown field",
+            ),
+            (
+                r#"{"iasSignature":"!","iasCertificates":"","iasReport":""}"#,
+                "iasSignature is not valid base64",
+            ),
+            (
+                r#"{"iasSignature":"","iasCertificates":"","iasReport":""}"#,
+                "no PEM certificate",
+            ),
+            (
+                r#"{"iasSignature":"","iasCertificates":"-----BEGIN%20CERTIFICATE-----%0A!!!%0A-----END%20CERTIFICATE-----%0A","iasReport":""}"#,
+                "not a valid PEM",
+            ),
+        ] {
+            let err = IasEvidence::parse(input).expect_err(input).to_string();
+            assert!(err.contains(expected), "{input}: {err}");
+        }
+    }
+}
