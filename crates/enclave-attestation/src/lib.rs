@@ -76,11 +76,7 @@ impl Verified {
 /// report not older than the policy allows at `now`, its MRENCLAVE the expected one and its report
 /// data SHA-256(statement) || 32 zero bytes.
 pub fn verify(policy: &Policy, req: &VerificationRequest<'_>) -> Result<Verified, VerifyError> {
-    let envelope = Envelope::parse(req.evidence)?;
-    appraisal::check_type(policy, envelope.evidence_type)?;
-    let verifier = verifier_for(envelope.evidence_type)
-        .ok_or(VerifyError::Unsupported(envelope.evidence_type))?;
-    let claims = verifier.verify(&envelope, policy, req.now)?;
+    let claims = verify_evidence(policy, req.evidence, req.now)?;
     appraisal::appraise(
         policy,
         &claims,
@@ -91,6 +87,22 @@ pub fn verify(policy: &Policy, req: &VerificationRequest<'_>) -> Result<Verified
         },
     )?;
     Ok(Verified { claims })
+}
+
+/// The first half of [`verify`]: the policy must accept the evidence type, and the evidence must
+/// be authentic (with the policy's trust anchors, at `now`). Returns what it attests without
+/// appraising it (no status, debug, age, MRENCLAVE or report-data check), for `ercc verify` to
+/// show and for tests on real evidence whose statement is unknown.
+pub fn verify_evidence(
+    policy: &Policy,
+    evidence: &[u8],
+    now: UnixTime,
+) -> Result<Claims, VerifyError> {
+    let envelope = Envelope::parse(evidence)?;
+    appraisal::check_type(policy, envelope.evidence_type)?;
+    let verifier = verifier_for(envelope.evidence_type)
+        .ok_or(VerifyError::Unsupported(envelope.evidence_type))?;
+    verifier.verify(&envelope, policy, now)
 }
 
 /// Decodes evidence into readable JSON (type, IAS status, timestamp, advisories, quote fields in

@@ -3,8 +3,9 @@
 //! produce EPID evidence that verifies against a configured test root. Test tooling only: never
 //! enable the feature in a production build.
 //!
-//! RSA key generation is slow (and much slower in debug builds), so the few keys are generated once
-//! per process and shared; certificates are cheap and made per [`TestPki`].
+//! The RSA keys are fixed test keys (`keys/`): generating RSA keys takes tens of seconds per key in
+//! debug builds. The certificates are generated at run time, per [`TestPki`], with the validity
+//! windows a test asks for.
 
 use std::sync::OnceLock;
 
@@ -15,7 +16,6 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SigningKey, PKCS_RSA_SHA256,
 };
-use rsa::pkcs8::EncodePrivateKey;
 use time::OffsetDateTime;
 
 use crate::anchors::RootCa;
@@ -33,22 +33,13 @@ fn err(e: impl std::fmt::Display) -> TestPkiError {
     TestPkiError(e.to_string())
 }
 
-/// Key slots: 0 = root, 1 = report signing, 2 = the "other" root (same name, different key).
-const KEY_SLOTS: usize = 3;
-static KEYS: [OnceLock<Vec<u8>>; KEY_SLOTS] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+/// The fixed test keys (PKCS#8 PEM): see `keys/README.md` for why they are not generated.
+const ROOT_KEY: &str = include_str!("keys/root.key.pem");
+const SIGNING_KEY: &str = include_str!("keys/signing.key.pem");
+const OTHER_ROOT_KEY: &str = include_str!("keys/other-root.key.pem");
 
-fn key(slot: usize) -> Result<KeyPair, TestPkiError> {
-    let cell = KEYS.get(slot).ok_or_else(|| err("no such key slot"))?;
-    let pkcs8 = match cell.get() {
-        Some(pkcs8) => pkcs8,
-        None => {
-            let mut rng = rsa::rand_core::OsRng;
-            let key = rsa::RsaPrivateKey::new(&mut rng, 2048).map_err(err)?;
-            let der = key.to_pkcs8_der().map_err(err)?.as_bytes().to_vec();
-            cell.get_or_init(|| der)
-        }
-    };
-    KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8.as_slice().into(), &PKCS_RSA_SHA256).map_err(err)
+fn key(pem: &str) -> Result<KeyPair, TestPkiError> {
+    KeyPair::from_pkcs8_pem_and_sign_algo(pem, &PKCS_RSA_SHA256).map_err(err)
 }
 
 /// Subject common name of the test root (both the normal and the "other" root).
@@ -252,21 +243,21 @@ impl TestPki {
         not_before: UnixTime,
         not_after: UnixTime,
     ) -> Result<TestPki, TestPkiError> {
-        TestPki::build(0, not_before, not_after)
+        TestPki::build(ROOT_KEY, not_before, not_after)
     }
 
     /// A different root with the same name as the normal test root, and its own signing
     /// certificate: evidence it signs must not verify against [`TestPki::shared`]'s root.
     pub fn other_root() -> Result<TestPki, TestPkiError> {
-        TestPki::build(2, SIGNING_VALIDITY.0, SIGNING_VALIDITY.1)
+        TestPki::build(OTHER_ROOT_KEY, SIGNING_VALIDITY.0, SIGNING_VALIDITY.1)
     }
 
     fn build(
-        root_slot: usize,
+        root_key: &str,
         not_before: UnixTime,
         not_after: UnixTime,
     ) -> Result<TestPki, TestPkiError> {
-        let root_key = key(root_slot)?;
+        let root_key = key(root_key)?;
         let mut root_params = CertificateParams::default();
         root_params.distinguished_name = name(ROOT_NAME);
         root_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
@@ -276,7 +267,7 @@ impl TestPki {
         let root_cert = root_params.self_signed(&root_key).map_err(err)?;
         let issuer = Issuer::new(root_params, root_key);
 
-        let signing_key = key(1)?;
+        let signing_key = key(SIGNING_KEY)?;
         let mut params = CertificateParams::default();
         params.distinguished_name = name(SIGNING_NAME);
         params.is_ca = IsCa::ExplicitNoCa;
