@@ -113,3 +113,17 @@ pub fn inspect_evidence(evidence: &[u8]) -> Result<serde_json::Value, VerifyErro
         .ok_or(VerifyError::Unsupported(envelope.evidence_type))?;
     verifier.inspect(&envelope)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_types_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Policy>();
+        send_sync::<Verified>();
+        send_sync::<VerifyError>();
+        send_sync::<PolicyError>();
+    }
+}

@@ -449,11 +449,9 @@ fn parse_advisories(
     check_items(setting, &items, allow_empty)?;
     for item in &items {
         let well_formed = item.len() <= 32
-            && item.starts_with("INTEL-SA-")
-            && item["INTEL-SA-".len()..]
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-            && item.len() > "INTEL-SA-".len();
+            && item
+                .strip_prefix("INTEL-SA-")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
         if !well_formed {
             return Err(value_error(
                 setting,

@@ -175,6 +175,34 @@ mod tests {
         }
     }
 
+    const CERT_A: &str = "-----BEGIN CERTIFICATE-----\nAAEC\nAw==\n-----END CERTIFICATE-----";
+    const CERT_B: &str = "-----BEGIN CERTIFICATE-----\r\nBAUG\r\n-----END CERTIFICATE-----\r\n";
+
+    #[test]
+    fn reads_pem_certificate_sections() {
+        let chain = format!("\n{CERT_A}\n{CERT_B}");
+        let certs = read_pem_certificates(chain.as_bytes()).expect("two sections");
+        assert_eq!(certs.len(), 2);
+        assert_eq!(certs[0].as_ref(), &[0, 1, 2, 3]);
+        assert_eq!(certs[1].as_ref(), &[4, 5, 6]);
+        assert_eq!(read_pem_certificates(b"  \n").map(|c| c.len()), Ok(0));
+    }
+
+    #[test]
+    fn rejects_anything_but_certificate_sections() {
+        for bad in [
+            format!("junk{CERT_A}"),
+            format!("{CERT_A}junk"),
+            format!("{CERT_A}\n{CERT_A}\n{CERT_A}\n{CERT_A}\n{CERT_A}"),
+            "-----BEGIN CERTIFICATE-----\nAAEC".to_owned(),
+            "-----BEGIN PRIVATE KEY-----\nAAEC\n-----END PRIVATE KEY-----".to_owned(),
+            "-----BEGIN CERTIFICATE-----\nA!EC\n-----END CERTIFICATE-----".to_owned(),
+            "-----BEGIN CERTIFICATE-----\nAAE\n-----END CERTIFICATE-----".to_owned(),
+        ] {
+            assert!(read_pem_certificates(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn rejects_evidence_with_wrong_fields() {
         for (input, expected) in [
