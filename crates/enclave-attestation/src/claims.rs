@@ -101,3 +101,26 @@ pub struct Claims {
     /// issue time of its own (DCAP: its collateral validity is checked at the transaction time).
     pub issued_at: Option<UnixTime>,
 }
+
+impl Claims {
+    /// Readable form for `ercc verify`: hex for byte fields, RFC 3339 for the issue time.
+    pub fn to_json(&self) -> serde_json::Value {
+        let enclave = self.enclave.as_ref().map(|e| {
+            serde_json::json!({
+                "mrenclave": hex::encode(e.mrenclave),
+                "mrsigner": hex::encode(e.mrsigner),
+                "isv_prod_id": e.isv_prod_id,
+                "isv_svn": e.isv_svn,
+                "report_data": hex::encode(e.report_data),
+                "debug": e.debug,
+            })
+        });
+        serde_json::json!({
+            "evidence_type": self.evidence_type.as_str(),
+            "enclave": enclave,
+            "status": self.status,
+            "advisory_ids": self.advisory_ids,
+            "issued_at": self.issued_at.map(|t| t.to_string()),
+        })
+    }
+}

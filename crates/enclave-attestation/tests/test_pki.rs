@@ -64,6 +64,10 @@ fn a_well_formed_report_is_accepted() {
         let enclave = claims.enclave.as_ref().unwrap();
         assert_eq!(enclave.mrenclave, MRENCLAVE);
         assert!(!enclave.debug);
+        let json = claims.to_json();
+        assert_eq!(json["enclave"]["mrenclave"], hex::encode(MRENCLAVE));
+        assert_eq!(json["issued_at"], "2026-11-24T00:00:00Z");
+        assert_eq!(json["evidence_type"], expected_type.as_str());
     }
 }
 
