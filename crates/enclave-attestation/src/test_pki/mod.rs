@@ -1,4 +1,4 @@
-//! Test PKI (feature `test-pki`): an RSA root and report-signing certificate generated at run time,
+//! Test PKI (feature `test-pki`): an RSA root and report-signing certificate, made at run time,
 //! signing IAS-style reports for a chosen enclave and statement, so tests and end-to-end runs can
 //! produce EPID evidence that verifies against a configured test root. Test tooling only: never
 //! enable the feature in a production build.
@@ -24,7 +24,7 @@ use crate::ias::QUOTE_BODY_LEN;
 use crate::policy::Policy;
 use crate::time::UnixTime;
 
-/// Test PKI failures (key generation or certificate encoding).
+/// Test PKI failures (key loading or certificate encoding).
 #[derive(Debug, thiserror::Error)]
 #[error("test PKI: {0}")]
 pub struct TestPkiError(String);
