@@ -65,6 +65,8 @@ pub enum PackageError {
     MissingRootCert,
     #[error("client authentication needs --tls-root-cert, --client-cert and --client-key")]
     IncompleteClientAuth,
+    #[error("--domain must not be empty")]
+    EmptyDomain,
     #[error("{0} is only used with --client-auth")]
     ClientAuthOnly(&'static str),
     #[error("{}: {reason}", path.display())]
@@ -474,6 +476,9 @@ pub fn caas_connections(args: &CaasArgs) -> Result<BTreeMap<String, Connection>,
         if args.domain.is_some() {
             return Err(PackageError::ClientAuthOnly("--domain"));
         }
+    }
+    if args.domain.as_deref() == Some("") {
+        return Err(PackageError::EmptyDomain);
     }
     let root_cert = args
         .tls_root_cert

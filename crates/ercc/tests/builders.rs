@@ -450,6 +450,12 @@ fn fpc_c_run_with_tls_exports_the_runtime_variables() {
         Some("ercc=DEBUG:warning")
     );
     assert_eq!(rec.env("CORE_TLS_CLIENT_KEY_PATH"), None);
+    // The private umask used for the key files does not leak into the chaincode.
+    let umask = Command::new("sh").arg("-c").arg("umask").output().unwrap();
+    assert_eq!(
+        rec.values("UMASK="),
+        vec![String::from_utf8(umask.stdout).unwrap().trim().to_owned()]
+    );
 
     let expected = [
         ("CORE_TLS_CLIENT_CERT_FILE", fixture_text("client.pem")),
@@ -1298,6 +1304,27 @@ fn package_cli_refuses_bad_input_and_writes_nothing() {
                 ca.to_str().unwrap(),
             ],
             "--client-auth",
+        ),
+        (
+            vec![
+                "caas",
+                "--label",
+                "x",
+                "--out",
+                o,
+                "--peer",
+                "p=h:1",
+                "--tls-root-cert",
+                ca.to_str().unwrap(),
+                "--client-auth",
+                "--client-cert",
+                ca.to_str().unwrap(),
+                "--client-key",
+                key.to_str().unwrap(),
+                "--domain",
+                "",
+            ],
+            "--domain must not be empty",
         ),
     ];
     for (args, needle) in cases {
