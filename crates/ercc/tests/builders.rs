@@ -1576,3 +1576,29 @@ fn builders_work_under_busybox_ash() {
     .unwrap();
     assert_fails(&out, "peers in the package: peer0");
 }
+
+#[test]
+fn fpc_c_run_tls_paths_are_absolute_with_a_relative_tmpdir() {
+    let d = run_dirs(&chaincode_json(true));
+    fs::create_dir(d.tmp().join("rel-tmp")).unwrap();
+    let out_file = d.tmp().join("record");
+    let out = command(
+        &fpc_c("run"),
+        &[&d.bld, &d.runmeta],
+        d.tmp(),
+        &[
+            ("FAKE_OUT", out_file.to_str().unwrap()),
+            ("FAKE_STATUS", "0"),
+        ],
+    )
+    .env("TMPDIR", "rel-tmp")
+    .current_dir(d.tmp())
+    .output()
+    .unwrap();
+    assert_ok(&out);
+    let rec = Record::read(&out_file);
+    let key = PathBuf::from(rec.env("CORE_TLS_CLIENT_KEY_FILE").unwrap());
+    assert!(key.is_absolute(), "{}", key.display());
+    // The fake, started in the build directory, could read it.
+    assert_eq!(rec.values("MODE:CORE_TLS_CLIENT_KEY_FILE="), vec!["600"]);
+}
