@@ -1168,6 +1168,44 @@ fn package_cli_normal_writes_the_file_and_a_stable_id() {
         format!("ercc_1:{}", sha256sum(&out1))
     );
     assert!(!tmp.path().join("a.tar.gz.partial").exists());
+
+    // GNU tar, an independent reader, sees the same layout.
+    assert_eq!(
+        gnu_tar_listing(&out1),
+        ["-rw-r--r-- 0/0 metadata.json", "-rw-r--r-- 0/0 code.tar.gz"]
+    );
+    let unpacked = tmp.path().join("unpacked");
+    fs::create_dir(&unpacked).unwrap();
+    let out = Command::new("tar")
+        .arg("-xzf")
+        .arg(&out1)
+        .arg("-C")
+        .arg(&unpacked)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(
+        gnu_tar_listing(&unpacked.join("code.tar.gz")),
+        ["-rwxr-xr-x 0/0 ercc"]
+    );
+}
+
+/// `tar -tv` lines reduced to "permissions owner/group name".
+fn gnu_tar_listing(path: &Path) -> Vec<String> {
+    let out = Command::new("tar")
+        .args(["--numeric-owner", "-tvzf"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            format!("{} {} {}", f[0], f[1], f[f.len() - 1])
+        })
+        .collect()
 }
 
 #[test]
