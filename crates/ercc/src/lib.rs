@@ -1,10 +1,11 @@
 //! The FPC enclave registry (ERCC): the registry contract logic, the FPC wire messages
 //! it handles, and its ledger abstraction. The `ercc` binary wraps this library as a
-//! Fabric chaincode plus operator subcommands (`inspect`, `verify`, ...).
+//! Fabric chaincode plus operator subcommands (`inspect`, `verify`, `package`, ...).
 //!
 //! Layout: [`proto`] (messages) → [`credentials`] (parsing, size limit, enclave id) →
 //! [`registry`] (the functions, over a [`ledger::Ledger`], verifying evidence through a
-//! [`registry::EvidenceVerifier`]), with [`keys`] for the composite-key layout.
+//! [`registry::EvidenceVerifier`], in production [`policy_verifier::PolicyVerifier`]),
+//! with [`keys`] for the composite-key layout.
 
 pub mod attestation;
 pub mod cli_input;
@@ -13,6 +14,8 @@ pub mod fuzzing;
 pub mod inspect;
 pub mod keys;
 pub mod ledger;
+pub mod package;
+pub mod policy_verifier;
 pub mod proto;
 pub mod registry;
 pub mod verify;

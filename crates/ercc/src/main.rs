@@ -22,6 +22,8 @@ enum Command {
     Inspect(ercc::inspect::InspectArgs),
     /// Check credentials offline as registerEnclave would, at a given time.
     Verify(ercc::verify::VerifyArgs),
+    /// Build a Fabric install package for the registry and print its package id.
+    Package(ercc::package::PackageArgs),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Inspect(args)) => ercc::inspect::run(args).map_err(|e| e.to_string()),
         Some(Command::Verify(args)) => ercc::verify::run(args).map_err(|e| e.to_string()),
+        Some(Command::Package(args)) => ercc::package::run(args).map_err(|e| e.to_string()),
         None => run_chaincode(cli.peer_address),
     };
     match result {

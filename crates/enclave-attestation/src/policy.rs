@@ -1,0 +1,636 @@
+//! The verification policy: which evidence the registry accepts. Secure by default (no simulated
+//! evidence, no debug enclaves, IAS status `OK` only, DCAP TCB `UpToDate` only, reports at most a
+//! day old, Intel's roots), configurable from a JSON file and `ERCC_*` environment variables.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::anchors::{AnchorError, RootCa};
+use crate::claims::EvidenceType;
+use crate::limits::{MAX_ANCHOR_FILE_LEN, MAX_POLICY_FILE_LEN};
+
+/// IAS `isvEnclaveQuoteStatus` values a policy may accept (IAS API v4 §4.2.1). The others
+/// (`SIGNATURE_INVALID`, `GROUP_REVOKED`, `SIGNATURE_REVOKED`, `KEY_REVOKED`,
+/// `SIGRL_VERSION_MISMATCH`) mean the quote proves nothing and can never be accepted.
+pub const ACCEPTABLE_IAS_QUOTE_STATUSES: [&str; 5] = [
+    "OK",
+    "GROUP_OUT_OF_DATE",
+    "CONFIGURATION_NEEDED",
+    "SW_HARDENING_NEEDED",
+    "CONFIGURATION_AND_SW_HARDENING_NEEDED",
+];
+
+/// DCAP TCB statuses a policy may accept (Intel PCS TCB info v3). `Revoked` can never be accepted.
+pub const ACCEPTABLE_DCAP_TCB_STATUSES: [&str; 6] = [
+    "UpToDate",
+    "SWHardeningNeeded",
+    "ConfigurationNeeded",
+    "ConfigurationAndSWHardeningNeeded",
+    "OutOfDate",
+    "OutOfDateConfigurationNeeded",
+];
+
+/// Default `max_report_age`: one day.
+pub const DEFAULT_MAX_REPORT_AGE: u64 = 86_400;
+
+/// Environment variable naming a JSON policy file.
+pub const ENV_POLICY_FILE: &str = "ERCC_POLICY_FILE";
+/// Environment variable: comma list of accepted evidence types.
+pub const ENV_ACCEPTED_EVIDENCE: &str = "ERCC_ACCEPTED_EVIDENCE";
+/// Environment variable: comma list of accepted IAS quote statuses.
+pub const ENV_IAS_ACCEPTED_QUOTE_STATUSES: &str = "ERCC_IAS_ACCEPTED_QUOTE_STATUSES";
+/// Environment variable: `true` to accept debug enclaves.
+pub const ENV_ALLOW_DEBUG_ENCLAVES: &str = "ERCC_ALLOW_DEBUG_ENCLAVES";
+/// Environment variable: maximum report age in seconds.
+pub const ENV_MAX_REPORT_AGE: &str = "ERCC_MAX_REPORT_AGE";
+/// Environment variable: PEM file of the IAS report-signing root.
+pub const ENV_IAS_ROOT_CA: &str = "ERCC_IAS_ROOT_CA";
+/// Environment variable: PEM file of the DCAP root.
+pub const ENV_DCAP_ROOT_CA: &str = "ERCC_DCAP_ROOT_CA";
+/// Environment variable: comma list of accepted DCAP TCB statuses.
+pub const ENV_DCAP_ACCEPTED_TCB_STATUSES: &str = "ERCC_DCAP_ACCEPTED_TCB_STATUSES";
+/// Environment variable: comma list of Intel advisory ids to reject (DCAP).
+pub const ENV_DCAP_REJECTED_ADVISORIES: &str = "ERCC_DCAP_REJECTED_ADVISORIES";
+
+const POLICY_ENV_VARS: [&str; 9] = [
+    ENV_POLICY_FILE,
+    ENV_ACCEPTED_EVIDENCE,
+    ENV_IAS_ACCEPTED_QUOTE_STATUSES,
+    ENV_ALLOW_DEBUG_ENCLAVES,
+    ENV_MAX_REPORT_AGE,
+    ENV_IAS_ROOT_CA,
+    ENV_DCAP_ROOT_CA,
+    ENV_DCAP_ACCEPTED_TCB_STATUSES,
+    ENV_DCAP_REJECTED_ADVISORIES,
+];
+
+/// Prefixes of the policy variables: an unknown variable under one of them is a typo of a policy
+/// setting (which would otherwise be silently ignored), so it is an error.
+const POLICY_ENV_PREFIXES: [&str; 6] = [
+    "ERCC_POLICY",
+    "ERCC_ACCEPTED",
+    "ERCC_IAS_",
+    "ERCC_ALLOW_",
+    "ERCC_MAX_",
+    "ERCC_DCAP_",
+];
+
+/// What the registry accepts. `Policy::default()` is the secure default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Policy {
+    /// Evidence types accepted (default: `epid-linkable`, `epid-unlinkable`, `dcap`).
+    pub accepted_evidence: BTreeSet<EvidenceType>,
+    /// IAS quote statuses accepted (default: `OK`).
+    pub ias_accepted_quote_statuses: BTreeSet<String>,
+    /// Whether enclaves with the DEBUG attribute are accepted (default: no).
+    pub allow_debug_enclaves: bool,
+    /// Largest accepted age of an IAS report at the transaction time, in seconds (default: 86400).
+    pub max_report_age: u64,
+    /// Root the IAS report-signing certificate must chain to (default: Intel's, embedded).
+    pub ias_root_ca: RootCa,
+    /// DCAP settings.
+    pub dcap: DcapPolicy,
+}
+
+/// The DCAP part of the policy, read by the common appraisal and the DCAP verifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DcapPolicy {
+    /// TCB statuses accepted (default: `UpToDate`).
+    pub accepted_tcb_statuses: BTreeSet<String>,
+    /// Advisory ids that make a quote unacceptable whatever its status (default: none).
+    pub rejected_advisories: BTreeSet<String>,
+    /// Root of the PCK, TCB-signing and CRL chains (default: Intel SGX Root CA, embedded).
+    pub root_ca: RootCa,
+}
+
+/// A policy setting that cannot be used. The registry refuses to start with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The policy file cannot be read.
+    #[error("cannot read policy file {path}: {reason}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The system's reason.
+        reason: String,
+    },
+    /// The policy file is not JSON of the expected form (unknown keys included).
+    #[error("policy file {path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A setting has a value that is not allowed.
+    #[error("{setting}: {reason}")]
+    Value {
+        /// The setting (`ERCC_*` variable or policy-file key).
+        setting: String,
+        /// What is wrong with the value.
+        reason: String,
+    },
+    /// An `ERCC_*` variable that looks like a policy setting but is none.
+    #[error("unknown policy variable {0} (known: {known})", known = POLICY_ENV_VARS.join(", "))]
+    UnknownVariable(String),
+    /// A trust anchor cannot be used.
+    #[error("trust anchor {0}")]
+    Anchor(#[from] AnchorError),
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            accepted_evidence: [
+                EvidenceType::EpidLinkable,
+                EvidenceType::EpidUnlinkable,
+                EvidenceType::Dcap,
+            ]
+            .into_iter()
+            .collect(),
+            ias_accepted_quote_statuses: ["OK".to_owned()].into_iter().collect(),
+            allow_debug_enclaves: false,
+            max_report_age: DEFAULT_MAX_REPORT_AGE,
+            ias_root_ca: RootCa::intel_ias_root(),
+            dcap: DcapPolicy::default(),
+        }
+    }
+}
+
+impl Default for DcapPolicy {
+    fn default() -> Self {
+        DcapPolicy {
+            accepted_tcb_statuses: ["UpToDate".to_owned()].into_iter().collect(),
+            rejected_advisories: BTreeSet::new(),
+            root_ca: RootCa::intel_sgx_root(),
+        }
+    }
+}
+
+/// The policy file: the environment variables' names without `ERCC_`, lower-case. Lists are JSON
+/// arrays of strings; root CAs are PEM file paths, relative to the policy file's directory.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    accepted_evidence: Option<Vec<String>>,
+    ias_accepted_quote_statuses: Option<Vec<String>>,
+    allow_debug_enclaves: Option<bool>,
+    max_report_age: Option<u64>,
+    ias_root_ca: Option<String>,
+    dcap_root_ca: Option<String>,
+    dcap_accepted_tcb_statuses: Option<Vec<String>>,
+    dcap_rejected_advisories: Option<Vec<String>>,
+}
+
+impl Policy {
+    /// The policy from the environment: defaults, then the file named by `ERCC_POLICY_FILE` (if
+    /// set), then each `ERCC_*` setting variable present (the variables win over the file).
+    pub fn from_env() -> Result<Policy, PolicyError> {
+        let mut vars = Vec::new();
+        for (name, value) in std::env::vars_os() {
+            let Some(name) = name.to_str().map(str::to_owned) else {
+                continue;
+            };
+            if !name.starts_with("ERCC_") {
+                continue;
+            }
+            match value.into_string() {
+                Ok(value) => vars.push((name, value)),
+                Err(_) => {
+                    return Err(PolicyError::Value {
+                        setting: name,
+                        reason: "value is not valid UTF-8".into(),
+                    })
+                }
+            }
+        }
+        Policy::from_vars(vars)
+    }
+
+    /// [`Policy::from_env`] over the given `(name, value)` pairs instead of the process
+    /// environment (names not starting with `ERCC_` are ignored).
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Policy, PolicyError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut settings = std::collections::BTreeMap::new();
+        for (name, value) in vars {
+            let name = name.as_ref();
+            if POLICY_ENV_VARS.contains(&name) {
+                settings.insert(name.to_owned(), value.as_ref().to_owned());
+            } else if POLICY_ENV_PREFIXES.iter().any(|p| name.starts_with(p)) {
+                return Err(PolicyError::UnknownVariable(name.to_owned()));
+            }
+        }
+        let mut policy = match settings.get(ENV_POLICY_FILE) {
+            Some(path) => Policy::from_file(path)?,
+            None => Policy::default(),
+        };
+        let get = |name: &str| settings.get(name).map(String::as_str);
+        if let Some(v) = get(ENV_ACCEPTED_EVIDENCE) {
+            policy.accepted_evidence = parse_evidence_types(ENV_ACCEPTED_EVIDENCE, comma_list(v))?;
+        }
+        if let Some(v) = get(ENV_IAS_ACCEPTED_QUOTE_STATUSES) {
+            policy.ias_accepted_quote_statuses =
+                parse_ias_statuses(ENV_IAS_ACCEPTED_QUOTE_STATUSES, comma_list(v))?;
+        }
+        if let Some(v) = get(ENV_ALLOW_DEBUG_ENCLAVES) {
+            policy.allow_debug_enclaves = match v.trim() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(value_error(
+                        ENV_ALLOW_DEBUG_ENCLAVES,
+                        format!("{v:?} is neither true nor false"),
+                    ))
+                }
+            };
+        }
+        if let Some(v) = get(ENV_MAX_REPORT_AGE) {
+            policy.max_report_age = v.trim().parse().map_err(|_| {
+                value_error(
+                    ENV_MAX_REPORT_AGE,
+                    format!("{v:?} is not a whole number of seconds"),
+                )
+            })?;
+        }
+        if let Some(v) = get(ENV_IAS_ROOT_CA) {
+            policy.ias_root_ca = read_root_ca(ENV_IAS_ROOT_CA, Path::new(v))?;
+        }
+        if let Some(v) = get(ENV_DCAP_ROOT_CA) {
+            policy.dcap.root_ca = read_root_ca(ENV_DCAP_ROOT_CA, Path::new(v))?;
+        }
+        if let Some(v) = get(ENV_DCAP_ACCEPTED_TCB_STATUSES) {
+            policy.dcap.accepted_tcb_statuses =
+                parse_tcb_statuses(ENV_DCAP_ACCEPTED_TCB_STATUSES, comma_list(v))?;
+        }
+        if let Some(v) = get(ENV_DCAP_REJECTED_ADVISORIES) {
+            policy.dcap.rejected_advisories =
+                parse_advisories(ENV_DCAP_REJECTED_ADVISORIES, comma_list(v), true)?;
+        }
+        Ok(policy)
+    }
+
+    /// The policy in a JSON file (keys as the variables without `ERCC_`, lower-case; absent keys
+    /// keep their defaults; unknown keys are an error). Example:
+    ///
+    /// ```json
+    /// {"accepted_evidence": ["epid-linkable", "dcap"], "ias_accepted_quote_statuses": ["OK"],
+    ///  "allow_debug_enclaves": false, "max_report_age": 86400, "ias_root_ca": "ias-root.pem",
+    ///  "dcap_root_ca": "sgx-root.pem", "dcap_accepted_tcb_statuses": ["UpToDate"],
+    ///  "dcap_rejected_advisories": ["INTEL-SA-00615"]}
+    /// ```
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Policy, PolicyError> {
+        let path = path.as_ref();
+        let bytes =
+            read_limited(path, MAX_POLICY_FILE_LEN).map_err(|reason| PolicyError::Read {
+                path: path.to_owned(),
+                reason,
+            })?;
+        let file: PolicyFile = serde_json::from_slice(&bytes).map_err(|e| PolicyError::File {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut policy = Policy::default();
+        if let Some(v) = file.accepted_evidence {
+            policy.accepted_evidence = parse_evidence_types("accepted_evidence", v)?;
+        }
+        if let Some(v) = file.ias_accepted_quote_statuses {
+            policy.ias_accepted_quote_statuses =
+                parse_ias_statuses("ias_accepted_quote_statuses", v)?;
+        }
+        if let Some(v) = file.allow_debug_enclaves {
+            policy.allow_debug_enclaves = v;
+        }
+        if let Some(v) = file.max_report_age {
+            policy.max_report_age = v;
+        }
+        if let Some(v) = file.ias_root_ca {
+            policy.ias_root_ca = read_root_ca("ias_root_ca", &base.join(v))?;
+        }
+        if let Some(v) = file.dcap_root_ca {
+            policy.dcap.root_ca = read_root_ca("dcap_root_ca", &base.join(v))?;
+        }
+        if let Some(v) = file.dcap_accepted_tcb_statuses {
+            policy.dcap.accepted_tcb_statuses =
+                parse_tcb_statuses("dcap_accepted_tcb_statuses", v)?;
+        }
+        if let Some(v) = file.dcap_rejected_advisories {
+            policy.dcap.rejected_advisories =
+                parse_advisories("dcap_rejected_advisories", v, true)?;
+        }
+        Ok(policy)
+    }
+
+    /// Whether the policy accepts evidence of this type.
+    pub fn accepts(&self, evidence_type: EvidenceType) -> bool {
+        self.accepted_evidence.contains(&evidence_type)
+    }
+}
+
+impl fmt::Display for Policy {
+    /// One line for the start log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let types: Vec<&str> = self.accepted_evidence.iter().map(|t| t.as_str()).collect();
+        let join = |set: &BTreeSet<String>| {
+            if set.is_empty() {
+                "none".to_owned()
+            } else {
+                set.iter().cloned().collect::<Vec<_>>().join(",")
+            }
+        };
+        write!(
+            f,
+            "accepted evidence: {}; debug enclaves: {}; IAS quote statuses: {}; max report age: {} s; \
+             IAS root CA: {}; DCAP TCB statuses: {}; DCAP rejected advisories: {}; DCAP root CA: {}",
+            types.join(","),
+            if self.allow_debug_enclaves { "allowed" } else { "refused" },
+            join(&self.ias_accepted_quote_statuses),
+            self.max_report_age,
+            self.ias_root_ca,
+            join(&self.dcap.accepted_tcb_statuses),
+            join(&self.dcap.rejected_advisories),
+            self.dcap.root_ca,
+        )
+    }
+}
+
+fn value_error(setting: &str, reason: impl Into<String>) -> PolicyError {
+    PolicyError::Value {
+        setting: setting.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn comma_list(value: &str) -> Vec<String> {
+    if value.trim().is_empty() {
+        return Vec::new();
+    }
+    value.split(',').map(|s| s.trim().to_owned()).collect()
+}
+
+fn check_items(setting: &str, items: &[String], allow_empty: bool) -> Result<(), PolicyError> {
+    if items.is_empty() && !allow_empty {
+        return Err(value_error(
+            setting,
+            "the list is empty; nothing would be accepted",
+        ));
+    }
+    if items.iter().any(String::is_empty) {
+        return Err(value_error(setting, "the list has an empty entry"));
+    }
+    Ok(())
+}
+
+fn parse_evidence_types(
+    setting: &str,
+    items: Vec<String>,
+) -> Result<BTreeSet<EvidenceType>, PolicyError> {
+    check_items(setting, &items, false)?;
+    items
+        .iter()
+        .map(|s| s.parse().map_err(|e| value_error(setting, format!("{e}"))))
+        .collect()
+}
+
+fn parse_ias_statuses(setting: &str, items: Vec<String>) -> Result<BTreeSet<String>, PolicyError> {
+    parse_known(
+        setting,
+        items,
+        &ACCEPTABLE_IAS_QUOTE_STATUSES,
+        "IAS quote status",
+    )
+}
+
+fn parse_tcb_statuses(setting: &str, items: Vec<String>) -> Result<BTreeSet<String>, PolicyError> {
+    parse_known(
+        setting,
+        items,
+        &ACCEPTABLE_DCAP_TCB_STATUSES,
+        "DCAP TCB status",
+    )
+}
+
+fn parse_known(
+    setting: &str,
+    items: Vec<String>,
+    known: &[&str],
+    kind: &str,
+) -> Result<BTreeSet<String>, PolicyError> {
+    check_items(setting, &items, false)?;
+    for item in &items {
+        if !known.contains(&item.as_str()) {
+            return Err(value_error(
+                setting,
+                format!(
+                    "{item:?} is not an acceptable {kind} (acceptable: {})",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(items.into_iter().collect())
+}
+
+fn parse_advisories(
+    setting: &str,
+    items: Vec<String>,
+    allow_empty: bool,
+) -> Result<BTreeSet<String>, PolicyError> {
+    check_items(setting, &items, allow_empty)?;
+    for item in &items {
+        let well_formed = item.len() <= 32
+            && item
+                .strip_prefix("INTEL-SA-")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if !well_formed {
+            return Err(value_error(
+                setting,
+                format!("{item:?} is not an Intel advisory id like INTEL-SA-00615"),
+            ));
+        }
+    }
+    Ok(items.into_iter().collect())
+}
+
+fn read_root_ca(setting: &str, path: &Path) -> Result<RootCa, PolicyError> {
+    let pem = read_limited(path, MAX_ANCHOR_FILE_LEN).map_err(|reason| {
+        value_error(setting, format!("cannot read {}: {reason}", path.display()))
+    })?;
+    Ok(RootCa::from_pem(&pem, path.display().to_string())?)
+}
+
+/// Reads a configuration file, refusing one larger than `max` before reading it whole.
+fn read_limited(path: &Path, max: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    file.take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() > max {
+        return Err(format!("larger than the limit of {max} bytes"));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_secure() {
+        let p = Policy::default();
+        assert!(!p.accepts(EvidenceType::Simulated));
+        assert!(p.accepts(EvidenceType::EpidLinkable));
+        assert!(p.accepts(EvidenceType::Dcap));
+        assert!(!p.allow_debug_enclaves);
+        assert_eq!(p.max_report_age, 86_400);
+        assert_eq!(p.ias_accepted_quote_statuses.len(), 1);
+        assert_eq!(
+            p.to_string(),
+            "accepted evidence: epid-linkable,epid-unlinkable,dcap; debug enclaves: refused; \
+             IAS quote statuses: OK; max report age: 86400 s; IAS root CA: \
+             sha256:7b42e41ec43b91db834a065de4f98a13c44d695570e839cfa8921e584e40735d (embedded Intel SGX \
+             Attestation Report Signing CA); DCAP TCB statuses: UpToDate; DCAP rejected advisories: none; \
+             DCAP root CA: sha256:44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3 \
+             (embedded Intel SGX Root CA)"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_defaults() {
+        let p = Policy::from_vars([
+            ("ERCC_ACCEPTED_EVIDENCE", "simulated, epid-linkable"),
+            ("ERCC_IAS_ACCEPTED_QUOTE_STATUSES", "OK,GROUP_OUT_OF_DATE"),
+            ("ERCC_ALLOW_DEBUG_ENCLAVES", "true"),
+            ("ERCC_MAX_REPORT_AGE", "60"),
+            (
+                "ERCC_DCAP_ACCEPTED_TCB_STATUSES",
+                "UpToDate,SWHardeningNeeded",
+            ),
+            ("ERCC_DCAP_REJECTED_ADVISORIES", "INTEL-SA-00615"),
+            ("ERCC_SOMETHING_ELSE", "ignored"),
+            ("PATH", "/bin"),
+        ])
+        .expect("valid");
+        assert!(p.accepts(EvidenceType::Simulated));
+        assert!(!p.accepts(EvidenceType::Dcap));
+        assert!(p.ias_accepted_quote_statuses.contains("GROUP_OUT_OF_DATE"));
+        assert!(p.allow_debug_enclaves);
+        assert_eq!(p.max_report_age, 60);
+        assert!(p.dcap.accepted_tcb_statuses.contains("SWHardeningNeeded"));
+        assert!(p.dcap.rejected_advisories.contains("INTEL-SA-00615"));
+        assert_eq!(
+            Policy::from_vars(Vec::<(String, String)>::new()),
+            Ok(Policy::default())
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_settings_and_values() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "ERCC_ALLOW_DEBUG_ENCLAVE",
+                "true",
+                "unknown policy variable ERCC_ALLOW_DEBUG_ENCLAVE",
+            ),
+            (
+                "ERCC_ACCEPTED_EVIDENCE",
+                "sgx",
+                "unknown evidence type \"sgx\"",
+            ),
+            ("ERCC_ACCEPTED_EVIDENCE", "", "the list is empty"),
+            ("ERCC_ACCEPTED_EVIDENCE", "dcap,,simulated", "empty entry"),
+            (
+                "ERCC_IAS_ACCEPTED_QUOTE_STATUSES",
+                "KEY_REVOKED",
+                "not an acceptable IAS quote status",
+            ),
+            (
+                "ERCC_IAS_ACCEPTED_QUOTE_STATUSES",
+                "ok",
+                "not an acceptable IAS quote status",
+            ),
+            (
+                "ERCC_DCAP_ACCEPTED_TCB_STATUSES",
+                "Revoked",
+                "not an acceptable DCAP TCB status",
+            ),
+            (
+                "ERCC_DCAP_REJECTED_ADVISORIES",
+                "SA-1",
+                "not an Intel advisory id",
+            ),
+            ("ERCC_ALLOW_DEBUG_ENCLAVES", "yes", "neither true nor false"),
+            ("ERCC_MAX_REPORT_AGE", "-1", "not a whole number"),
+            (
+                "ERCC_IAS_ROOT_CA",
+                "/nonexistent/root.pem",
+                "cannot read /nonexistent/root.pem",
+            ),
+            (
+                "ERCC_POLICY_FILE",
+                "/nonexistent/policy.json",
+                "cannot read policy file",
+            ),
+        ];
+        for (name, value, expected) in cases {
+            let err = Policy::from_vars([(*name, *value)])
+                .expect_err(name)
+                .to_string();
+            assert!(err.contains(expected), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn reads_policy_files_with_relative_anchor_paths() {
+        let dir = std::env::temp_dir().join(format!("attest-policy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp");
+        std::fs::write(dir.join("root.pem"), crate::anchors::INTEL_SGX_ROOT_PEM).expect("write");
+        let file = dir.join("policy.json");
+        std::fs::write(
+            &file,
+            r#"{"accepted_evidence":["dcap"],"allow_debug_enclaves":true,"max_report_age":5,
+                "ias_root_ca":"root.pem","dcap_accepted_tcb_statuses":["OutOfDate"],
+                "dcap_rejected_advisories":[]}"#,
+        )
+        .expect("write");
+        let p = Policy::from_file(&file).expect("valid file");
+        assert_eq!(p.accepted_evidence.len(), 1);
+        assert!(p.allow_debug_enclaves);
+        assert_eq!(p.max_report_age, 5);
+        assert_eq!(p.ias_root_ca.der(), RootCa::intel_sgx_root().der());
+        // Variables override the file.
+        let p = Policy::from_vars([
+            ("ERCC_POLICY_FILE", file.to_str().expect("utf8")),
+            ("ERCC_MAX_REPORT_AGE", "7"),
+        ])
+        .expect("valid");
+        assert_eq!(p.max_report_age, 7);
+        assert!(p.allow_debug_enclaves);
+
+        for (body, expected) in [
+            (r#"{"allow_debug":true}"#, "unknown field `allow_debug`"),
+            (r#"{"max_report_age":"5"}"#, "invalid type"),
+            (r#"{"accepted_evidence":"dcap"}"#, "invalid type"),
+            (r#"{"ias_root_ca":"missing.pem"}"#, "cannot read"),
+            ("not json", "expected ident"),
+        ] {
+            std::fs::write(&file, body).expect("write");
+            let err = Policy::from_file(&file).expect_err(body).to_string();
+            assert!(err.contains(expected), "{body}: {err}");
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -1,0 +1,65 @@
+//! One verifier per evidence type behind a common trait, and the table that picks it. A new
+//! evidence type is a variant of [`EvidenceType`], an implementation of [`EvidenceVerifier`] and one
+//! arm in [`verifier_for`].
+//!
+//! Wiring DCAP (`crate::dcap`, whose `verify` applies no policy) is then an adapter like:
+//!
+//! ```text
+//! impl EvidenceVerifier for DcapVerifier {
+//!     fn verify(&self, envelope: &Envelope, policy: &Policy, now: UnixTime) -> Result<Claims, VerifyError> {
+//!         let evidence = DcapEvidence::parse(envelope.evidence.as_bytes())?;
+//!         let v = dcap::verify(&evidence, policy.dcap.root_ca.der(), now.as_secs())?;
+//!         Ok(Claims {
+//!             evidence_type: EvidenceType::Dcap,
+//!             enclave: Some(EnclaveReport { mrenclave: v.mrenclave, mrsigner: v.mrsigner,
+//!                 isv_prod_id: v.isv_prod_id, isv_svn: v.isv_svn, report_data: v.report_data,
+//!                 debug: v.debug }),
+//!             status: Some(v.tcb_status),
+//!             advisory_ids: v.advisory_ids,
+//!             issued_at: None, // collateral validity was checked at `now`
+//!         })
+//!     }
+//!     fn inspect(&self, envelope: &Envelope) -> Result<serde_json::Value, VerifyError> {
+//!         Ok(dcap::inspect(&DcapEvidence::parse(envelope.evidence.as_bytes())?))
+//!     }
+//! }
+//! ```
+//!
+//! plus `VerifyError::Dcap(#[from] DcapError)` (displayed as the DCAP error itself) and
+//! `EvidenceType::Dcap => Some(&DcapVerifier)` below. The common appraisal already applies the
+//! DCAP policy: accepted TCB statuses, rejected advisories, debug, MRENCLAVE and report data.
+
+use crate::claims::{Claims, EvidenceType};
+use crate::envelope::Envelope;
+use crate::error::VerifyError;
+use crate::ias::EpidVerifier;
+use crate::policy::Policy;
+use crate::simulated::SimulatedVerifier;
+use crate::time::UnixTime;
+
+/// Cryptographic verification of one evidence type. Implementations check that the evidence is
+/// authentic (signatures, certificate chains, collateral validity) and return what it attests;
+/// they apply no acceptance policy beyond the trust anchors taken from `policy`. Appraisal
+/// (statuses, debug, age, MRENCLAVE, report data) is done once, on the [`Claims`].
+pub trait EvidenceVerifier: Sync {
+    /// Verifies the envelope's evidence at transaction time `now`.
+    fn verify(
+        &self,
+        envelope: &Envelope,
+        policy: &Policy,
+        now: UnixTime,
+    ) -> Result<Claims, VerifyError>;
+
+    /// Decodes the evidence into readable JSON without verifying it (`ercc inspect`).
+    fn inspect(&self, envelope: &Envelope) -> Result<serde_json::Value, VerifyError>;
+}
+
+/// The verifier for an evidence type, or `None` when this build has none.
+pub fn verifier_for(evidence_type: EvidenceType) -> Option<&'static dyn EvidenceVerifier> {
+    match evidence_type {
+        EvidenceType::Simulated => Some(&SimulatedVerifier),
+        EvidenceType::EpidLinkable | EvidenceType::EpidUnlinkable => Some(&EpidVerifier),
+        // Wired by the DCAP integration: `Some(&crate::dcap::DcapVerifier)`.
+        EvidenceType::Dcap => None,
+    }
+}

@@ -1,0 +1,711 @@
+//! `ercc package`: writes the Fabric v2 install package for either way of running the registry and
+//! prints its package id, like `peer lifecycle chaincode package` + `calculatepackageid` would.
+//!
+//! * normal mode: `metadata.json` type `ercc-type` (the `fpc-c` external builder), `code.tar.gz`
+//!   holding the `ercc` binary (mode 0755) at its top;
+//! * chaincode-as-a-service: type `external` (the `fpc-external-launcher` builder), `code.tar.gz`
+//!   holding one `<peer id>/connection.json` per peer that will dial the registry.
+//!
+//! The bytes are deterministic (fixed mtimes, owners, modes and entry order; gzip without a name or
+//! time stamp), so the same inputs always give the same package id on every machine: operators of
+//! different organisations can build the package independently and approve the same id.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use flate2::{Compression, GzBuilder};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// `metadata.json` type claimed by the `fpc-c` builder (normal mode).
+pub const TYPE_NORMAL: &str = "ercc-type";
+/// `metadata.json` type claimed by the `fpc-external-launcher` builder (chaincode-as-a-service).
+pub const TYPE_CAAS: &str = "external";
+/// Name of the binary inside `code.tar.gz`; the `fpc-c` builder looks for exactly this name.
+pub const BINARY_NAME: &str = "ercc";
+/// Largest binary packaged. A peer receives the whole package in one gRPC message (100 MiB by
+/// default), so anything near this would not install anyway; the limit is a guard against
+/// reading a wrong, huge file into memory.
+pub const MAX_BINARY_BYTES: u64 = 512 * 1024 * 1024;
+/// Largest PEM file read for `--tls-root-cert`, `--client-cert`, `--client-key`.
+pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
+/// Longest peer id accepted: it becomes a directory name inside a tar (ustar names stop at 255).
+pub const MAX_PEER_ID_BYTES: usize = 200;
+
+/// Fixed modification time of every entry (1 January 2000 00:00 UTC). Any constant would do;
+/// zero is avoided because some tools show or treat epoch-0 files as missing a time.
+const FIXED_MTIME: u64 = 946_684_800;
+
+/// What went wrong while building a package. Nothing is written when any of these is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    #[error(
+        "invalid label {0:?}: a label starts with a letter or digit and continues with letters, \
+         digits, '_', '.', '+' or '-' (regex ^[[:alnum:]][[:alnum:]_.+-]*$)"
+    )]
+    InvalidLabel(String),
+    #[error("invalid --peer {0:?}: expected PEER_ID=HOST:PORT")]
+    InvalidPeerSpec(String),
+    #[error("invalid peer id {0:?}: it must be non-empty, at most 200 bytes, not '.' or '..', and without '/', '\\', spaces or control characters")]
+    InvalidPeerId(String),
+    #[error("peer id {0:?} is given more than once")]
+    DuplicatePeer(String),
+    #[error("a chaincode-as-a-service package needs at least one --peer PEER_ID=HOST:PORT")]
+    NoPeers,
+    #[error("invalid address {address:?}: {reason}")]
+    InvalidAddress {
+        address: String,
+        reason: &'static str,
+    },
+    #[error("invalid dial timeout {0:?}: expected a Go duration such as 10s, 500ms or 1m30s")]
+    InvalidDialTimeout(String),
+    #[error("TLS needs the CA certificate that verifies the registry server (--tls-root-cert)")]
+    MissingRootCert,
+    #[error("client authentication needs --tls-root-cert, --client-cert and --client-key")]
+    IncompleteClientAuth,
+    #[error("--domain must not be empty")]
+    EmptyDomain,
+    #[error("{0} is only used with --client-auth")]
+    ClientAuthOnly(&'static str),
+    #[error("{}: {reason}", path.display())]
+    InvalidPem { path: PathBuf, reason: &'static str },
+    #[error("{}: {size} bytes is more than the limit of {limit} bytes", path.display())]
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
+    #[error("{}: not a regular file", .0.display())]
+    NotAFile(PathBuf),
+    #[error("the ercc binary to package is empty: {}", .0.display())]
+    EmptyBinary(PathBuf),
+    #[error("cannot find the running ercc binary to package (give --binary PATH): {0}")]
+    CurrentExe(#[source] io::Error),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write the package id to stdout: {0}")]
+    Stdout(#[source] io::Error),
+    #[error("building the package archive: {0}")]
+    Archive(#[source] io::Error),
+}
+
+/// `ercc package`: build an install package and print its id.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PackageArgs {
+    #[command(subcommand)]
+    pub mode: PackageMode,
+}
+
+/// Which builder the package is for.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum PackageMode {
+    /// Normal mode: the peer runs the registry through the fpc-c external builder
+    /// (metadata type ercc-type, the ercc binary inside the package).
+    Normal(NormalArgs),
+    /// Chaincode as a service: the registry runs as a server that the peers dial through the
+    /// fpc-external-launcher builder (metadata type external, one connection.json per peer).
+    Caas(CaasArgs),
+}
+
+/// Options of `ercc package normal`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NormalArgs {
+    /// Package label (becomes the first part of the package id).
+    #[arg(long)]
+    pub label: String,
+    /// Where to write the package (.tar.gz).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// The ercc binary to put in the package (default: this running ercc). It must be built for
+    /// the peer's machine (same architecture and C library).
+    #[arg(long, value_name = "PATH")]
+    pub binary: Option<PathBuf>,
+}
+
+/// Options of `ercc package caas`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CaasArgs {
+    /// Package label (becomes the first part of the package id).
+    #[arg(long)]
+    pub label: String,
+    /// Where to write the package (.tar.gz).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// A peer (its core.yaml peer.id / CORE_PEER_ID) and the address at which it reaches the
+    /// registry server. Repeat for every peer that installs this package.
+    #[arg(long = "peer", value_name = "PEER_ID=HOST:PORT", required = true)]
+    pub peers: Vec<String>,
+    /// How long a peer waits when dialling the server (Go duration).
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub dial_timeout: String,
+    /// CA certificate (PEM) that verifies the registry server's TLS certificate; turns
+    /// tls_required on. Without it the peers dial in plain text.
+    #[arg(long, value_name = "PEM_FILE")]
+    pub tls_root_cert: Option<PathBuf>,
+    /// The peers present a client certificate (the server then needs CHAINCODE_CLIENT_CA_CERT).
+    #[arg(long)]
+    pub client_auth: bool,
+    /// Client certificate (PEM) the peers present; with --client-auth.
+    #[arg(long, value_name = "PEM_FILE")]
+    pub client_cert: Option<PathBuf>,
+    /// Client private key (PEM) the peers use; with --client-auth. It ends up inside the package,
+    /// so it is readable by everyone who can read the package.
+    #[arg(long, value_name = "PEM_FILE")]
+    pub client_key: Option<PathBuf>,
+    /// Server name the peers verify instead of the host of the address (the peer applies it only
+    /// with client authentication).
+    #[arg(long, value_name = "NAME")]
+    pub domain: Option<String>,
+}
+
+/// `metadata.json` of an install package. Field order is fixed by the struct, so the JSON bytes
+/// (and with them the package id) are stable.
+#[derive(Debug, Clone, Serialize)]
+struct Metadata<'a> {
+    path: &'a str,
+    #[serde(rename = "type")]
+    package_type: &'a str,
+    label: &'a str,
+}
+
+/// One peer's `connection.json`, in the keys the peer reads (fabric-wire-facts §7.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Connection {
+    pub address: String,
+    pub dial_timeout: String,
+    pub tls_required: bool,
+    pub client_auth_required: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_cert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<String>,
+}
+
+impl Connection {
+    /// A plain-text connection to `address` (no TLS).
+    pub fn plain(address: &str, dial_timeout: &str) -> Connection {
+        Connection {
+            address: address.to_owned(),
+            dial_timeout: dial_timeout.to_owned(),
+            tls_required: false,
+            client_auth_required: false,
+            domain: None,
+            root_cert: None,
+            client_cert: None,
+            client_key: None,
+        }
+    }
+
+    /// Checks what the peer (and the fpc-external-launcher build script) would refuse or
+    /// misread: the address, the duration, and the TLS material the flags require.
+    pub fn validate(&self) -> Result<(), PackageError> {
+        validate_address(&self.address)?;
+        validate_dial_timeout(&self.dial_timeout)?;
+        let nonempty = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+        if self.tls_required && !nonempty(&self.root_cert) {
+            return Err(PackageError::MissingRootCert);
+        }
+        if self.client_auth_required
+            && !(self.tls_required && nonempty(&self.client_cert) && nonempty(&self.client_key))
+        {
+            return Err(PackageError::IncompleteClientAuth);
+        }
+        Ok(())
+    }
+}
+
+/// Enforces Fabric's label rule `^[[:alnum:]][[:alnum:]_.+-]*$` (ASCII classes, as in Go's regexp).
+pub fn validate_label(label: &str) -> Result<(), PackageError> {
+    let mut chars = label.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '+' | '-'));
+    if first_ok && rest_ok {
+        Ok(())
+    } else {
+        Err(PackageError::InvalidLabel(label.to_owned()))
+    }
+}
+
+/// A peer id must be usable as one directory name inside `code.tar.gz` and as `CORE_PEER_ID`.
+pub fn validate_peer_id(peer_id: &str) -> Result<(), PackageError> {
+    let bad = peer_id.is_empty()
+        || peer_id.len() > MAX_PEER_ID_BYTES
+        || peer_id == "."
+        || peer_id == ".."
+        || peer_id
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_whitespace() || c.is_control());
+    if bad {
+        Err(PackageError::InvalidPeerId(peer_id.to_owned()))
+    } else {
+        Ok(())
+    }
+}
+
+/// `host:port` as the peer dials it: a host name or IPv4 address, or a bracketed IPv6 address,
+/// and a port from 1 to 65535.
+pub fn validate_address(address: &str) -> Result<(), PackageError> {
+    let err = |reason| PackageError::InvalidAddress {
+        address: address.to_owned(),
+        reason,
+    };
+    let (host, port) = address
+        .rsplit_once(':')
+        .ok_or_else(|| err("expected HOST:PORT"))?;
+    if host.is_empty() {
+        return Err(err("the host is empty"));
+    }
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => {
+            !v6.is_empty()
+                && v6
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        }
+        None => !host.chars().any(|c| {
+            matches!(c, ':' | '/' | '[' | ']' | '{' | '}') || c.is_whitespace() || c.is_control()
+        }),
+    };
+    if !host_ok {
+        return Err(err(
+            "the host must be a name, an IPv4 address or a bracketed IPv6 address",
+        ));
+    }
+    let port_ok = !port.is_empty()
+        && port.len() <= 5
+        && port.chars().all(|c| c.is_ascii_digit())
+        && port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p));
+    if !port_ok {
+        return Err(err("the port must be a number from 1 to 65535"));
+    }
+    Ok(())
+}
+
+/// A non-negative Go `time.ParseDuration` string: `0`, or one or more `<number><unit>` with units
+/// ns, us, µs, μs, ms, s, m, h (e.g. `10s`, `1m30s`, `1.5h`). An empty string is refused: the
+/// peer cannot parse it.
+pub fn validate_dial_timeout(value: &str) -> Result<(), PackageError> {
+    let err = || PackageError::InvalidDialTimeout(value.to_owned());
+    if value == "0" {
+        return Ok(());
+    }
+    let mut rest = value;
+    if rest.is_empty() {
+        return Err(err());
+    }
+    while !rest.is_empty() {
+        let int_len = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let mut len = int_len;
+        let mut frac_len = 0;
+        if rest[len..].starts_with('.') {
+            len += 1;
+            frac_len = rest[len..]
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len() - len);
+            len += frac_len;
+        }
+        if int_len == 0 && frac_len == 0 {
+            return Err(err());
+        }
+        rest = &rest[len..];
+        let unit = ["ns", "us", "µs", "μs", "ms", "s", "m", "h"]
+            .iter()
+            // "ms" must be tried before "m" and "s"; the list order does that.
+            .find(|u| rest.starts_with(**u))
+            .ok_or_else(err)?;
+        rest = &rest[unit.len()..];
+    }
+    Ok(())
+}
+
+/// `label:hex(sha256(package))`, the id `peer lifecycle chaincode calculatepackageid` prints.
+pub fn package_id(label: &str, package: &[u8]) -> String {
+    format!("{label}:{}", hex::encode(Sha256::digest(package)))
+}
+
+/// `metadata.json` bytes: `{"path":"","type":T,"label":L}`.
+pub fn metadata_json(package_type: &str, label: &str) -> Result<Vec<u8>, PackageError> {
+    validate_label(label)?;
+    serde_json::to_vec(&Metadata {
+        path: "",
+        package_type,
+        label,
+    })
+    .map_err(|e| PackageError::Archive(io::Error::other(e)))
+}
+
+/// A normal-mode package: `metadata.json` type `ercc-type` and `code.tar.gz` holding `ercc`
+/// (mode 0755).
+pub fn normal_package(label: &str, binary: &[u8]) -> Result<Vec<u8>, PackageError> {
+    let metadata = metadata_json(TYPE_NORMAL, label)?;
+    let mut code = TarGz::new();
+    code.file(BINARY_NAME, 0o755, binary)?;
+    install_package(&metadata, &code.finish()?)
+}
+
+/// A chaincode-as-a-service package: `metadata.json` type `external` and `code.tar.gz` holding
+/// `<peer id>/connection.json` for every peer (in peer-id order).
+pub fn caas_package(
+    label: &str,
+    peers: &BTreeMap<String, Connection>,
+) -> Result<Vec<u8>, PackageError> {
+    let metadata = metadata_json(TYPE_CAAS, label)?;
+    if peers.is_empty() {
+        return Err(PackageError::NoPeers);
+    }
+    let mut code = TarGz::new();
+    for (peer_id, connection) in peers {
+        validate_peer_id(peer_id)?;
+        connection.validate()?;
+        let json = serde_json::to_vec_pretty(connection)
+            .map_err(|e| PackageError::Archive(io::Error::other(e)))?;
+        code.dir(peer_id)?;
+        code.file(&format!("{peer_id}/connection.json"), 0o644, &json)?;
+    }
+    install_package(&metadata, &code.finish()?)
+}
+
+/// The outer install package: exactly two regular files and no directory entries, as the peer
+/// requires, written the way the peer CLI writes them (mode 0100644).
+pub fn install_package(metadata_json: &[u8], code_tar_gz: &[u8]) -> Result<Vec<u8>, PackageError> {
+    let mut outer = TarGz::new();
+    outer.file("metadata.json", 0o100_644, metadata_json)?;
+    outer.file("code.tar.gz", 0o100_644, code_tar_gz)?;
+    outer.finish()
+}
+
+/// A gzip-compressed ustar archive with fixed owners and times.
+struct TarGz {
+    tar: tar::Builder<Vec<u8>>,
+}
+
+impl TarGz {
+    fn new() -> TarGz {
+        TarGz {
+            tar: tar::Builder::new(Vec::new()),
+        }
+    }
+
+    fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_size(size);
+        header.set_mtime(FIXED_MTIME);
+        header.set_uid(0);
+        header.set_gid(0);
+        header
+    }
+
+    fn file(&mut self, path: &str, mode: u32, data: &[u8]) -> Result<(), PackageError> {
+        let mut header = Self::header(tar::EntryType::Regular, mode, data.len() as u64);
+        self.tar
+            .append_data(&mut header, path, data)
+            .map_err(PackageError::Archive)
+    }
+
+    fn dir(&mut self, path: &str) -> Result<(), PackageError> {
+        let mut header = Self::header(tar::EntryType::Directory, 0o755, 0);
+        self.tar
+            .append_data(&mut header, format!("{path}/"), io::empty())
+            .map_err(PackageError::Archive)
+    }
+
+    fn finish(self) -> Result<Vec<u8>, PackageError> {
+        let tar = self.tar.into_inner().map_err(PackageError::Archive)?;
+        // No file name and mtime 0 in the gzip header: the bytes depend on the content only.
+        let mut gz = GzBuilder::new()
+            .mtime(0)
+            .write(Vec::new(), Compression::default());
+        gz.write_all(&tar).map_err(PackageError::Archive)?;
+        gz.finish().map_err(PackageError::Archive)
+    }
+}
+
+/// Runs `ercc package`: builds the package, writes it to `--out` and prints its id on stdout.
+pub fn run(args: PackageArgs) -> Result<(), PackageError> {
+    let (label, out, package) = match args.mode {
+        PackageMode::Normal(a) => {
+            validate_label(&a.label)?;
+            let path = match a.binary {
+                Some(p) => p,
+                None => std::env::current_exe().map_err(PackageError::CurrentExe)?,
+            };
+            let binary = read_limited(&path, MAX_BINARY_BYTES)?;
+            if binary.is_empty() {
+                return Err(PackageError::EmptyBinary(path));
+            }
+            let package = normal_package(&a.label, &binary)?;
+            (a.label, a.out, package)
+        }
+        PackageMode::Caas(a) => {
+            validate_label(&a.label)?;
+            let peers = caas_connections(&a)?;
+            let package = caas_package(&a.label, &peers)?;
+            (a.label, a.out, package)
+        }
+    };
+    write_atomically(&out, &package)?;
+    let id = package_id(&label, &package);
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "{id}").map_err(PackageError::Stdout)
+}
+
+/// Turns the `caas` flags into one validated `connection.json` per peer.
+pub fn caas_connections(args: &CaasArgs) -> Result<BTreeMap<String, Connection>, PackageError> {
+    validate_dial_timeout(&args.dial_timeout)?;
+    if !args.client_auth {
+        if args.client_cert.is_some() {
+            return Err(PackageError::ClientAuthOnly("--client-cert"));
+        }
+        if args.client_key.is_some() {
+            return Err(PackageError::ClientAuthOnly("--client-key"));
+        }
+        if args.domain.is_some() {
+            return Err(PackageError::ClientAuthOnly("--domain"));
+        }
+    }
+    if args.domain.as_deref() == Some("") {
+        return Err(PackageError::EmptyDomain);
+    }
+    let root_cert = args
+        .tls_root_cert
+        .as_deref()
+        .map(|p| read_pem(p, PemKind::Certificate))
+        .transpose()?;
+    let (client_cert, client_key) = if args.client_auth {
+        match (&root_cert, &args.client_cert, &args.client_key) {
+            (Some(_), Some(cert), Some(key)) => (
+                Some(read_pem(cert, PemKind::Certificate)?),
+                Some(read_pem(key, PemKind::PrivateKey)?),
+            ),
+            _ => return Err(PackageError::IncompleteClientAuth),
+        }
+    } else {
+        (None, None)
+    };
+
+    if args.peers.is_empty() {
+        return Err(PackageError::NoPeers);
+    }
+    let mut peers = BTreeMap::new();
+    for spec in &args.peers {
+        let (peer_id, address) = spec
+            .split_once('=')
+            .ok_or_else(|| PackageError::InvalidPeerSpec(spec.clone()))?;
+        validate_peer_id(peer_id)?;
+        validate_address(address)?;
+        let connection = Connection {
+            address: address.to_owned(),
+            dial_timeout: args.dial_timeout.clone(),
+            tls_required: root_cert.is_some(),
+            client_auth_required: args.client_auth,
+            domain: args.domain.clone(),
+            root_cert: root_cert.clone(),
+            client_cert: client_cert.clone(),
+            client_key: client_key.clone(),
+        };
+        if peers.insert(peer_id.to_owned(), connection).is_some() {
+            return Err(PackageError::DuplicatePeer(peer_id.to_owned()));
+        }
+    }
+    Ok(peers)
+}
+
+#[derive(Clone, Copy)]
+enum PemKind {
+    Certificate,
+    PrivateKey,
+}
+
+/// Reads a PEM file and checks it looks like the kind asked for; the content is embedded as is.
+fn read_pem(path: &Path, kind: PemKind) -> Result<String, PackageError> {
+    let bytes = read_limited(path, MAX_PEM_BYTES)?;
+    let invalid = |reason| PackageError::InvalidPem {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = String::from_utf8(bytes).map_err(|_| invalid("not a text (PEM) file"))?;
+    let ok = match kind {
+        PemKind::Certificate => text.contains("-----BEGIN CERTIFICATE-----"),
+        PemKind::PrivateKey => text.contains("-----BEGIN ") && text.contains(" PRIVATE KEY-----"),
+    };
+    if !ok {
+        return Err(invalid(match kind {
+            PemKind::Certificate => "no PEM certificate (-----BEGIN CERTIFICATE-----) in it",
+            PemKind::PrivateKey => "no PEM private key (-----BEGIN ... PRIVATE KEY-----) in it",
+        }));
+    }
+    Ok(text)
+}
+
+/// Reads a regular file, refusing before allocation anything larger than `limit`.
+fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, PackageError> {
+    let io_err = |source| PackageError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(io_err)?;
+    let meta = file.metadata().map_err(io_err)?;
+    if !meta.is_file() {
+        return Err(PackageError::NotAFile(path.to_owned()));
+    }
+    if meta.len() > limit {
+        return Err(PackageError::TooLarge {
+            path: path.to_owned(),
+            size: meta.len(),
+            limit,
+        });
+    }
+    let mut data = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // take() keeps the limit even if the file grows while it is read.
+    file.take(limit + 1)
+        .read_to_end(&mut data)
+        .map_err(io_err)?;
+    if data.len() as u64 > limit {
+        return Err(PackageError::TooLarge {
+            path: path.to_owned(),
+            size: data.len() as u64,
+            limit,
+        });
+    }
+    Ok(data)
+}
+
+/// Writes next to the target and renames, so an interrupted run never leaves a truncated package
+/// under the name an operator would install.
+fn write_atomically(out: &Path, data: &[u8]) -> Result<(), PackageError> {
+    let io_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| PackageError::Io { path, source }
+    };
+    let mut tmp_name = out.as_os_str().to_owned();
+    tmp_name.push(".partial");
+    let tmp = PathBuf::from(tmp_name);
+    let result = File::create(&tmp)
+        .and_then(|mut f| f.write_all(data).and_then(|()| f.sync_all()))
+        .map_err(io_err(&tmp))
+        .and_then(|()| std::fs::rename(&tmp, out).map_err(io_err(out)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_follow_fabric_rule() {
+        for ok in ["ercc", "ercc_1.0", "a", "0x+y-z", "ERCC.v2"] {
+            assert!(validate_label(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "_ercc", "-x", ".x", "er cc", "ercc:1", "ércc", "a/b"] {
+            assert!(validate_label(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn go_durations() {
+        for ok in [
+            "0",
+            "10s",
+            "1m30s",
+            "1.5h",
+            ".5s",
+            "5.s",
+            "300ms",
+            "2us",
+            "7µs",
+            "7μs",
+            "1h2m3s4ms5us6ns",
+        ] {
+            assert!(validate_dial_timeout(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "10", "s", "-1s", "+1s", "1x", "1 s", ".s", "1s ", "1.2.3s", "00",
+        ] {
+            assert!(validate_dial_timeout(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn addresses() {
+        for ok in [
+            "h:1",
+            "ercc.example.com:9999",
+            "10.0.0.1:65535",
+            "[::1]:7052",
+        ] {
+            assert!(validate_address(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "h",
+            ":1",
+            "h:",
+            "h:0",
+            "h:65536",
+            "h:x",
+            "a b:1",
+            "::1:7052",
+            "[]:1",
+            "{{.peername}}:1",
+            "h:+1",
+        ] {
+            assert!(validate_address(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn peer_ids() {
+        assert!(validate_peer_id("peer0.org1.example.com").is_ok());
+        for bad in ["", ".", "..", "a/b", "a\\b", "a b", "a\nb"] {
+            assert!(validate_peer_id(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_peer_id(&"p".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn package_id_is_label_and_sha256() {
+        assert_eq!(
+            package_id("ercc", b"abc"),
+            "ercc:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn metadata_json_bytes() {
+        let m = metadata_json(TYPE_NORMAL, "ercc_1").expect("metadata");
+        assert_eq!(m, br#"{"path":"","type":"ercc-type","label":"ercc_1"}"#);
+        assert!(metadata_json(TYPE_CAAS, "bad label").is_err());
+    }
+
+    #[test]
+    fn tls_flags_need_their_material() {
+        let mut c = Connection::plain("h:1", "10s");
+        assert!(c.validate().is_ok());
+        c.tls_required = true;
+        assert!(c.validate().is_err());
+        c.root_cert = Some("-----BEGIN CERTIFICATE-----".into());
+        assert!(c.validate().is_ok());
+        c.client_auth_required = true;
+        assert!(c.validate().is_err());
+        c.client_cert = Some("cert".into());
+        c.client_key = Some("key".into());
+        assert!(c.validate().is_ok());
+    }
+}
