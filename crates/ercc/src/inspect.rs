@@ -3,9 +3,8 @@
 //!
 //! Inspection never judges: it shows what is there, and what could not be decoded is
 //! reported inline (`"error": ...`) so a half-broken credential can still be examined.
-//! The evidence decoder here is deliberately small (IAS report fields and the quote
-//! body); the attestation crate's `inspect_evidence` can replace [`inspect_evidence`]
-//! without changing the output's outer shape.
+//! The evidence is described by `enclave_attestation::inspect_evidence`; when that parser
+//! refuses it, the small lenient decoder here ([`inspect_evidence`]) shows what it can.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -67,7 +66,7 @@ fn describe(creds: &Credentials) -> Value {
         }
     }
     out.insert("attestation".into(), json_or_bytes(&creds.attestation));
-    out.insert("evidence".into(), inspect_evidence(&creds.evidence));
+    out.insert("evidence".into(), describe_evidence(&creds.evidence));
     Value::Object(out)
 }
 
@@ -121,8 +120,27 @@ fn json_or_bytes(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).unwrap_or_else(|_| text_or_base64(bytes))
 }
 
-/// Describes `Credentials.evidence` (`{"attestation_type": T, "evidence": E}`); for
-/// `epid-*` the IAS report and its quote body are decoded.
+/// The attestation crate's description of the evidence (every field of every evidence
+/// type); evidence it cannot parse gets its error plus what [`inspect_evidence`] can still
+/// make out, so a half-broken credential remains readable.
+fn describe_evidence(evidence: &[u8]) -> Value {
+    if evidence.is_empty() {
+        return Value::Null;
+    }
+    match enclave_attestation::inspect_evidence(evidence) {
+        Ok(v) => v,
+        Err(e) => {
+            let mut v = inspect_evidence(evidence);
+            if let Value::Object(m) = &mut v {
+                m.insert("error".into(), e.to_string().into());
+            }
+            v
+        }
+    }
+}
+
+/// A small, lenient decoder of `Credentials.evidence` (`{"attestation_type": T,
+/// "evidence": E}`): for `epid-*` the IAS report fields and the quote body.
 pub fn inspect_evidence(evidence: &[u8]) -> Value {
     if evidence.is_empty() {
         return Value::Null;
@@ -300,8 +318,22 @@ mod tests {
         );
         assert_eq!(v["attested_data"]["chaincode_ek_base64"], "AAE=");
         assert_eq!(v["attestation"]["attestation_type"], "simulated");
-        let ias = &v["evidence"]["ias"];
+        // The attestation crate's description of the evidence.
         assert_eq!(v["evidence"]["attestation_type"], "epid-unlinkable");
+        assert_eq!(
+            v["evidence"]["ias"]["isvEnclaveQuoteStatus"],
+            "GROUP_OUT_OF_DATE"
+        );
+        assert_eq!(
+            v["evidence"]["quote"]["mrenclave"],
+            "a5ea14ec7fa0036626867a3131260d5d9a70b67e7433c1cf6e567b84fa10a68d"
+        );
+
+        // The local decoder agrees on the same vector.
+        let evidence = std::fs::read(&path).expect("IAS vector present");
+        let local = inspect_evidence(&evidence);
+        let ias = &local["ias"];
+        assert_eq!(local["attestation_type"], "epid-unlinkable");
         assert_eq!(ias["certificates_in_chain"], 2);
         assert_eq!(ias["signature_bytes"], 256);
         let report = &ias["report"];
@@ -357,6 +389,14 @@ mod tests {
             v["ias"]["report"]["quote"]["error"],
             "quote body is 3 bytes, expected 432"
         );
+        // Broken evidence inside valid credentials: the error plus the lenient decoding.
+        let v = inspect_credentials(&creds_with_evidence(
+            br#"{"attestation_type":"epid-linkable","evidence":"{]"}"#.to_vec(),
+        ))
+        .unwrap();
+        assert_eq!(v["evidence"]["attestation_type"], "epid-linkable");
+        assert!(v["evidence"]["error"].is_string(), "{v}");
+        assert!(v["evidence"]["ias"]["error"].is_string(), "{v}");
         // Credentials that are not protobuf fail with the registry's text.
         assert_eq!(
             inspect_credentials("").unwrap_err().to_string(),

@@ -1,0 +1,182 @@
+//! The `ercc inspect` and `ercc verify` subcommands as an operator runs them: the real
+//! binary, credentials from a file or standard input, the policy from `ERCC_*` variables.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use enclave_attestation::test_pki::{evidence_from_parts, ReportSpec, TestPki};
+use enclave_attestation::UnixTime;
+use ercc::proto::{AttestedData, CcParameters, Credentials, HostParameters};
+use prost::Message;
+
+const TIME: &str = "2025-06-15T16:00:00Z";
+const TIME_UNIX: i64 = 1_750_003_200;
+const MRENCLAVE: [u8; 32] = [0x42; 32];
+
+fn ercc() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ercc"));
+    // The policy comes from the environment only: start from a clean one.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ERCC_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn credentials(evidence: Vec<u8>) -> String {
+    let statement = AttestedData {
+        cc_params: Some(CcParameters {
+            chaincode_id: "mycc".into(),
+            version: hex::encode(MRENCLAVE),
+            sequence: 2,
+            channel_id: "mychannel".into(),
+        }),
+        host_params: Some(HostParameters {
+            peer_msp_id: "Org1MSP".into(),
+            peer_endpoint: "peer0.org1:7051".into(),
+            certificate: vec![],
+        }),
+        enclave_vk: b"vk".to_vec(),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let evidence = if evidence.is_empty() {
+        let pki = TestPki::shared();
+        let spec = ReportSpec::new(MRENCLAVE, &statement, UnixTime::from_secs(TIME_UNIX - 600));
+        let report = spec.report_json();
+        let signature = pki.sign(report.as_bytes()).unwrap();
+        evidence_from_parts(spec.evidence_type(), &report, &signature, &pki.chain_pem())
+    } else {
+        evidence
+    };
+    let c = Credentials {
+        serialized_attested_data: Some(prost_types::Any {
+            type_url: ercc::proto::ATTESTED_DATA_TYPE_URL.into(),
+            value: statement,
+        }),
+        attestation: vec![],
+        evidence,
+    };
+    STANDARD.encode(c.encode_to_vec())
+}
+
+fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn test_root_file() -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(TestPki::shared().root_pem().as_bytes())
+        .unwrap();
+    f
+}
+
+fn verify_args(cmd: &mut Command, mrenclave: &str) {
+    cmd.args([
+        "verify",
+        "--mrenclave",
+        mrenclave,
+        "--channel",
+        "mychannel",
+        "--time",
+        TIME,
+    ]);
+}
+
+#[test]
+fn inspect_reads_stdin_and_prints_json() {
+    let mut cmd = ercc();
+    cmd.arg("inspect");
+    let out = run_with_stdin(cmd, &format!("{}\n", credentials(vec![])));
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["attested_data"]["cc_params"]["chaincode_id"], "mycc");
+    assert_eq!(v["attested_data"]["cc_params"]["sequence"], 2);
+    assert_eq!(v["enclave_id"], ercc::credentials::enclave_id(b"vk"));
+    assert_eq!(v["evidence"]["attestation_type"], "epid-linkable");
+    assert_eq!(v["evidence"]["quote"]["mrenclave"], hex::encode(MRENCLAVE));
+}
+
+#[test]
+fn inspect_refuses_garbage_with_the_registry_text() {
+    let out = ercc().args(["inspect", "%%%"]).output().unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "ercc: invalid credential bytes: illegal base64 data at input byte 0"
+    );
+}
+
+#[test]
+fn verify_accepts_test_pki_evidence_with_its_root_configured() {
+    let root = test_root_file();
+    let creds = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(creds.path(), credentials(vec![])).unwrap();
+    let mut cmd = ercc();
+    cmd.env("ERCC_IAS_ROOT_CA", root.path());
+    verify_args(&mut cmd, &hex::encode(MRENCLAVE));
+    let out = cmd
+        .args(["--sequence", "2", "-f"])
+        .arg(creds.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "accepted");
+    assert_eq!(v["peer_endpoint"], "peer0.org1:7051");
+    // The active policy is shown on stderr.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("policy: accepted evidence:"));
+}
+
+#[test]
+fn verify_rejections_carry_the_registry_texts() {
+    let creds = credentials(vec![]);
+    // Default policy: the test PKI is not Intel's root.
+    let mut cmd = ercc();
+    verify_args(&mut cmd, &hex::encode(MRENCLAVE));
+    let out = run_with_stdin(cmd, &creds);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ercc: evidence verification failed: "),
+        "{err}"
+    );
+
+    // Another MRENCLAVE is refused before the evidence is looked at.
+    let root = test_root_file();
+    let mut cmd = ercc();
+    cmd.env("ERCC_IAS_ROOT_CA", root.path());
+    verify_args(&mut cmd, &"00".repeat(32));
+    let out = run_with_stdin(cmd, &creds);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr)
+            .trim_end()
+            .lines()
+            .last(),
+        Some("ercc: mrenclave does not match chaincode definition")
+    );
+
+    // A bad policy variable stops before anything is verified.
+    let mut cmd = ercc();
+    cmd.env("ERCC_MAX_REPORT_AGE", "soon");
+    verify_args(&mut cmd, &hex::encode(MRENCLAVE));
+    let out = run_with_stdin(cmd, &creds);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ERCC_MAX_REPORT_AGE"));
+}
