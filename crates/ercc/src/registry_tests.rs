@@ -753,3 +753,29 @@ fn write_failures_have_go_texts() {
         "cannot store provisionedKey: PUT_STATE failed: transaction ID: t: boom"
     );
 }
+
+/// Two endorsers running the same transaction must write and answer byte-identically.
+#[test]
+fn two_endorsers_agree() {
+    let run = || {
+        let (registry, _, mut ledger) = setup();
+        let first = b64(&credentials_for(&attested(b"vk-9", "peer9:7051")));
+        registry.register_enclave(&mut ledger, &first).unwrap();
+        let answers = (
+            registry
+                .query_list_enclave_credentials(&mut ledger, CC)
+                .unwrap(),
+            registry
+                .query_list_provisioned_enclaves(&mut ledger, CC)
+                .unwrap(),
+            registry
+                .query_chaincode_end_points(&mut ledger, CC)
+                .unwrap(),
+            registry
+                .query_chaincode_encryption_key(&mut ledger, CC)
+                .unwrap(),
+        );
+        (ledger.state, answers)
+    };
+    assert_eq!(run(), run());
+}
