@@ -99,7 +99,10 @@ pub async fn serve(
 async fn body(req: Request<Incoming>) -> Result<Bytes, Resp> {
     match Limited::new(req.into_body(), MAX_MSG).collect().await {
         Ok(b) => Ok(b.to_bytes()),
-        Err(e) => Err(error(StatusCode::PAYLOAD_TOO_LARGE, format!("request body: {e}"))),
+        Err(e) => Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body: {e}"),
+        )),
     }
 }
 
@@ -143,7 +146,9 @@ async fn route(
             };
             let t: TxRequest = match serde_json::from_slice(&b) {
                 Ok(t) => t,
-                Err(e) => return error(StatusCode::BAD_REQUEST, format!("transaction request: {e}")),
+                Err(e) => {
+                    return error(StatusCode::BAD_REQUEST, format!("transaction request: {e}"))
+                }
             };
             ok(&peer.transact(t).await)
         }

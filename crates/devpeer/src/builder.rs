@@ -212,7 +212,9 @@ impl Builders {
             });
         }
         if b.program("release").is_file() {
-            let out = b.run_program("release", &[&dirs.bld, &dirs.release]).await?;
+            let out = b
+                .run_program("release", &[&dirs.bld, &dirs.release])
+                .await?;
             if !out.status.success() {
                 return Err(BuilderError::Failed {
                     builder: b.name.clone(),

@@ -15,7 +15,11 @@ use crate::peer::{DefineOutcome, DefineRequest, InstallOutcome, PeerConfig, TxOu
 use crate::server::StartOptions;
 
 #[derive(Parser, Debug)]
-#[command(name = "devpeer", version, about = "A development Fabric peer that runs chaincode over the real protocol")]
+#[command(
+    name = "devpeer",
+    version,
+    about = "A development Fabric peer that runs chaincode over the real protocol"
+)]
 struct Cli {
     /// Home directory (ledger, builds, identities, admin socket).
     #[arg(long, global = true, env = "DEVPEER_HOME")]
@@ -109,7 +113,10 @@ struct UpArgs {
     #[arg(long, default_value = "ercc")]
     name: String,
     /// The definition's version: the enclave's MRENCLAVE (64 hex characters).
-    #[arg(long, default_value = "0000000000000000000000000000000000000000000000000000000000000000")]
+    #[arg(
+        long,
+        default_value = "0000000000000000000000000000000000000000000000000000000000000000"
+    )]
     version: String,
 }
 
@@ -157,10 +164,16 @@ pub fn parse_ctor(ctor: &str) -> Result<Vec<String>, String> {
     let mut args = Vec::new();
     for (k, v) in obj {
         match k.to_ascii_lowercase().as_str() {
-            "function" => function = Some(v.as_str().ok_or("Function must be a string")?.to_string()),
+            "function" => {
+                function = Some(v.as_str().ok_or("Function must be a string")?.to_string())
+            }
             "args" => {
                 for a in v.as_array().ok_or("Args must be an array")? {
-                    args.push(a.as_str().ok_or("every Args entry must be a string")?.to_string());
+                    args.push(
+                        a.as_str()
+                            .ok_or("every Args entry must be a string")?
+                            .to_string(),
+                    );
                 }
             }
             _ => {}
@@ -172,7 +185,11 @@ pub fn parse_ctor(ctor: &str) -> Result<Vec<String>, String> {
     Ok(args)
 }
 
-fn start_options(home: PathBuf, a: &StartArgs, extra: Vec<BuilderConfig>) -> Result<StartOptions, String> {
+fn start_options(
+    home: PathBuf,
+    a: &StartArgs,
+    extra: Vec<BuilderConfig>,
+) -> Result<StartOptions, String> {
     let mut list = Vec::new();
     if let Some(f) = &a.builders_config {
         list.extend(read_builders_file(f)?);
@@ -210,7 +227,10 @@ fn init_logging() {
 /// Entry point; returns the exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("devpeer: cannot start the runtime: {e}");
@@ -230,7 +250,8 @@ pub fn main() -> i32 {
 }
 
 async fn call(home: &Path, method: Method, path: &str, body: Vec<u8>) -> Result<Vec<u8>, String> {
-    let (status, body) = crate::admin::request(&home.join("admin.sock"), method, path, body).await?;
+    let (status, body) =
+        crate::admin::request(&home.join("admin.sock"), method, path, body).await?;
     if status != 200 {
         let msg = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
@@ -253,7 +274,8 @@ async fn run(home: PathBuf, cmd: Command) -> Result<i32, String> {
         }
         Command::Up(a) => up(home, a).await,
         Command::Install { package } => {
-            let bytes = std::fs::read(&package).map_err(|e| format!("{}: {e}", package.display()))?;
+            let bytes =
+                std::fs::read(&package).map_err(|e| format!("{}: {e}", package.display()))?;
             let out = call(&home, Method::POST, "/install", bytes).await?;
             let o: InstallOutcome = serde_json::from_slice(&out).map_err(|e| e.to_string())?;
             if o.already_installed {
@@ -262,7 +284,10 @@ async fn run(home: PathBuf, cmd: Command) -> Result<i32, String> {
                     o.package_id
                 ));
             }
-            eprintln!("Chaincode code package identifier: {} (builder {})", o.package_id, o.builder);
+            eprintln!(
+                "Chaincode code package identifier: {} (builder {})",
+                o.package_id, o.builder
+            );
             println!("{}", o.package_id);
             Ok(0)
         }
@@ -330,7 +355,12 @@ async fn transact(home: &Path, a: TxArgs, commit: bool) -> Result<i32, String> {
         .decode(&o.payload)
         .map_err(|e| e.to_string())?;
     if o.status >= 400 {
-        eprintln!("Error: endorsement failure during {}: status: {}, message: {}", if commit { "invoke" } else { "query" }, o.status, o.message);
+        eprintln!(
+            "Error: endorsement failure during {}: status: {}, message: {}",
+            if commit { "invoke" } else { "query" },
+            o.status,
+            o.message
+        );
         return Ok(1);
     }
     use std::io::Write;
@@ -363,7 +393,10 @@ fn find_upwards(start: &Path, rel: &str) -> Option<PathBuf> {
 async fn up(home: PathBuf, a: UpArgs) -> Result<i32, String> {
     init_logging();
     if a.version.len() != 64 || !a.version.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!("--version must be 64 hex characters (an MRENCLAVE), got '{}'", a.version));
+        return Err(format!(
+            "--version must be 64 hex characters (an MRENCLAVE), got '{}'",
+            a.version
+        ));
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let exe_dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -381,7 +414,9 @@ async fn up(home: PathBuf, a: UpArgs) -> Result<i32, String> {
             .ok()
             .and_then(|d| find_upwards(&d, rel))
             .or_else(|| find_upwards(&exe_dir, rel))
-            .ok_or_else(|| format!("the fpc-c builder ({rel}) was not found; pass --fpc-builder PATH"))?,
+            .ok_or_else(|| {
+                format!("the fpc-c builder ({rel}) was not found; pass --fpc-builder PATH")
+            })?,
     };
     let extra = vec![BuilderConfig {
         name: "fpc-c".into(),
@@ -448,7 +483,10 @@ async fn up(home: PathBuf, a: UpArgs) -> Result<i32, String> {
             .map_err(|e| format!("the registry did not start: {e}"))?;
     }
     let home_flag = format!("--home {}", home.display());
-    println!("devpeer is up: registry '{}' ({}) is running on channel {}.", a.name, installed.package_id, peer.config.channel);
+    println!(
+        "devpeer is up: registry '{}' ({}) is running on channel {}.",
+        a.name, installed.package_id, peer.config.channel
+    );
     println!("Next, in another terminal:");
     println!("  devpeer {home_flag} query {} -c '{{\"Args\":[\"QueryListProvisionedEnclaves\",\"mycc\"]}}'", a.name);
     println!("  devpeer {home_flag} invoke {} -c '{{\"Args\":[\"RegisterEnclave\",\"<base64 credentials>\"]}}'", a.name);

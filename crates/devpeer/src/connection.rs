@@ -128,7 +128,9 @@ impl ConnectionInfo {
             return Err("tls_required is true but no root_cert is given".into());
         }
         if raw.client_auth_required && (raw.client_cert.is_empty() || raw.client_key.is_empty()) {
-            return Err("client_auth_required is true but client_cert or client_key is missing".into());
+            return Err(
+                "client_auth_required is true but client_cert or client_key is missing".into(),
+            );
         }
         Ok(ConnectionInfo {
             address: raw.address,
@@ -164,7 +166,8 @@ impl ConnectionInfo {
                 .trim_start_matches('[')
                 .trim_end_matches(']')
                 .to_string();
-            let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&self.root_cert));
+            let mut tls =
+                ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&self.root_cert));
             let name = if self.client_auth_required && !self.domain.is_empty() {
                 self.domain.clone()
             } else {
@@ -181,7 +184,10 @@ impl ConnectionInfo {
         match tokio::time::timeout(self.dial_timeout, ep.connect()).await {
             Ok(Ok(c)) => Ok(c),
             Ok(Err(e)) => Err(dial(error_chain(&e))),
-            Err(_) => Err(dial(format!("dial timeout {:?} expired", self.dial_timeout))),
+            Err(_) => Err(dial(format!(
+                "dial timeout {:?} expired",
+                self.dial_timeout
+            ))),
         }
     }
 }
@@ -207,7 +213,10 @@ mod tests {
     fn go_durations() {
         assert_eq!(parse_go_duration("10s").unwrap(), Duration::from_secs(10));
         assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_go_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(
+            parse_go_duration("250ms").unwrap(),
+            Duration::from_millis(250)
+        );
         assert!(parse_go_duration("").is_err());
         assert!(parse_go_duration("10").is_err());
         assert!(parse_go_duration("-1s").is_err());
@@ -215,7 +224,10 @@ mod tests {
 
     #[test]
     fn connection_json_rules() {
-        let c = ConnectionInfo::parse(br#"{"address":"h:1","dial_timeout":"10s","tls_required":false}"#).unwrap();
+        let c = ConnectionInfo::parse(
+            br#"{"address":"h:1","dial_timeout":"10s","tls_required":false}"#,
+        )
+        .unwrap();
         assert_eq!(c.dial_timeout, Duration::from_secs(10));
         let c = ConnectionInfo::parse(br#"{"address":"h:1"}"#).unwrap();
         assert_eq!(c.dial_timeout, Duration::from_secs(3));

@@ -10,9 +10,9 @@ use std::time::Duration;
 use fabric_protos::peer::chaincode_message::Type as MsgType;
 use fabric_protos::peer::{
     ChaincodeId, ChaincodeInput, ChaincodeMessage, ChaincodeSpec, DelState, GetHistoryForKey,
-    GetState, GetStateByRange, GetStateMultiple, GetStateMultipleResult, PutState,
-    QueryMetadata, QueryResponse, QueryResponseMetadata, QueryResultBytes, QueryStateClose,
-    QueryStateNext, SignedProposal, StateMetadataResult, WriteBatchState,
+    GetState, GetStateByRange, GetStateMultiple, GetStateMultipleResult, PutState, QueryMetadata,
+    QueryResponse, QueryResponseMetadata, QueryResultBytes, QueryStateClose, QueryStateNext,
+    SignedProposal, StateMetadataResult, WriteBatchState,
 };
 use fabric_protos::prost::Message;
 use tokio::sync::{mpsc, oneshot};
@@ -113,7 +113,11 @@ impl Handler {
                 }),
             );
         }
-        let t = if is_init { MsgType::Init } else { MsgType::Transaction };
+        let t = if is_init {
+            MsgType::Init
+        } else {
+            MsgType::Transaction
+        };
         let mut m = msg(t, input.encode_to_vec(), &ctx.txid, &ctx.channel);
         m.proposal = ctx.proposal.clone();
         let result = if self.out.send(Ok(m)).await.is_err() {
@@ -187,7 +191,12 @@ where
         Err(e) => {
             tracing::warn!("refusing chaincode registration: {e}");
             let _ = out
-                .send(Ok(msg(MsgType::Error, e.clone().into_bytes(), &first.txid, "")))
+                .send(Ok(msg(
+                    MsgType::Error,
+                    e.clone().into_bytes(),
+                    &first.txid,
+                    "",
+                )))
                 .await;
             let _ = out.send(Err(Status::permission_denied(e))).await;
             return;
@@ -200,8 +209,14 @@ where
         txs: Mutex::new(HashMap::new()),
         alive: AtomicBool::new(true),
     });
-    if out.send(Ok(msg(MsgType::Registered, vec![], "", ""))).await.is_err()
-        || out.send(Ok(msg(MsgType::Ready, vec![], "", ""))).await.is_err()
+    if out
+        .send(Ok(msg(MsgType::Registered, vec![], "", "")))
+        .await
+        .is_err()
+        || out
+            .send(Ok(msg(MsgType::Ready, vec![], "", "")))
+            .await
+            .is_err()
     {
         return;
     }
@@ -281,7 +296,8 @@ fn type_name(t: i32) -> String {
 }
 
 async fn dispatch(peer: &Arc<Peer>, h: &Arc<Handler>, m: ChaincodeMessage) -> Result<(), String> {
-    let t = MsgType::try_from(m.r#type).map_err(|_| format!("unknown message type {}", m.r#type))?;
+    let t =
+        MsgType::try_from(m.r#type).map_err(|_| format!("unknown message type {}", m.r#type))?;
     match t {
         MsgType::Keepalive => Ok(()),
         MsgType::Completed | MsgType::Error => {
@@ -323,7 +339,14 @@ async fn dispatch(peer: &Arc<Peer>, h: &Arc<Handler>, m: ChaincodeMessage) -> Re
                     t.as_str_name(),
                     m.txid
                 );
-                let _ = out.send(Ok(msg(MsgType::Error, e.into_bytes(), &m.txid, &m.channel_id))).await;
+                let _ = out
+                    .send(Ok(msg(
+                        MsgType::Error,
+                        e.into_bytes(),
+                        &m.txid,
+                        &m.channel_id,
+                    )))
+                    .await;
                 return Ok(());
             };
             let peer = peer.clone();
@@ -333,8 +356,12 @@ async fn dispatch(peer: &Arc<Peer>, h: &Arc<Handler>, m: ChaincodeMessage) -> Re
                     Ok(payload) => msg(MsgType::Response, payload, &m.txid, &m.channel_id),
                     Err(e) => msg(
                         MsgType::Error,
-                        format!("{} failed: transaction ID: {}: {e}", t.as_str_name(), m.txid)
-                            .into_bytes(),
+                        format!(
+                            "{} failed: transaction ID: {}: {e}",
+                            t.as_str_name(),
+                            m.txid
+                        )
+                        .into_bytes(),
                         &m.txid,
                         &m.channel_id,
                     ),
@@ -465,10 +492,9 @@ async fn handle_request(
                         .range_page(ns, &r.start_key, &r.end_key, size, &q.bookmark)
                         .map_err(e)?;
                     let count = results.len() as i32;
-                    let mut resp = QueryResponse::decode(
-                        query_response(results, false, "").as_slice(),
-                    )
-                    .map_err(|e| e.to_string())?;
+                    let mut resp =
+                        QueryResponse::decode(query_response(results, false, "").as_slice())
+                            .map_err(|e| e.to_string())?;
                     resp.id = format!("{}", active.next_iter.fetch_add(1, Ordering::SeqCst));
                     resp.metadata = QueryResponseMetadata {
                         fetched_records_count: count,

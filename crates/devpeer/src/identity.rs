@@ -120,7 +120,10 @@ fn generate(msp_id: &str, dir: &std::path::Path) -> Result<(), IdentityError> {
     dn.push(DnType::CommonName, format!("ca.{msp_id}"));
     ca.distinguished_name = dn;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     let ca_cert = ca.self_signed(&ca_key)?;
     let issuer = Issuer::new(ca, ca_key);
 
@@ -136,8 +139,11 @@ fn generate(msp_id: &str, dir: &std::path::Path) -> Result<(), IdentityError> {
 
     std::fs::create_dir_all(dir).map_err(files)?;
     std::fs::write(dir.join("cacert.pem"), ca_cert.pem()).map_err(files)?;
-    write_private(&dir.join("key.pem"), &pem_encode("PRIVATE KEY", &key.serialize_der()))
-        .map_err(files)?;
+    write_private(
+        &dir.join("key.pem"),
+        &pem_encode("PRIVATE KEY", &key.serialize_der()),
+    )
+    .map_err(files)?;
     std::fs::write(dir.join("signcert.pem"), cert.pem()).map_err(files)?;
     Ok(())
 }
@@ -165,7 +171,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ids = Identities::new(dir.path().to_path_buf());
         let a = ids.get("Org1MSP").unwrap();
-        let again = Identities::new(dir.path().to_path_buf()).get("Org1MSP").unwrap();
+        let again = Identities::new(dir.path().to_path_buf())
+            .get("Org1MSP")
+            .unwrap();
         assert_eq!(a.cert_pem, again.cert_pem);
         assert!(ids.get("../x").is_err());
         let sig = a.sign(b"hello");

@@ -88,13 +88,16 @@ enum SlotState {
     },
 }
 
+/// One (package, endorser) launch slot; its async lock serialises launches.
+type SlotCell = Arc<tokio::sync::Mutex<SlotState>>;
+
 /// A launch waiting for its REGISTER.
 type Pending = (String, usize, oneshot::Sender<Arc<Handler>>);
 
 /// All launches of this peer.
 #[derive(Default)]
 pub struct Launcher {
-    slots: Mutex<BTreeMap<(String, usize), Arc<tokio::sync::Mutex<SlotState>>>>,
+    slots: Mutex<BTreeMap<(String, usize), SlotCell>>,
     by_cert: Mutex<HashMap<[u8; 32], Pending>>,
     by_name: Mutex<HashMap<String, VecDeque<Pending>>>,
 }
@@ -203,10 +206,10 @@ impl Launcher {
             return Err(LaunchError::NoRun(builder.name));
         }
         let (notify, registered) = oneshot::channel();
-        let run_dir = peer
-            .home
-            .join("externalbuilder/run")
-            .join(format!("{}-{slot}", crate::package::sanitize_id(package_id)));
+        let run_dir = peer.home.join("externalbuilder/run").join(format!(
+            "{}-{slot}",
+            crate::package::sanitize_id(package_id)
+        ));
         let _ = std::fs::remove_dir_all(&run_dir);
         std::fs::create_dir_all(&run_dir).map_err(|e| LaunchError::Io(e.to_string()))?;
         let (cert, key, root, pending_key) = match &peer.tls {
@@ -214,7 +217,12 @@ impl Launcher {
                 let c = tls.ca.client_cert(package_id)?;
                 let hash = c.cert_hash();
                 lock(&self.by_cert).insert(hash, (package_id.to_string(), slot, notify));
-                (c.cert_pem.clone(), c.key_pem_fabric(), tls.ca.cert_pem().to_string(), Some(hash))
+                (
+                    c.cert_pem.clone(),
+                    c.key_pem_fabric(),
+                    tls.ca.cert_pem().to_string(),
+                    Some(hash),
+                )
             }
             None => {
                 lock(&self.by_name)
@@ -253,13 +261,18 @@ impl Launcher {
 
         let logs = peer.home.join("logs");
         std::fs::create_dir_all(&logs).map_err(|e| LaunchError::Io(e.to_string()))?;
-        let log_path = logs.join(format!("{}-{slot}.log", crate::package::sanitize_id(package_id)));
+        let log_path = logs.join(format!(
+            "{}-{slot}.log",
+            crate::package::sanitize_id(package_id)
+        ));
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)
             .map_err(|e| LaunchError::Io(e.to_string()))?;
-        let log2 = log.try_clone().map_err(|e| LaunchError::Io(e.to_string()))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| LaunchError::Io(e.to_string()))?;
         let mut cmd = builder.command("run");
         cmd.arg(&dirs.bld)
             .arg(&run_dir)
@@ -350,7 +363,12 @@ impl Launcher {
                     msg: e.to_string(),
                 })
             }
-            Err(_) => return Err(LaunchError::RegisterTimeout(package_id.to_string(), timeout)),
+            Err(_) => {
+                return Err(LaunchError::RegisterTimeout(
+                    package_id.to_string(),
+                    timeout,
+                ))
+            }
         };
         let (notify, registered) = oneshot::channel();
         let expect = Expect::Dialled {
@@ -358,14 +376,22 @@ impl Launcher {
             slot,
             notify,
         };
-        tokio::spawn(crate::handler::serve_stream(peer.clone(), inbound, out_tx, expect));
+        tokio::spawn(crate::handler::serve_stream(
+            peer.clone(),
+            inbound,
+            out_tx,
+            expect,
+        ));
         match tokio::time::timeout(timeout, registered).await {
             Ok(Ok(h)) => Ok(h),
             Ok(Err(_)) => Err(LaunchError::Dial {
                 address: info.address.clone(),
                 msg: "the chaincode server did not complete registration".into(),
             }),
-            Err(_) => Err(LaunchError::RegisterTimeout(package_id.to_string(), timeout)),
+            Err(_) => Err(LaunchError::RegisterTimeout(
+                package_id.to_string(),
+                timeout,
+            )),
         }
     }
 }

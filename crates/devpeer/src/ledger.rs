@@ -33,7 +33,9 @@ pub enum LedgerError {
     Corrupt(String),
     #[error("MVCC_READ_CONFLICT: key {namespace}/{key} changed since it was read")]
     MvccConflict { namespace: String, key: String },
-    #[error("PHANTOM_READ_CONFLICT: range [{start}, {end}) of {namespace} changed since it was read")]
+    #[error(
+        "PHANTOM_READ_CONFLICT: range [{start}, {end}) of {namespace} changed since it was read"
+    )]
     PhantomRead {
         namespace: String,
         start: String,
@@ -127,12 +129,20 @@ fn encode_entry(version: Version, value: &[u8]) -> Vec<u8> {
 
 fn decode_entry(raw: &[u8]) -> Result<VersionedValue, LedgerError> {
     if raw.len() < 16 {
-        return Err(LedgerError::Corrupt("state entry shorter than its version".into()));
+        return Err(LedgerError::Corrupt(
+            "state entry shorter than its version".into(),
+        ));
     }
     let (b, rest) = raw.split_at(8);
     let (t, value) = rest.split_at(8);
-    let block = u64::from_be_bytes(b.try_into().map_err(|_| LedgerError::Corrupt("version".into()))?);
-    let tx = u64::from_be_bytes(t.try_into().map_err(|_| LedgerError::Corrupt("version".into()))?);
+    let block = u64::from_be_bytes(
+        b.try_into()
+            .map_err(|_| LedgerError::Corrupt("version".into()))?,
+    );
+    let tx = u64::from_be_bytes(
+        t.try_into()
+            .map_err(|_| LedgerError::Corrupt("version".into()))?,
+    );
     Ok(VersionedValue {
         version: Version { block, tx },
         value: value.to_vec(),
@@ -183,7 +193,12 @@ impl Snapshot {
     }
 
     /// Every modification of `key`, newest first (as Fabric v2 returns history).
-    pub fn history(&self, namespace: &str, key: &str, limit: usize) -> Result<Vec<KeyModification>, LedgerError> {
+    pub fn history(
+        &self,
+        namespace: &str,
+        key: &str,
+        limit: usize,
+    ) -> Result<Vec<KeyModification>, LedgerError> {
         let prefix = history_prefix(namespace, key);
         let mut hi = prefix.clone();
         hi.extend_from_slice(&[0xff; 17]);
@@ -240,7 +255,12 @@ impl Ledger {
     /// Validates `rwset` against the current state (MVCC and phantom reads) and, if it is
     /// still valid, commits its writes and history as the next block. Nothing is written
     /// when validation fails.
-    pub fn commit(&self, txid: &str, timestamp: Option<prost_types::Timestamp>, rwset: &RwSet) -> Result<Version, LedgerError> {
+    pub fn commit(
+        &self,
+        txid: &str,
+        timestamp: Option<prost_types::Timestamp>,
+        rwset: &RwSet,
+    ) -> Result<Version, LedgerError> {
         let w = self.db.begin_write()?;
         let version;
         {
@@ -250,7 +270,10 @@ impl Ledger {
             }
             let mut meta = w.open_table(META)?;
             let height = meta.get(HEIGHT)?.map(|v| v.value()).unwrap_or(0);
-            version = Version { block: height + 1, tx: 0 };
+            version = Version {
+                block: height + 1,
+                tx: 0,
+            };
             let mut state = w.open_table(STATE)?;
             for ((ns, key), read_version) in &rwset.reads {
                 let current = match state.get(state_key(ns, key).as_slice())? {

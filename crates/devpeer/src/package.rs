@@ -90,7 +90,10 @@ pub fn parse(bytes: &[u8]) -> Result<Package, PackageError> {
         if entry.header().entry_type() != tar::EntryType::Regular {
             return Err(PackageError::NotRegular(name));
         }
-        let size = entry.header().size().map_err(|e| PackageError::NotTarGz(e.to_string()))?;
+        let size = entry
+            .header()
+            .size()
+            .map_err(|e| PackageError::NotTarGz(e.to_string()))?;
         if size as usize > MAX_PACKAGE_BYTES {
             return Err(PackageError::NotTarGz(format!("entry {name} is too large")));
         }
@@ -185,7 +188,9 @@ pub fn extract_code(code: &[u8], dest: &Path) -> Result<(), PackageError> {
             tar::EntryType::Regular => {
                 total = total.saturating_add(entry.header().size().unwrap_or(u64::MAX));
                 if total > MAX_CODE_BYTES {
-                    return Err(PackageError::BadCode("code is too large once extracted".into()));
+                    return Err(PackageError::BadCode(
+                        "code is too large once extracted".into(),
+                    ));
                 }
                 if let Some(parent) = target.parent() {
                     std::fs::create_dir_all(parent).map_err(io)?;
@@ -237,7 +242,10 @@ mod tests {
     fn parses_and_ids_a_package() {
         let code = tar_gz(&[("a.txt", b"hi")]);
         let pkg = tar_gz(&[
-            ("metadata.json", br#"{"type":"node","label":"cc_1","path":""}"#),
+            (
+                "metadata.json",
+                br#"{"type":"node","label":"cc_1","path":""}"#,
+            ),
             ("code.tar.gz", &code),
         ]);
         let p = parse(&pkg).unwrap();
@@ -250,7 +258,10 @@ mod tests {
         let code = tar_gz(&[("a.txt", b"hi")]);
         assert!(matches!(parse(b"nope"), Err(PackageError::NotTarGz(_))));
         let no_code = tar_gz(&[("metadata.json", br#"{"type":"x","label":"a"}"#)]);
-        assert!(matches!(parse(&no_code), Err(PackageError::Missing("code.tar.gz"))));
+        assert!(matches!(
+            parse(&no_code),
+            Err(PackageError::Missing("code.tar.gz"))
+        ));
         let bad_label = tar_gz(&[
             ("metadata.json", br#"{"type":"x","label":"-a"}"#),
             ("code.tar.gz", &code),
@@ -262,7 +273,10 @@ mod tests {
         ]);
         assert!(matches!(parse(&bad_code), Err(PackageError::BadCode(_))));
         let bad_meta = tar_gz(&[("metadata.json", b"{"), ("code.tar.gz", &code)]);
-        assert!(matches!(parse(&bad_meta), Err(PackageError::BadMetadata(_))));
+        assert!(matches!(
+            parse(&bad_meta),
+            Err(PackageError::BadMetadata(_))
+        ));
     }
 
     #[test]

@@ -316,7 +316,10 @@ impl Peer {
         };
         self.ledger.put_definition(&def)?;
         tracing::info!(name = %def.name, version = %def.version, sequence = def.sequence, package_id = %def.package_id, "committed chaincode definition");
-        let launch_error = self.ensure_running(&def.package_id, self.config.default_endorsers).await.err();
+        let launch_error = self
+            .ensure_running(&def.package_id, self.config.default_endorsers)
+            .await
+            .err();
         Ok(DefineOutcome {
             definition: def,
             launch_error,
@@ -324,7 +327,11 @@ impl Peer {
     }
 
     /// Launches (if needed) the first `n` endorser slots of a package.
-    pub async fn ensure_running(self: &Arc<Self>, package_id: &str, n: usize) -> Result<(), String> {
+    pub async fn ensure_running(
+        self: &Arc<Self>,
+        package_id: &str,
+        n: usize,
+    ) -> Result<(), String> {
         for slot in 0..n.clamp(1, MAX_ENDORSERS) {
             self.launcher
                 .get(self, package_id, slot)
@@ -346,7 +353,10 @@ impl Peer {
                 }
             };
             for d in defs.values() {
-                if let Err(e) = peer.ensure_running(&d.package_id, peer.config.default_endorsers).await {
+                if let Err(e) = peer
+                    .ensure_running(&d.package_id, peer.config.default_endorsers)
+                    .await
+                {
                     tracing::warn!(chaincode = %d.name, "launch at start failed: {e}");
                 }
             }
@@ -355,9 +365,19 @@ impl Peer {
 
     /// Builds a signed proposal, endorses it on N launches, and commits it when asked.
     pub async fn transact(self: &Arc<Self>, req: TxRequest) -> TxOutcome {
-        let channel = req.channel.clone().unwrap_or_else(|| self.config.channel.clone());
+        let channel = req
+            .channel
+            .clone()
+            .unwrap_or_else(|| self.config.channel.clone());
         if channel != self.config.channel {
-            return failure("", 500, format!("channel '{channel}' not found (devpeer serves '{}')", self.config.channel));
+            return failure(
+                "",
+                500,
+                format!(
+                    "channel '{channel}' not found (devpeer serves '{}')",
+                    self.config.channel
+                ),
+            );
         }
         let def = match self.ledger.definition(&req.chaincode) {
             Ok(Some(d)) => d,
@@ -373,7 +393,10 @@ impl Peer {
             }
             Err(e) => return failure("", 500, e.to_string()),
         };
-        let msp = req.msp.clone().unwrap_or_else(|| self.config.msp_id.clone());
+        let msp = req
+            .msp
+            .clone()
+            .unwrap_or_else(|| self.config.msp_id.clone());
         let identity = match self.identities.get(&msp) {
             Ok(i) => i,
             Err(e) => return failure("", 500, e.to_string()),
@@ -392,12 +415,22 @@ impl Peer {
                 Ok(b) => {
                     transient.insert(k.clone(), b);
                 }
-                Err(e) => return failure("", 500, format!("transient value of {k} is not base64: {e}")),
+                Err(e) => {
+                    return failure(
+                        "",
+                        500,
+                        format!("transient value of {k} is not base64: {e}"),
+                    )
+                }
             }
         }
         let endorsers = req.endorsers.unwrap_or(self.config.default_endorsers);
         if endorsers == 0 || endorsers > MAX_ENDORSERS {
-            return failure("", 500, format!("--endorsers must be between 1 and {MAX_ENDORSERS}"));
+            return failure(
+                "",
+                500,
+                format!("--endorsers must be between 1 and {MAX_ENDORSERS}"),
+            );
         }
         let mut nonce = [0u8; 24];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
@@ -425,7 +458,8 @@ impl Peer {
             let channel = channel.clone();
             let is_init = req.is_init;
             tasks.push(tokio::spawn(async move {
-                peer.endorse_one(&def, slot, &channel, &txid, signed, input, is_init).await
+                peer.endorse_one(&def, slot, &channel, &txid, signed, input, is_init)
+                    .await
             }));
         }
         let mut results = Vec::with_capacity(endorsers);
@@ -439,7 +473,9 @@ impl Peer {
         for (slot, r) in results.into_iter().enumerate() {
             match r {
                 Ok(e) => endorsements.push(e),
-                Err(msg) if endorsers > 1 => return failure(&txid, 500, format!("endorser {slot}: {msg}")),
+                Err(msg) if endorsers > 1 => {
+                    return failure(&txid, 500, format!("endorser {slot}: {msg}"))
+                }
                 Err(msg) => return failure(&txid, 500, msg),
             }
         }
@@ -483,7 +519,13 @@ impl Peer {
         if req.commit {
             match self.ledger.commit(&txid, Some(timestamp), &first.rwset) {
                 Ok(v) => block = Some(v.block),
-                Err(e) => return failure(&txid, 500, format!("transaction {txid} was not committed: {e}")),
+                Err(e) => {
+                    return failure(
+                        &txid,
+                        500,
+                        format!("transaction {txid} was not committed: {e}"),
+                    )
+                }
             }
         }
         TxOutcome {
@@ -544,8 +586,9 @@ impl Peer {
         self: &'a Arc<Self>,
         ctx: &'a TxContext,
         spec: ChaincodeSpec,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<ChaincodeMessage, String>> + Send + 'a>>
-    {
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<ChaincodeMessage, String>> + Send + 'a>,
+    > {
         Box::pin(self.invoke_from_chaincode_inner(ctx, spec))
     }
 
@@ -558,7 +601,10 @@ impl Peer {
         let (name_ver, channel) = full.split_once('/').unwrap_or((full.as_str(), ""));
         let name = name_ver.split_once(':').map(|(n, _)| n).unwrap_or(name_ver);
         if !channel.is_empty() && channel != ctx.channel {
-            return Err(format!("channel '{channel}' not found (devpeer serves '{}')", ctx.channel));
+            return Err(format!(
+                "channel '{channel}' not found (devpeer serves '{}')",
+                ctx.channel
+            ));
         }
         let input = spec.input.unwrap_or_default();
         if name == fabric_protos::lifecycle::LIFECYCLE_NAMESPACE {
@@ -572,7 +618,9 @@ impl Peer {
             });
         }
         if ctx.depth >= MAX_DEPTH {
-            return Err(format!("chaincode-to-chaincode calls nested deeper than {MAX_DEPTH}"));
+            return Err(format!(
+                "chaincode-to-chaincode calls nested deeper than {MAX_DEPTH}"
+            ));
         }
         let def = self
             .ledger
@@ -610,8 +658,9 @@ type Completion = (Response, Option<(String, Vec<u8>)>);
 fn completion(reply: &ChaincodeMessage) -> Result<Completion, String> {
     match MsgType::try_from(reply.r#type) {
         Ok(MsgType::Completed) => {
-            let r = Response::decode(reply.payload.as_slice())
-                .map_err(|e| format!("error in simulation: failed to unmarshal chaincode response: {e}"))?;
+            let r = Response::decode(reply.payload.as_slice()).map_err(|e| {
+                format!("error in simulation: failed to unmarshal chaincode response: {e}")
+            })?;
             let event = reply
                 .chaincode_event
                 .as_ref()

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use fabric_protos::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
 use fabric_protos::msp::SerializedIdentity;
 use fabric_protos::peer::{
-    chaincode_spec, ChaincodeHeaderExtension, ChaincodeId, ChaincodeInput,
-    ChaincodeInvocationSpec, ChaincodeProposalPayload, ChaincodeSpec, Proposal, SignedProposal,
+    chaincode_spec, ChaincodeHeaderExtension, ChaincodeId, ChaincodeInput, ChaincodeInvocationSpec,
+    ChaincodeProposalPayload, ChaincodeSpec, Proposal, SignedProposal,
 };
 use fabric_protos::prost::Message;
 use sha2::{Digest, Sha256};
@@ -118,7 +118,9 @@ mod tests {
     #[test]
     fn proposal_has_fabric_shape() {
         let dir = tempfile::tempdir().unwrap();
-        let id = Identities::new(dir.path().to_path_buf()).get("Org1MSP").unwrap();
+        let id = Identities::new(dir.path().to_path_buf())
+            .get("Org1MSP")
+            .unwrap();
         let nonce = [7u8; 24];
         let b = build(
             &id,
@@ -128,7 +130,10 @@ mod tests {
                 args: vec![b"f".to_vec()],
                 transient: BTreeMap::new(),
                 is_init: false,
-                timestamp: prost_types::Timestamp { seconds: 5, nanos: 0 },
+                timestamp: prost_types::Timestamp {
+                    seconds: 5,
+                    nanos: 0,
+                },
             },
             &nonce,
         );

@@ -54,7 +54,12 @@ impl ChaincodeSupport for Support {
             Expect::ByName
         };
         let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(serve_stream(self.peer.clone(), request.into_inner(), tx, expect));
+        tokio::spawn(serve_stream(
+            self.peer.clone(),
+            request.into_inner(),
+            tx,
+            expect,
+        ));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }
@@ -76,9 +81,17 @@ pub async fn start(opts: StartOptions) -> Result<Started, String> {
     let admin = crate::admin::bind(&admin_sock).await?;
     let listener = tokio::net::TcpListener::bind(opts.chaincode_listen)
         .await
-        .map_err(|e| format!("binding the chaincode listener {}: {e}", opts.chaincode_listen))?;
+        .map_err(|e| {
+            format!(
+                "binding the chaincode listener {}: {e}",
+                opts.chaincode_listen
+            )
+        })?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    let address = opts.chaincode_address.clone().unwrap_or_else(|| bound.to_string());
+    let address = opts
+        .chaincode_address
+        .clone()
+        .unwrap_or_else(|| bound.to_string());
     let host = address
         .rsplit_once(':')
         .map(|(h, _)| h)
@@ -98,7 +111,10 @@ pub async fn start(opts: StartOptions) -> Result<Started, String> {
         .http2_keepalive_timeout(Some(Duration::from_secs(20)));
     if let Some(t) = &tls {
         let cfg = ServerTlsConfig::new()
-            .identity(Identity::from_pem(&t.server.cert_pem, t.server.key_pem_pkcs8()))
+            .identity(Identity::from_pem(
+                &t.server.cert_pem,
+                t.server.key_pem_pkcs8(),
+            ))
             .client_ca_root(Certificate::from_pem(t.ca.cert_pem()));
         builder = builder.tls_config(cfg).map_err(|e| format!("TLS: {e}"))?;
     }
@@ -148,7 +164,8 @@ impl Started {
     /// Runs until SIGINT, SIGTERM or an admin shutdown, then stops all chaincode.
     pub async fn run_until_stopped(self) {
         let mut rx = self.shutdown.subscribe();
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {},
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {},

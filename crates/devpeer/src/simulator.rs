@@ -113,7 +113,11 @@ impl Simulation {
         }
         self.paginated = true;
         let from = if bookmark.is_empty() { start } else { bookmark };
-        let limit = if page_size == 0 { TOTAL_QUERY_LIMIT } else { page_size.min(TOTAL_QUERY_LIMIT) };
+        let limit = if page_size == 0 {
+            TOTAL_QUERY_LIMIT
+        } else {
+            page_size.min(TOTAL_QUERY_LIMIT)
+        };
         let mut items = self.snapshot.range(ns, from, end, limit + 1)?;
         let next = if items.len() > limit {
             items.pop().map(|(k, _)| k).unwrap_or_default()

@@ -5,8 +5,8 @@
 
 use base64::Engine;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
 };
 use sha2::{Digest, Sha256};
 
@@ -154,7 +154,11 @@ impl TlsCa {
 
     /// A server certificate for `host` (an IP address or a DNS name).
     pub fn server_cert(&self, host: &str) -> Result<CertKey, TlsError> {
-        self.issue(vec![host.to_string()], ExtendedKeyUsagePurpose::ServerAuth, host)
+        self.issue(
+            vec![host.to_string()],
+            ExtendedKeyUsagePurpose::ServerAuth,
+            host,
+        )
     }
 
     /// A fresh client certificate for one chaincode launch.
