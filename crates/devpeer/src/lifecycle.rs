@@ -51,12 +51,14 @@ pub fn invoke(ledger: &Ledger, local_msp: &str, args: &[Vec<u8>]) -> Response {
     let def = match ledger.definition(&q.name) {
         Ok(Some(d)) => d,
         Ok(None) => return error(404, format!("namespace {} is not defined", q.name)),
-        Err(e) => return error(
-            500,
-            format!(
+        Err(e) => {
+            return error(
+                500,
+                format!(
                 "failed to invoke backing implementation of '{QUERY_CHAINCODE_DEFINITION}': {e}"
             ),
-        ),
+            )
+        }
     };
     let validation_parameter = ApplicationPolicy {
         r#type: Some(application_policy::Type::ChannelConfigPolicyReference(
