@@ -438,3 +438,80 @@ fn range_still_valid(
     }
     Ok(now == rr.results)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::simulator::Simulation;
+
+    fn ledger() -> (tempfile::TempDir, Ledger) {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::open(&dir.path().join("l.redb")).unwrap();
+        (dir, l)
+    }
+
+    #[test]
+    fn mvcc_conflict_commits_nothing() {
+        let (_d, l) = ledger();
+        let mut seed = Simulation::new(l.snapshot().unwrap());
+        seed.put("cc", "k", Some(b"0".to_vec())).unwrap();
+        l.commit("t0", None, &seed.rwset).unwrap();
+
+        // Two transactions simulated on the same state both read and write k.
+        let mut a = Simulation::new(l.snapshot().unwrap());
+        let mut b = Simulation::new(l.snapshot().unwrap());
+        assert_eq!(a.get("cc", "k").unwrap(), b"0");
+        assert_eq!(b.get("cc", "k").unwrap(), b"0");
+        a.put("cc", "k", Some(b"a".to_vec())).unwrap();
+        b.put("cc", "k", Some(b"b".to_vec())).unwrap();
+        b.put("cc", "other", Some(b"b".to_vec())).unwrap();
+        l.commit("ta", None, &a.rwset).unwrap();
+        let e = l.commit("tb", None, &b.rwset).unwrap_err();
+        assert!(matches!(e, LedgerError::MvccConflict { .. }), "{e}");
+        let s = l.snapshot().unwrap();
+        assert_eq!(s.get("cc", "k").unwrap().unwrap().value, b"a");
+        assert!(s.get("cc", "other").unwrap().is_none());
+        assert_eq!(l.height().unwrap(), 2);
+        // A replayed transaction id is refused.
+        let e = l.commit("ta", None, &RwSet::default()).unwrap_err();
+        assert!(matches!(e, LedgerError::DuplicateTxId(_)));
+    }
+
+    #[test]
+    fn phantom_read_is_detected() {
+        let (_d, l) = ledger();
+        let mut seed = Simulation::new(l.snapshot().unwrap());
+        seed.put("cc", "a1", Some(b"1".to_vec())).unwrap();
+        l.commit("t0", None, &seed.rwset).unwrap();
+
+        let mut a = Simulation::new(l.snapshot().unwrap());
+        let mut it = a.range("cc", "a", "b").unwrap();
+        let (batch, more) = it.next_batch();
+        assert_eq!((batch.len(), more), (1, false));
+        a.finish(it);
+        a.put("cc", "count", Some(b"1".to_vec())).unwrap();
+
+        let mut insert = Simulation::new(l.snapshot().unwrap());
+        insert.put("cc", "a2", Some(b"2".to_vec())).unwrap();
+        l.commit("t1", None, &insert.rwset).unwrap();
+        let e = l.commit("ta", None, &a.rwset).unwrap_err();
+        assert!(matches!(e, LedgerError::PhantomRead { .. }), "{e}");
+    }
+
+    #[test]
+    fn history_is_newest_first_and_keys_do_not_bleed() {
+        let (_d, l) = ledger();
+        for (i, v) in [Some(b"1".to_vec()), Some(b"2".to_vec()), None].into_iter().enumerate() {
+            let mut s = Simulation::new(l.snapshot().unwrap());
+            s.put("cc", "k", v).unwrap();
+            s.put("cc", "k\u{0}x", Some(b"other".to_vec())).unwrap();
+            l.commit(&format!("t{i}"), None, &s.rwset).unwrap();
+        }
+        let h = l.snapshot().unwrap().history("cc", "k", 100).unwrap();
+        assert_eq!(h.len(), 3);
+        assert!(h[0].is_delete);
+        assert_eq!(h[1].value, b"2");
+        assert_eq!(h[2].tx_id, "t0");
+    }
+}
