@@ -502,7 +502,10 @@ mod tests {
     #[test]
     fn history_is_newest_first_and_keys_do_not_bleed() {
         let (_d, l) = ledger();
-        for (i, v) in [Some(b"1".to_vec()), Some(b"2".to_vec()), None].into_iter().enumerate() {
+        for (i, v) in [Some(b"1".to_vec()), Some(b"2".to_vec()), None]
+            .into_iter()
+            .enumerate()
+        {
             let mut s = Simulation::new(l.snapshot().unwrap());
             s.put("cc", "k", v).unwrap();
             s.put("cc", "k\u{0}x", Some(b"other".to_vec())).unwrap();
