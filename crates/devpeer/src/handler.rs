@@ -266,12 +266,7 @@ fn register(peer: &Peer, first: &ChaincodeMessage, expect: Expect) -> Result<Reg
         } => (package_id, slot, notify),
         Expect::CertHash(hash) => {
             let hash = hash.ok_or("chaincode presented no TLS client certificate")?;
-            peer.launcher.take_pending_by_cert(&hash).ok_or_else(|| {
-                format!(
-                    "TLS client certificate of {} not found in registry (unknown, already used or expired)",
-                    id.name
-                )
-            })?
+            peer.launcher.take_pending_by_cert(&hash, &id.name)?
         }
         Expect::ByName => peer.launcher.take_pending_by_name(&id.name).ok_or_else(|| {
             format!(

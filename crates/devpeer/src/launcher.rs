@@ -128,8 +128,25 @@ fn log_tail(path: &Path) -> String {
 }
 
 impl Launcher {
-    pub(crate) fn take_pending_by_cert(&self, hash: &[u8; 32]) -> Option<Pending> {
-        lock(&self.by_cert).remove(hash)
+    /// Takes the launch bound to a client certificate if `name` is the chaincode it was made
+    /// for; a wrong name leaves the binding in place (the real chaincode may still come).
+    pub(crate) fn take_pending_by_cert(
+        &self,
+        hash: &[u8; 32],
+        name: &str,
+    ) -> Result<Pending, String> {
+        let mut m = lock(&self.by_cert);
+        match m.get(hash) {
+            None => Err(format!(
+                "TLS client certificate of {name} not found in registry (unknown, already used or expired)"
+            )),
+            Some((id, _, _)) if id != name => Err(format!(
+                "chaincode {name} belongs to a different chaincode ({id})"
+            )),
+            Some(_) => m
+                .remove(hash)
+                .ok_or_else(|| "registration raced with another".to_string()),
+        }
     }
 
     pub(crate) fn take_pending_by_name(&self, name: &str) -> Option<Pending> {

@@ -81,6 +81,18 @@ impl From<Output> for CliResult {
     }
 }
 
+/// Runs `devpeer --home HOME ARGS...` (usable from other threads).
+pub fn cli_in(home: &Path, args: &[&str]) -> CliResult {
+    Command::new(devpeer_bin())
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run devpeer cli")
+        .into()
+}
+
 /// A running devpeer in its own home.
 pub struct DevPeer {
     pub home: PathBuf,
@@ -159,14 +171,7 @@ impl DevPeer {
 
     /// Runs `devpeer --home H ARGS...`.
     pub fn cli(&self, args: &[&str]) -> CliResult {
-        Command::new(devpeer_bin())
-            .arg("--home")
-            .arg(&self.home)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run devpeer cli")
-            .into()
+        cli_in(&self.home, args)
     }
 
     /// Stops the peer (admin shutdown) and waits for it.
