@@ -96,6 +96,10 @@ struct StartArgs {
     /// Default number of endorsing launches per transaction.
     #[arg(long, default_value_t = 1)]
     endorsers: usize,
+    /// Send READY with ChaincodeAdditionalParams (write batches, multi-key reads) like
+    /// Fabric 3.1+ (true or false; false = Fabric 2.x's empty READY).
+    #[arg(long = "runtime-params", default_value_t = false, action = clap::ArgAction::Set)]
+    runtime_params: bool,
 }
 
 #[derive(Args, Debug)]
@@ -211,6 +215,7 @@ fn start_options(
             launch_timeout: parse(&a.launch_timeout)?,
             execute_timeout: parse(&a.execute_timeout)?,
             default_endorsers: a.endorsers.clamp(1, crate::peer::MAX_ENDORSERS),
+            runtime_params: a.runtime_params,
         },
     })
 }

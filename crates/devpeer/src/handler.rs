@@ -214,7 +214,7 @@ where
         .await
         .is_err()
         || out
-            .send(Ok(msg(MsgType::Ready, vec![], "", "")))
+            .send(Ok(msg(MsgType::Ready, ready_payload(&peer), "", "")))
             .await
             .is_err()
     {
@@ -245,6 +245,20 @@ where
 }
 
 type Registered = (String, usize, oneshot::Sender<Arc<Handler>>);
+
+/// READY's payload: Fabric 3.1's `chaincode.runtimeParams` defaults, or nothing (Fabric 2.x).
+fn ready_payload(peer: &Peer) -> Vec<u8> {
+    if !peer.config.runtime_params {
+        return Vec::new();
+    }
+    fabric_protos::peer::ChaincodeAdditionalParams {
+        use_write_batch: true,
+        max_size_write_batch: 1000,
+        use_get_multiple_keys: true,
+        max_size_get_multiple_keys: 1000,
+    }
+    .encode_to_vec()
+}
 
 fn register(peer: &Peer, first: &ChaincodeMessage, expect: Expect) -> Result<Registered, String> {
     if first.r#type != MsgType::Register as i32 {

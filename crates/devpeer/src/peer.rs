@@ -36,6 +36,9 @@ pub struct PeerConfig {
     pub launch_timeout: Duration,
     pub execute_timeout: Duration,
     pub default_endorsers: usize,
+    /// Send READY with `ChaincodeAdditionalParams` (write batches and multi-key reads on), as
+    /// Fabric 3.1+ does; off = the empty READY of Fabric 2.x.
+    pub runtime_params: bool,
 }
 
 /// TLS material of the chaincode listener.

@@ -155,3 +155,22 @@ fn two_endorsers_must_agree() {
         16
     );
 }
+
+#[test]
+fn normal_mode_without_tls() {
+    let mut opts = node_options();
+    opts.tls = false;
+    let peer = DevPeer::start(opts);
+    let id = peer.install("fixture.tgz", &node_package("fixture"));
+    peer.define("fixture", "1.0", 1, &id).ok();
+    peer.invoke("fixture", &["Put", "plain", "text"], &["--endorsers", "2"])
+        .ok();
+    assert_eq!(peer.query("fixture", &["Get", "plain"], &[]).ok(), "text");
+    let cc = std::fs::read_to_string(peer.home.join("externalbuilder/run").join(format!(
+        "{}-0/chaincode.json",
+        devpeer::package::sanitize_id(&id)
+    )))
+    .unwrap();
+    let cc: serde_json::Value = serde_json::from_str(&cc).unwrap();
+    assert_eq!(cc["client_cert"], "", "no TLS material without TLS");
+}

@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 use common::*;
 use fabric_protos::peer::chaincode_message::Type;
 use fabric_protos::peer::chaincode_support_client::ChaincodeSupportClient;
-use fabric_protos::peer::{ChaincodeId, ChaincodeInput, ChaincodeMessage, GetState, Response};
+use fabric_protos::peer::{
+    write_record, ChaincodeAdditionalParams, ChaincodeId, ChaincodeInput, ChaincodeMessage,
+    GetState, GetStateMultiple, GetStateMultipleResult, Response, WriteBatchState, WriteRecord,
+};
 use fabric_protos::prost::Message;
 use tokio::sync::mpsc;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
@@ -111,7 +114,16 @@ fn peer_side_protocol_and_violations() {
             "MANUAL_CHAINCODE_DIR".into(),
             ccdir.path().display().to_string(),
         )],
-        extra_args: vec!["--launch-timeout".into(), "20s".into()],
+        extra_args: [
+            "--launch-timeout",
+            "20s",
+            "--execute-timeout",
+            "3s",
+            "--runtime-params",
+            "true",
+        ]
+        .map(String::from)
+        .to_vec(),
         ..Options::default()
     };
     let peer = DevPeer::start(opts);
@@ -154,7 +166,10 @@ fn peer_side_protocol_and_violations() {
         let q = spawn_cli(&home, &["query", "manual", "-c", r#"{"Args":["Get","a"]}"#]);
         let mut c = connect(&cc, &id).await;
         assert_eq!(c.recv().await.r#type, Type::Registered as i32);
-        assert_eq!(c.recv().await.r#type, Type::Ready as i32);
+        let ready = c.recv().await;
+        assert_eq!(ready.r#type, Type::Ready as i32);
+        let params = ChaincodeAdditionalParams::decode(ready.payload.as_slice()).unwrap();
+        assert!(params.use_write_batch && params.max_size_write_batch == 1000);
         let out = tokio::task::spawn_blocking(move || define.join().unwrap())
             .await
             .unwrap();
@@ -211,6 +226,73 @@ fn peer_side_protocol_and_violations() {
             .await
             .unwrap();
         assert_eq!(out.ok(), "manual-ok");
+
+        // 1b. Fabric 3.1 write batch and multi-key read; reads do not see the pending write.
+        let q = spawn_cli(&home, &["invoke", "manual", "-c", r#"{"Args":["Batch"]}"#]);
+        let t = c.recv().await;
+        let batch = WriteBatchState {
+            rec: vec![WriteRecord {
+                key: "wb".into(),
+                value: b"1".to_vec(),
+                r#type: write_record::Type::PutState as i32,
+                ..Default::default()
+            }],
+        };
+        c.send(m(
+            Type::WriteBatchState,
+            batch.encode_to_vec(),
+            &t.txid,
+            &t.channel_id,
+        ))
+        .await;
+        assert_eq!(c.recv().await.r#type, Type::Response as i32);
+        let multi = GetStateMultiple {
+            keys: vec!["a".into(), "wb".into()],
+            collection: String::new(),
+        };
+        c.send(m(
+            Type::GetStateMultiple,
+            multi.encode_to_vec(),
+            &t.txid,
+            &t.channel_id,
+        ))
+        .await;
+        let r = c.recv().await;
+        let values = GetStateMultipleResult::decode(r.payload.as_slice())
+            .unwrap()
+            .values;
+        assert_eq!(values, vec![Vec::<u8>::new(), Vec::new()]);
+        c.send(m(
+            Type::Completed,
+            ok.encode_to_vec(),
+            &t.txid,
+            &t.channel_id,
+        ))
+        .await;
+        let out = tokio::task::spawn_blocking(move || q.join().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(out.ok(), "manual-ok");
+
+        // 1c. No reply at all: the execute timeout fails the transaction; a late reply is ignored.
+        let q = spawn_cli(&home, &["invoke", "manual", "-c", r#"{"Args":["Slow"]}"#]);
+        let t = c.recv().await;
+        let out = tokio::task::spawn_blocking(move || q.join().unwrap())
+            .await
+            .unwrap();
+        assert!(
+            out.err()
+                .contains("timeout expired while executing transaction"),
+            "{}",
+            out.stderr
+        );
+        c.send(m(
+            Type::Completed,
+            ok.encode_to_vec(),
+            &t.txid,
+            &t.channel_id,
+        ))
+        .await;
 
         // 2. A COMPLETED whose payload is not a Response: the transaction fails, nothing commits.
         let q = spawn_cli(&home, &["invoke", "manual", "-c", r#"{"Args":["Put"]}"#]);
@@ -270,10 +352,21 @@ fn peer_side_protocol_and_violations() {
         assert_eq!(c.recv().await.r#type, Type::Registered as i32);
         assert_eq!(c.recv().await.r#type, Type::Ready as i32);
         let t = c.recv().await;
+        let wb = GetState {
+            key: "wb".into(),
+            collection: String::new(),
+        };
+        c.send(m(
+            Type::GetState,
+            wb.encode_to_vec(),
+            &t.txid,
+            &t.channel_id,
+        ))
+        .await;
         let ok = Response {
             status: 200,
             message: String::new(),
-            payload: b"relaunched".to_vec(),
+            payload: c.recv().await.payload,
         };
         c.send(m(
             Type::Completed,
@@ -285,8 +378,11 @@ fn peer_side_protocol_and_violations() {
         let out = tokio::task::spawn_blocking(move || q.join().unwrap())
             .await
             .unwrap();
-        assert_eq!(out.ok(), "relaunched");
+        assert_eq!(out.ok(), "1", "the batched write was committed");
     });
     let status: serde_json::Value = serde_json::from_str(&peer.cli(&["status"]).ok()).unwrap();
-    assert_eq!(status["height"], 0, "nothing was committed");
+    assert_eq!(
+        status["height"], 1,
+        "only the batch transaction was committed"
+    );
 }
