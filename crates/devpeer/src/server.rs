@@ -75,8 +75,12 @@ pub struct Started {
 /// Binds everything and starts serving in background tasks.
 pub async fn start(opts: StartOptions) -> Result<Started, String> {
     std::fs::create_dir_all(&opts.home).map_err(|e| format!("{}: {e}", opts.home.display()))?;
-    let ledger = Ledger::open(&opts.home.join("ledger.redb"))
-        .map_err(|e| format!("opening the ledger in {}: {e}", opts.home.display()))?;
+    let ledger = Ledger::open(&opts.home.join("ledger.redb")).map_err(|e| {
+        format!(
+            "opening the ledger in {}: {e} (is another devpeer running with this home?)",
+            opts.home.display()
+        )
+    })?;
     let admin_sock = opts.home.join("admin.sock");
     let admin = crate::admin::bind(&admin_sock).await?;
     let listener = tokio::net::TcpListener::bind(opts.chaincode_listen)
