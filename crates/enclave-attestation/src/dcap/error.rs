@@ -46,7 +46,7 @@ pub enum DcapError {
     InvalidCertificate { what: &'static str, detail: String },
     #[error("{what} is not signed by its issuer")]
     CertificateSignatureInvalid { what: &'static str },
-    #[error("{what} does not chain to the trusted root CA")]
+    #[error("{what} does not lead to the trusted root CA")]
     UntrustedRoot { what: &'static str },
     #[error("{what} expired at {not_after} (verification time {now})")]
     CertificateExpired {

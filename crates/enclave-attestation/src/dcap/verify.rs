@@ -72,7 +72,14 @@ pub(crate) fn verify_impl(
 
     // 3. The PCK chain from the quote leads to the trust anchor, and the PCK key signed the QE report.
     let pck_ders = x509::parse_pem_chain(quote.pck_chain_pem, "PCK certificate chain")?;
-    let pck_chain = x509::verify_chain(&pck_ders, PCK_CHAIN, &anchor, now, &mut sigs)?;
+    let pck_chain = x509::verify_chain(
+        "PCK certificate chain",
+        &pck_ders,
+        PCK_CHAIN,
+        &anchor,
+        now,
+        &mut sigs,
+    )?;
     let [pck_leaf, pck_ca] = pck_chain.certs.as_slice() else {
         return Err(DcapError::InvalidCertificate {
             what: "PCK certificate chain",
@@ -126,7 +133,14 @@ pub(crate) fn verify_impl(
         col.tcb_info_issuer_chain.as_bytes(),
         "TCB info issuer chain",
     )?;
-    let tcb_chain = x509::verify_chain(&tcb_ders, TCB_CHAIN, &anchor, now, &mut sigs)?;
+    let tcb_chain = x509::verify_chain(
+        "TCB info issuer chain",
+        &tcb_ders,
+        TCB_CHAIN,
+        &anchor,
+        now,
+        &mut sigs,
+    )?;
     let [tcb_signer] = tcb_chain.certs.as_slice() else {
         return Err(DcapError::InvalidCertificate {
             what: "TCB info issuer chain",
@@ -157,7 +171,14 @@ pub(crate) fn verify_impl(
             col.qe_identity_issuer_chain.as_bytes(),
             "QE identity issuer chain",
         )?;
-        let chain = x509::verify_chain(&ders, QE_ID_CHAIN, &anchor, now, &mut sigs)?;
+        let chain = x509::verify_chain(
+            "QE identity issuer chain",
+            &ders,
+            QE_ID_CHAIN,
+            &anchor,
+            now,
+            &mut sigs,
+        )?;
         let [signer] = chain.certs.as_slice() else {
             return Err(DcapError::InvalidCertificate {
                 what: "QE identity issuer chain",

@@ -13,15 +13,21 @@ use super::error::Instant;
 use super::sigs::Sigs;
 use super::DcapError;
 
-const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
+pub(crate) const ECDSA_WITH_SHA256: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+pub(crate) const EC_PUBLIC_KEY: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+pub(crate) const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
 pub(crate) const SGX_EXTENSION: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113741.1.13.1");
-const SGX_PPID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113741.1.13.1.1");
-const SGX_TCB: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113741.1.13.1.2");
-const SGX_PCEID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113741.1.13.1.3");
-const SGX_FMSPC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113741.1.13.1.4");
+pub(crate) const SGX_PPID: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113741.1.13.1.1");
+pub(crate) const SGX_TCB: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113741.1.13.1.2");
+pub(crate) const SGX_PCEID: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113741.1.13.1.3");
+pub(crate) const SGX_FMSPC: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113741.1.13.1.4");
 /// Most certificates in one chain (Intel's have three).
 const MAX_CHAIN_CERTS: usize = 5;
 
@@ -173,6 +179,7 @@ pub(crate) struct Chain {
 /// Verifies `ders` (leaf first, optionally ending with the anchor itself) up to `anchor`, with every
 /// certificate valid at `now`. `names[i]` names the i-th certificate in errors.
 pub(crate) fn verify_chain(
+    chain_name: &'static str,
     ders: &[Vec<u8>],
     names: &[&'static str],
     anchor: &Cert,
@@ -192,7 +199,12 @@ pub(crate) fn verify_chain(
             }
             break;
         }
-        certs.push(Cert::from_der(der, name(i))?);
+        let cert = Cert::from_der(der, name(i))?;
+        // A self-issued certificate other than the anchor: a different root.
+        if cert.cert.tbs_certificate.issuer == cert.cert.tbs_certificate.subject {
+            return Err(DcapError::UntrustedRoot { what: chain_name });
+        }
+        certs.push(cert);
     }
     if certs.is_empty() {
         return Err(DcapError::InvalidCertificate {
@@ -217,7 +229,7 @@ pub(crate) fn verify_chain(
             }
             None => {
                 if !c.signed_by(anchor, sigs) {
-                    return Err(DcapError::UntrustedRoot { what: name(i) });
+                    return Err(DcapError::UntrustedRoot { what: chain_name });
                 }
             }
         }
@@ -327,9 +339,9 @@ pub(crate) struct PckExtension {
 }
 
 #[derive(Sequence)]
-struct SgxEntry {
-    id: ObjectIdentifier,
-    value: Any,
+pub(crate) struct SgxEntry {
+    pub id: ObjectIdentifier,
+    pub value: Any,
 }
 
 fn decode_any<'a, T: Decode<'a>>(any: &Any, buf: &'a mut Vec<u8>) -> Option<T> {
