@@ -7,6 +7,8 @@ use p256::ecdsa::{Signature, VerifyingKey};
 #[doc(hidden)]
 #[derive(Debug, Clone)]
 pub struct SigCheck {
+    /// What was signed: `quote`, `QE report`, `certificate`, `CRL`, `TCB info`, `QE identity`.
+    pub what: &'static str,
     pub key: VerifyingKey,
     pub message: Vec<u8>,
     pub signature: Signature,
@@ -27,12 +29,14 @@ pub(crate) struct Sigs<'l> {
 impl Sigs<'_> {
     pub(crate) fn verify(
         &mut self,
+        what: &'static str,
         key: &VerifyingKey,
         message: &[u8],
         signature: &Signature,
     ) -> bool {
         if let Some(log) = self.log.as_deref_mut() {
             log.push(SigCheck {
+                what,
                 key: *key,
                 message: message.to_vec(),
                 signature: *signature,

@@ -51,7 +51,7 @@ pub(crate) fn verify_impl(
         .ok_or_else(|| DcapError::MalformedQuote("attestation key is not a P-256 point".into()))?;
     let sig = Sigs::raw_signature(&quote.signature)
         .ok_or(DcapError::SignatureInvalid { what: "quote" })?;
-    if !sigs.verify(&att_key, quote.signed, &sig) {
+    if !sigs.verify("quote", &att_key, quote.signed, &sig) {
         return Err(DcapError::SignatureInvalid { what: "quote" });
     }
 
@@ -94,7 +94,7 @@ pub(crate) fn verify_impl(
     }
     let qe_sig = Sigs::raw_signature(&quote.qe_report_signature)
         .ok_or(DcapError::SignatureInvalid { what: "QE report" })?;
-    if !sigs.verify(&pck_leaf.key, &quote.qe_report.raw, &qe_sig) {
+    if !sigs.verify("QE report", &pck_leaf.key, &quote.qe_report.raw, &qe_sig) {
         return Err(DcapError::SignatureInvalid { what: "QE report" });
     }
 
@@ -159,7 +159,12 @@ pub(crate) fn verify_impl(
     window.add(tcb_window.0, tcb_window.1);
     let tcb_sig = Sigs::raw_signature(&col.tcb_info_signature)
         .ok_or(DcapError::SignatureInvalid { what: "TCB info" })?;
-    if !sigs.verify(&tcb_signer.key, col.tcb_info.as_bytes(), &tcb_sig) {
+    if !sigs.verify(
+        "TCB info",
+        &tcb_signer.key,
+        col.tcb_info.as_bytes(),
+        &tcb_sig,
+    ) {
         return Err(DcapError::SignatureInvalid { what: "TCB info" });
     }
 
@@ -205,7 +210,12 @@ pub(crate) fn verify_impl(
         Sigs::raw_signature(&col.qe_identity_signature).ok_or(DcapError::SignatureInvalid {
             what: "QE identity",
         })?;
-    if !sigs.verify(&qe_signer.key, col.qe_identity.as_bytes(), &qe_id_sig) {
+    if !sigs.verify(
+        "QE identity",
+        &qe_signer.key,
+        col.qe_identity.as_bytes(),
+        &qe_id_sig,
+    ) {
         return Err(DcapError::SignatureInvalid {
             what: "QE identity",
         });

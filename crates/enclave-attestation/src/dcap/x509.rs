@@ -120,7 +120,7 @@ impl Cert {
         let Ok(sig) = Signature::from_der(sig) else {
             return false;
         };
-        sigs.verify(&issuer.key, &msg, &sig)
+        sigs.verify("certificate", &issuer.key, &msg, &sig)
     }
 }
 
@@ -282,7 +282,7 @@ pub(crate) fn verify_crl(
         .as_bytes()
         .and_then(|s| Signature::from_der(s).ok())
         .ok_or_else(|| bad("malformed signature"))?;
-    if !sigs.verify(&issuer.key, &msg, &sig) {
+    if !sigs.verify("CRL", &issuer.key, &msg, &sig) {
         return Err(DcapError::CrlSignatureInvalid { what });
     }
     let this_update = secs(&tbs.this_update);
