@@ -89,3 +89,13 @@ fn real_sgx_quote_rejected_outside_its_window() {
     assert!(matches!(e, DcapError::CrlExpired { .. }), "{e}");
     assert!(e.to_string().starts_with("root CA CRL expired at "), "{e}");
 }
+
+#[test]
+fn root_crl_url_of_intel_chain() {
+    let ev = sgx_evidence();
+    assert_eq!(
+        dcap::root_crl_url(&ev.collateral.qe_identity_issuer_chain).as_deref(),
+        Some("https://certificates.trustedservices.intel.com/IntelSGXRootCA.der")
+    );
+    assert_eq!(dcap::root_crl_url("garbage"), None);
+}

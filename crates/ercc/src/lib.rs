@@ -1,1 +1,3 @@
 //! The FPC enclave registry contract.
+
+pub mod convert;

@@ -133,3 +133,28 @@ pub fn collateral_request(quote: &[u8]) -> Result<CollateralRequest, DcapError> 
         pck_ca,
     })
 }
+
+/// The CRL distribution point URL of the last certificate of a PEM chain (the root CA's CRL,
+/// for fetching it from Intel when a service has no `rootcacrl` endpoint).
+pub fn root_crl_url(pem_chain: &str) -> Option<String> {
+    use der::Decode as _;
+    use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+    use x509_cert::ext::pkix::CrlDistributionPoints;
+    let ders = x509::parse_pem_chain(pem_chain.as_bytes(), "issuer chain").ok()?;
+    let cert = x509_cert::Certificate::from_der(ders.last()?).ok()?;
+    let oid = der::asn1::ObjectIdentifier::new_unwrap("2.5.29.31");
+    let ext = cert
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == oid)?;
+    let points = CrlDistributionPoints::from_der(ext.extn_value.as_bytes()).ok()?;
+    points.0.iter().find_map(|p| match &p.distribution_point {
+        Some(DistributionPointName::FullName(names)) => names.iter().find_map(|n| match n {
+            GeneralName::UniformResourceIdentifier(uri) => Some(uri.to_string()),
+            _ => None,
+        }),
+        _ => None,
+    })
+}
