@@ -46,6 +46,10 @@ pub struct ConvertArgs {
     /// Timeout of each request, in seconds.
     #[arg(long, default_value_t = 30)]
     pub timeout_secs: u64,
+    /// PEM file of the CA certificate(s) to trust for an https PCCS (a PCCS often has its own
+    /// TLS certificate); by default the public web PKI roots are trusted.
+    #[arg(long, value_name = "PEM_FILE")]
+    pub pccs_ca_cert: Option<PathBuf>,
 }
 
 /// Why a conversion failed.
@@ -61,6 +65,8 @@ pub enum ConvertError {
     Quote(#[from] dcap::DcapError),
     #[error("invalid collateral service URL {0:?}: it must start with http:// or https://")]
     BadUrl(String),
+    #[error("cannot use {0} as the PCCS CA certificate: {1}")]
+    CaCert(String, String),
     #[error("cannot reach the collateral service at {url}: {detail}")]
     Unreachable { url: String, detail: String },
     #[error("{url} answered HTTP {status}: is {base} a PCCS or Intel PCS (v4 API) base URL?")]
@@ -324,7 +330,26 @@ fn convert_text(client: &Client, input: &str) -> Result<String, ConvertError> {
     Ok(base64::engine::general_purpose::STANDARD.encode(creds.encode_to_vec()))
 }
 
-fn client(base_url: &str, timeout: Duration) -> Result<Client, ConvertError> {
+fn tls_roots(path: &std::path::Path) -> Result<ureq::tls::RootCerts, ConvertError> {
+    let bad = |e: String| ConvertError::CaCert(path.display().to_string(), e);
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        if let ureq::tls::PemItem::Certificate(c) = item.map_err(|e| bad(e.to_string()))? {
+            certs.push(c);
+        }
+    }
+    if certs.is_empty() {
+        return Err(bad("no PEM certificate in the file".into()));
+    }
+    Ok(ureq::tls::RootCerts::new_with_certs(&certs))
+}
+
+fn client(
+    base_url: &str,
+    timeout: Duration,
+    ca_cert: Option<&std::path::Path>,
+) -> Result<Client, ConvertError> {
     let base = base_url
         .trim_end_matches('/')
         .trim_end_matches("/sgx/certification/v4")
@@ -332,17 +357,27 @@ fn client(base_url: &str, timeout: Duration) -> Result<Client, ConvertError> {
     if !(base.starts_with("http://") || base.starts_with("https://")) {
         return Err(ConvertError::BadUrl(base_url.to_string()));
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let mut config = ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .build()
-        .into();
+        .timeout_global(Some(timeout));
+    if let Some(path) = ca_cert {
+        config = config.tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(tls_roots(path)?)
+                .build(),
+        );
+    }
+    let agent: ureq::Agent = config.build().into();
     Ok(Client { agent, base })
 }
 
 /// Runs `ercc convert`.
 pub fn run(args: ConvertArgs) -> Result<(), ConvertError> {
-    let client = client(&args.pccs_url, Duration::from_secs(args.timeout_secs))?;
+    let client = client(
+        &args.pccs_url,
+        Duration::from_secs(args.timeout_secs),
+        args.pccs_ca_cert.as_deref(),
+    )?;
     let input = read_input(&args.input)?;
     let out = convert_text(&client, &input)?;
     match &args.output {

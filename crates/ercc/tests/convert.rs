@@ -196,6 +196,7 @@ fn convert(base: &str, input: &str, tag: &str) -> Result<Credentials, ConvertErr
         input: Some(inp),
         output: Some(out.clone()),
         timeout_secs: 10,
+        pccs_ca_cert: None,
     };
     let result = run(args);
     let text = std::fs::read_to_string(&out);
@@ -319,4 +320,24 @@ fn refuses_non_dcap_credentials() {
         seen.lock().unwrap().is_empty(),
         "nothing fetched for bad input"
     );
+}
+
+#[test]
+fn bad_pccs_ca_cert_file() {
+    let dir = std::env::temp_dir().join(format!("ercc-convert-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let not_pem = dir.join("not.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    for (path, tag) in [(dir.join("missing.pem"), "missing"), (not_pem, "not pem")] {
+        let args = ConvertArgs {
+            pccs_url: "https://127.0.0.1:1".into(),
+            input: Some(dir.join("unused")),
+            output: None,
+            timeout_secs: 1,
+            pccs_ca_cert: Some(path),
+        };
+        let e = run(args).unwrap_err();
+        assert!(matches!(e, ConvertError::CaCert(..)), "{tag}: {e}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
