@@ -99,3 +99,24 @@ fn root_crl_url_of_intel_chain() {
     );
     assert_eq!(dcap::root_crl_url("garbage"), None);
 }
+
+#[test]
+fn root_ca_from_pem() {
+    let pem = std::fs::read(vectors().join("Intel_SGX_Root_CA.pem")).unwrap();
+    assert_eq!(dcap::root_ca_der_from_pem(&pem).unwrap(), root());
+    let two = [pem.clone(), pem.clone()].concat();
+    assert!(dcap::root_ca_der_from_pem(&two).is_err());
+    assert!(dcap::root_ca_der_from_pem(b"nonsense").is_err());
+    let commented = [
+        b"subject=CN=Intel SGX Root CA\n".as_slice(),
+        &pem_crlf(&pem),
+    ]
+    .concat();
+    assert_eq!(dcap::root_ca_der_from_pem(&commented).unwrap(), root());
+}
+
+fn pem_crlf(pem: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(pem)
+        .replace('\n', " \r\n")
+        .into_bytes()
+}

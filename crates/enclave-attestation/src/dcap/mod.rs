@@ -158,3 +158,19 @@ pub fn root_crl_url(pem_chain: &str) -> Option<String> {
         _ => None,
     })
 }
+
+/// Reads a trust anchor from PEM (e.g. the `ERCC_DCAP_ROOT_CA` file): exactly one certificate
+/// with a P-256 key. Returns its DER, as [`verify`] takes it.
+pub fn root_ca_der_from_pem(pem: &[u8]) -> Result<Vec<u8>, DcapError> {
+    let what = "DCAP root CA certificate";
+    let mut ders = x509::parse_pem_lenient(pem, what)?;
+    if ders.len() != 1 {
+        return Err(DcapError::InvalidCertificate {
+            what,
+            detail: format!("{} certificates, expected exactly one", ders.len()),
+        });
+    }
+    let der = ders.remove(0);
+    x509::Cert::from_der(&der, what)?;
+    Ok(der)
+}

@@ -127,13 +127,22 @@ impl Cert {
 /// Splits a PEM certificate chain. Strict: only `CERTIFICATE` blocks, canonical base64 inside, and
 /// nothing but line breaks (and the NUL terminator quotes carry) outside, so no byte is ignored.
 pub(crate) fn parse_pem_chain(pem: &[u8], what: &'static str) -> Result<Vec<Vec<u8>>, DcapError> {
+    parse_pem(pem, what, true)
+}
+
+/// Like [`parse_pem_chain`] but ignores text around the blocks (operator-supplied PEM files).
+pub(crate) fn parse_pem_lenient(pem: &[u8], what: &'static str) -> Result<Vec<Vec<u8>>, DcapError> {
+    parse_pem(pem, what, false)
+}
+
+fn parse_pem(pem: &[u8], what: &'static str, strict: bool) -> Result<Vec<Vec<u8>>, DcapError> {
     const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
     const END: &[u8] = b"-----END CERTIFICATE-----";
     let bad = |detail: &str| DcapError::InvalidCertificate {
         what,
         detail: format!("PEM chain: {detail}"),
     };
-    let is_filler = |c: &u8| matches!(c, b'\n' | b'\r' | 0);
+    let is_filler = |c: &u8| !strict || matches!(c, b'\n' | b'\r' | 0);
     let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
     let mut rest = pem;
     let mut out = Vec::new();
@@ -154,7 +163,7 @@ pub(crate) fn parse_pem_chain(pem: &[u8], what: &'static str) -> Result<Vec<Vec<
         let b64: Vec<u8> = body
             .iter()
             .copied()
-            .filter(|c| !matches!(c, b'\n' | b'\r'))
+            .filter(|c| !matches!(c, b'\n' | b'\r') && (strict || !c.is_ascii_whitespace()))
             .collect();
         let der = base64::engine::general_purpose::STANDARD
             .decode(&b64)
