@@ -13,7 +13,10 @@ use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey};
 use sha2::{Digest, Sha256};
 use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
-use x509_cert::ext::pkix::BasicConstraints;
+use x509_cert::ext::pkix::crl::CrlNumber;
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier,
+};
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
@@ -159,6 +162,34 @@ fn spki(key: &SigningKey) -> Result<SubjectPublicKeyInfoOwned, TestPkiError> {
     })
 }
 
+/// Key identifier (SKI/AKI): the first 20 bytes of SHA-256 of the public key point.
+fn key_id(key: &SigningKey) -> Result<OctetString, TestPkiError> {
+    let point = key.verifying_key().to_encoded_point(false);
+    OctetString::new(
+        Sha256::digest(point.as_bytes())
+            .get(..20)
+            .unwrap_or_default(),
+    )
+    .map_err(err)
+}
+
+fn ext<T: Encode>(oid: &str, critical: bool, v: &T) -> Result<Extension, TestPkiError> {
+    Ok(Extension {
+        extn_id: der::asn1::ObjectIdentifier::new(oid).map_err(err)?,
+        critical,
+        extn_value: OctetString::new(v.to_der().map_err(err)?).map_err(err)?,
+    })
+}
+
+fn aki(issuer: &SigningKey) -> Result<Extension, TestPkiError> {
+    let id = AuthorityKeyIdentifier {
+        key_identifier: Some(key_id(issuer)?),
+        authority_cert_issuer: None,
+        authority_cert_serial_number: None,
+    };
+    ext("2.5.29.35", false, &id)
+}
+
 fn any<T: Encode>(v: &T) -> Result<Any, TestPkiError> {
     Any::from_der(&v.to_der().map_err(err)?).map_err(err)
 }
@@ -225,19 +256,30 @@ fn issue(
         || subject.clone(),
         |(c, _)| c.tbs_certificate.subject.clone(),
     );
-    let mut extensions = vec![Extension {
-        extn_id: BASIC_CONSTRAINTS,
-        critical: true,
-        extn_value: OctetString::new(
-            BasicConstraints {
-                ca: spec.ca,
-                path_len_constraint: None,
-            }
-            .to_der()
+    let signer = issuer.map_or(&key, |(_, k)| k);
+    let usage = if spec.ca {
+        KeyUsages::KeyCertSign | KeyUsages::CRLSign
+    } else {
+        KeyUsages::DigitalSignature | KeyUsages::NonRepudiation
+    };
+    let mut extensions = vec![
+        aki(signer)?,
+        ext("2.5.29.14", false, &SubjectKeyIdentifier(key_id(&key)?))?,
+        ext("2.5.29.15", true, &KeyUsage(usage))?,
+        Extension {
+            extn_id: BASIC_CONSTRAINTS,
+            critical: true,
+            extn_value: OctetString::new(
+                BasicConstraints {
+                    ca: spec.ca,
+                    path_len_constraint: None,
+                }
+                .to_der()
+                .map_err(err)?,
+            )
             .map_err(err)?,
-        )
-        .map_err(err)?,
-    }];
+        },
+    ];
     extensions.extend(spec.extra);
     let tbs = TbsCertificate {
         version: Version::V3,
@@ -254,7 +296,6 @@ fn issue(
         subject_unique_id: None,
         extensions: Some(extensions),
     };
-    let signer = issuer.map_or(&key, |(_, k)| k);
     let sig: Signature = signer.sign(&tbs.to_der().map_err(err)?);
     let cert = Certificate {
         tbs_certificate: tbs,
@@ -416,7 +457,15 @@ impl TestPki {
             next_update: Some(time(self.issued_at + self.valid_for + 1)?),
             revoked_certificates: (!revoked_certificates.is_empty())
                 .then_some(revoked_certificates),
-            crl_extensions: None,
+            // RFC 5280 (and webpki) require the CRL number and the authority key identifier.
+            crl_extensions: Some(vec![
+                ext(
+                    "2.5.29.20",
+                    false,
+                    &CrlNumber(der::asn1::Uint::new(&[1]).map_err(err)?),
+                )?,
+                aki(&issuer.key)?,
+            ]),
         };
         let sig: Signature = issuer.key.sign(&tbs.to_der().map_err(err)?);
         CertificateList {
