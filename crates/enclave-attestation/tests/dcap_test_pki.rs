@@ -193,3 +193,115 @@ fn collateral_request_from_quote() {
     assert_eq!(r.fmspc, TEST_FMSPC);
     assert_eq!(r.pck_ca, dcap::PckCa::Processor);
 }
+
+/// Re-signed collateral that disagrees with the quote: rejected with a precise reason.
+#[test]
+fn signed_but_mismatching_collateral() {
+    let pki = TestPki::new("mismatch", T0).unwrap();
+    let ev = pki.evidence(&params(3)).unwrap();
+    let root = pki.root_ca_der();
+    let with_tcb_info = |from: &str, to: &str| {
+        let mut t = ev.clone();
+        t.collateral.tcb_info = t.collateral.tcb_info.replacen(from, to, 1);
+        assert_ne!(t.collateral.tcb_info, ev.collateral.tcb_info, "{from}");
+        t.collateral.tcb_info_signature = pki.sign_collateral_json(&t.collateral.tcb_info);
+        dcap::verify(&t, &root, T0).unwrap_err().to_string()
+    };
+    assert_eq!(
+        with_tcb_info("\"fmspc\":\"00906ED50000\"", "\"fmspc\":\"00A067110000\""),
+        "collateral does not match the quote: TCB info is for FMSPC 00A067110000, the PCK certificate has 00906ED50000"
+    );
+    assert_eq!(
+        with_tcb_info("\"pceId\":\"0000\"", "\"pceId\":\"0100\""),
+        "collateral does not match the quote: TCB info is for PCE-ID 0100, the PCK certificate has 0000"
+    );
+    assert_eq!(
+        with_tcb_info("\"id\":\"SGX\"", "\"id\":\"TDX\""),
+        "invalid TCB info: id \"TDX\" version 3 is not SGX TCB info version 3"
+    );
+    // Only levels above the platform's: no level matches.
+    let mut t = ev.clone();
+    let mut info: serde_json::Value = serde_json::from_str(&t.collateral.tcb_info).unwrap();
+    info["tcbLevels"].as_array_mut().unwrap().truncate(0);
+    t.collateral.tcb_info = info.to_string();
+    t.collateral.tcb_info_signature = pki.sign_collateral_json(&t.collateral.tcb_info);
+    assert_eq!(
+        dcap::verify(&t, &root, T0).unwrap_err().to_string(),
+        "no TCB level matches the platform (PCK certificate TCB)"
+    );
+    // TCB info expired while the CRLs are still current.
+    let early_next = dcap_time(T0 + 10);
+    let next_field = format!("\"nextUpdate\":\"{}\"", dcap_time(T0 + 30 * 86_400));
+    let new_field = format!("\"nextUpdate\":\"{early_next}\"");
+    let mut t = ev.clone();
+    t.collateral.tcb_info = t.collateral.tcb_info.replacen(&next_field, &new_field, 1);
+    t.collateral.tcb_info_signature = pki.sign_collateral_json(&t.collateral.tcb_info);
+    assert!(dcap::verify(&t, &root, T0 + 10).is_ok());
+    assert_eq!(
+        dcap::verify(&t, &root, T0 + 11).unwrap_err().to_string(),
+        format!("collateral expired at {early_next}: TCB info next update passed (verification time {})", dcap_time(T0 + 11))
+    );
+    // A QE identity for another quoting enclave.
+    let mut t = ev.clone();
+    t.collateral.qe_identity =
+        t.collateral
+            .qe_identity
+            .replacen("\"isvprodid\":1", "\"isvprodid\":2", 1);
+    t.collateral.qe_identity_signature = pki.sign_collateral_json(&t.collateral.qe_identity);
+    assert_eq!(
+        dcap::verify(&t, &root, T0).unwrap_err().to_string(),
+        "quoting enclave not accepted by the QE identity: ISVPRODID 1 is not 2"
+    );
+    let mut t = ev.clone();
+    t.collateral.qe_identity = t
+        .collateral
+        .qe_identity
+        .replacen("\"isvsvn\":8", "\"isvsvn\":9", 1);
+    t.collateral.qe_identity_signature = pki.sign_collateral_json(&t.collateral.qe_identity);
+    let v = dcap::verify(&t, &root, T0).unwrap();
+    assert_eq!(
+        (v.tcb_status.as_str(), v.advisory_ids.as_slice()),
+        ("OutOfDate", ["INTEL-SA-00615".to_string()].as_slice())
+    );
+}
+
+#[test]
+fn v4_bit_flips_rejected() {
+    let pki = TestPki::new("v4 flips", T0).unwrap();
+    let ev = pki.evidence(&params(4)).unwrap();
+    dcap::verify(&ev, &pki.root_ca_der(), T0).unwrap();
+    for i in (0..ev.quote.len()).step_by(13) {
+        let mut t = ev.clone();
+        t.quote[i] ^= 1 << (i % 8);
+        dcap::verify(&t, &pki.root_ca_der(), T0)
+            .expect_err(&format!("flip at v4 quote byte {i} accepted"));
+    }
+}
+
+fn dcap_time(t: i64) -> String {
+    // The same RFC 3339 form Intel (and the test PKI) write.
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let (y, m, d) = civil(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+fn civil(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        yoe + era * 400 + i64::from(m <= 2),
+        m,
+        doy - (153 * mp + 2) / 5 + 1,
+    )
+}

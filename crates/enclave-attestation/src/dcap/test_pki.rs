@@ -521,6 +521,13 @@ impl TestPki {
         .to_string()
     }
 
+    /// Signs `json` with the TCB signing key (raw `r || s`), to build valid-looking collateral
+    /// that says something else (mismatch tests).
+    pub fn sign_collateral_json(&self, json: &str) -> Vec<u8> {
+        let sig: Signature = self.tcb_signer.key.sign(json.as_bytes());
+        sig.to_bytes().to_vec()
+    }
+
     /// All the collateral, as a PCS would serve it for the test platform.
     pub fn collateral(&self) -> Result<Collateral, TestPkiError> {
         let signing_chain = pem(&[&self.tcb_signer.der, &self.root.der]);
