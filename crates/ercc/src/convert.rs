@@ -248,7 +248,7 @@ fn fetch_collateral(client: &Client, quote: &[u8]) -> Result<Collateral, Convert
     let url = format!("{v4}/rootcacrl");
     let root_ca_crl = match client.get("root CA CRL", &url) {
         Ok(r) => crl_body(&url, r.body)?,
-        Err(ConvertError::HttpStatus { status: 404, .. }) => {
+        Err(ConvertError::HttpStatus { status, .. }) if (400..500).contains(&status) => {
             let url = dcap::root_crl_url(&qe_identity_issuer_chain).ok_or_else(|| {
                 wrong(
                     &url,

@@ -48,6 +48,9 @@ fn real_sample() -> (Vec<u8>, Collateral) {
 enum Service {
     /// A PCCS: everything including `/rootcacrl` (as hex text).
     Pccs,
+    /// Like Intel PCS: no `/rootcacrl`; the root CA CRL (DER) is at `/root-ca.crl`, the root
+    /// certificate's CRL distribution point.
+    Pcs,
     /// Answers 200 with an HTML page to everything.
     NotPcs,
     /// Answers 404 to everything.
@@ -81,7 +84,10 @@ fn respond(col: &Collateral, service: Service, path: &str) -> Response {
                 b"<html>hello</html>".to_vec(),
             );
         }
-        Service::Pccs => {}
+        Service::Pccs | Service::Pcs => {}
+    }
+    if path == "/root-ca.crl" && service == Service::Pcs {
+        return ok(vec![], col.root_ca_crl.clone());
     }
     let v4 = "/sgx/certification/v4/";
     let Some(rest) = path.strip_prefix(v4) else {
@@ -119,7 +125,7 @@ fn respond(col: &Collateral, service: Service, path: &str) -> Response {
             )],
             body.into_bytes(),
         )
-    } else if rest == "rootcacrl" {
+    } else if rest == "rootcacrl" && service == Service::Pccs {
         ok(vec![], hex::encode(&col.root_ca_crl).into_bytes())
     } else {
         Response {
@@ -134,6 +140,15 @@ fn respond(col: &Collateral, service: Service, path: &str) -> Response {
 fn serve(col: Collateral, service: Service, max: usize) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    (base, serve_on(listener, col, service, max))
+}
+
+fn serve_on(
+    listener: TcpListener,
+    col: Collateral,
+    service: Service,
+    max: usize,
+) -> Arc<Mutex<Vec<String>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     std::thread::spawn(move || {
@@ -168,7 +183,7 @@ fn serve(col: Collateral, service: Service, max: usize) -> (String, Arc<Mutex<Ve
             let _ = stream.write_all(&r.body);
         }
     });
-    (base, seen)
+    seen
 }
 
 fn credentials(attestation_type: &str, quote: &[u8]) -> String {
@@ -340,4 +355,25 @@ fn bad_pccs_ca_cert_file() {
         assert!(matches!(e, ConvertError::CaCert(..)), "{tag}: {e}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn intel_pcs_root_crl_from_the_distribution_point() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let pki = TestPki::new("pcs", 1_780_000_000)
+        .unwrap()
+        .with_root_crl_url(&format!("{base}/root-ca.crl"))
+        .unwrap();
+    let seen = serve_on(listener, pki.collateral().unwrap(), Service::Pcs, 10);
+    let quote = pki.quote(&QuoteParams::for_statement([5; 32], b"pcs"));
+    let out = convert(&base, &credentials("dcap", &quote), "pcs").unwrap();
+    let ev = evidence_of(&out);
+    assert_eq!(ev.collateral.root_ca_crl, pki.root_ca_crl().unwrap());
+    dcap::verify(&ev, &pki.root_ca_der(), 1_780_000_000).unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen[seen.len() - 2..],
+        ["/sgx/certification/v4/rootcacrl", "/root-ca.crl"]
+    );
 }

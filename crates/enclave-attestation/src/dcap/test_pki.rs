@@ -114,16 +114,22 @@ struct Issued {
 
 /// The test PKI. Build with [`TestPki::new`], adjust with the `with_*` methods.
 pub struct TestPki {
-    seed: String,
-    issued_at: i64,
-    valid_for: i64,
-    tcb: TestTcb,
-    revoke_pck: bool,
+    o: Opts,
     root: Issued,
     pck_ca: Issued,
     pck: Issued,
     tcb_signer: Issued,
     attestation_key: SigningKey,
+}
+
+#[derive(Clone)]
+struct Opts {
+    seed: String,
+    issued_at: i64,
+    valid_for: i64,
+    tcb: TestTcb,
+    revoke_pck: bool,
+    root_crl_url: Option<String>,
 }
 
 fn key(seed: &str, label: &str) -> Result<SigningKey, TestPkiError> {
@@ -188,6 +194,24 @@ fn aki(issuer: &SigningKey) -> Result<Extension, TestPkiError> {
         authority_cert_serial_number: None,
     };
     ext("2.5.29.35", false, &id)
+}
+
+fn crl_distribution_point(url: &str) -> Result<Extension, TestPkiError> {
+    use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+    use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+    let uri = der::asn1::Ia5String::new(url).map_err(err)?;
+    let dp = DistributionPoint {
+        distribution_point: Some(DistributionPointName::FullName(vec![
+            GeneralName::UniformResourceIdentifier(uri),
+        ])),
+        reasons: None,
+        crl_issuer: None,
+    };
+    ext(
+        "2.5.29.31",
+        false,
+        &x509_cert::ext::pkix::CrlDistributionPoints(vec![dp]),
+    )
 }
 
 fn any<T: Encode>(v: &T) -> Result<Any, TestPkiError> {
@@ -327,17 +351,19 @@ impl TestPki {
     /// A PKI whose collateral is issued at `issued_at` (Unix seconds) and valid for 30 days;
     /// certificates are valid from a year before to ten years after. Platform TCB: UpToDate.
     pub fn new(seed: &str, issued_at: i64) -> Result<Self, TestPkiError> {
-        Self::build(seed, issued_at, 30 * 86_400, TestTcb::UpToDate, false)
+        Self::build(Opts {
+            seed: seed.to_string(),
+            issued_at,
+            valid_for: 30 * 86_400,
+            tcb: TestTcb::UpToDate,
+            revoke_pck: false,
+            root_crl_url: None,
+        })
     }
 
-    fn build(
-        seed: &str,
-        issued_at: i64,
-        valid_for: i64,
-        tcb: TestTcb,
-        revoke_pck: bool,
-    ) -> Result<Self, TestPkiError> {
-        let (nb, na) = (issued_at - YEAR, issued_at + 10 * YEAR);
+    fn build(o: Opts) -> Result<Self, TestPkiError> {
+        let seed = o.seed.as_str();
+        let (nb, na) = (o.issued_at - YEAR, o.issued_at + 10 * YEAR);
         let spec = |serial, subject, ca, extra| CertSpec {
             serial,
             subject,
@@ -346,8 +372,18 @@ impl TestPki {
             not_after: na,
             extra,
         };
+        let root_extra = o
+            .root_crl_url
+            .as_deref()
+            .map(crl_distribution_point)
+            .transpose()?;
         let root = issue(
-            spec(1, "CN=ercc-rs Test SGX Root CA,O=ercc-rs test", true, None),
+            spec(
+                1,
+                "CN=ercc-rs Test SGX Root CA,O=ercc-rs test",
+                true,
+                root_extra,
+            ),
             key(seed, "root")?,
             None,
         )?;
@@ -366,7 +402,7 @@ impl TestPki {
                 3,
                 "CN=ercc-rs Test SGX PCK Certificate,O=ercc-rs test",
                 false,
-                Some(sgx_extension(seed, tcb)?),
+                Some(sgx_extension(seed, o.tcb)?),
             ),
             key(seed, "pck")?,
             Some((&pck_ca.cert, &pck_ca.key)),
@@ -381,46 +417,50 @@ impl TestPki {
             key(seed, "tcb-signing")?,
             Some((&root.cert, &root.key)),
         )?;
+        let attestation_key = key(seed, "attestation-key")?;
         Ok(TestPki {
-            seed: seed.to_string(),
-            issued_at,
-            valid_for,
-            tcb,
-            revoke_pck,
+            o,
             root,
             pck_ca,
             pck,
             tcb_signer,
-            attestation_key: key(seed, "attestation-key")?,
+            attestation_key,
         })
     }
 
     /// Collateral valid for `secs` after issue (TCB info and QE identity `nextUpdate` =
     /// issue + secs, inclusive; CRLs stale one second later).
     pub fn with_validity(self, secs: i64) -> Result<Self, TestPkiError> {
-        Self::build(&self.seed, self.issued_at, secs, self.tcb, self.revoke_pck)
+        Self::build(Opts {
+            valid_for: secs,
+            ..self.o
+        })
     }
 
     /// A PCK certificate claiming this platform TCB.
     pub fn with_tcb(self, tcb: TestTcb) -> Result<Self, TestPkiError> {
-        Self::build(
-            &self.seed,
-            self.issued_at,
-            self.valid_for,
-            tcb,
-            self.revoke_pck,
-        )
+        Self::build(Opts { tcb, ..self.o })
     }
 
     /// List the PCK certificate in the PCK CRL.
     pub fn with_revoked_pck(self, revoked: bool) -> Result<Self, TestPkiError> {
-        Self::build(
-            &self.seed,
-            self.issued_at,
-            self.valid_for,
-            self.tcb,
-            revoked,
-        )
+        Self::build(Opts {
+            revoke_pck: revoked,
+            ..self.o
+        })
+    }
+
+    /// A root certificate naming `url` as its CRL distribution point (as Intel's does).
+    pub fn with_root_crl_url(self, url: &str) -> Result<Self, TestPkiError> {
+        Self::build(Opts {
+            root_crl_url: Some(url.to_string()),
+            ..self.o
+        })
+    }
+
+    /// The root CA's CRL (DER), as served at its distribution point.
+    pub fn root_ca_crl(&self) -> Result<Vec<u8>, TestPkiError> {
+        self.crl(&self.root, &[])
     }
 
     /// The root CA certificate (DER): the trust anchor to verify against.
@@ -435,7 +475,7 @@ impl TestPki {
 
     /// `[issued_at, issued_at + validity]`: when evidence from this PKI verifies.
     pub fn validity_window(&self) -> (i64, i64) {
-        (self.issued_at, self.issued_at + self.valid_for)
+        (self.o.issued_at, self.o.issued_at + self.o.valid_for)
     }
 
     fn crl(&self, issuer: &Issued, revoked: &[&Issued]) -> Result<Vec<u8>, TestPkiError> {
@@ -444,7 +484,7 @@ impl TestPki {
             .map(|c| {
                 Ok(RevokedCert {
                     serial_number: c.cert.tbs_certificate.serial_number.clone(),
-                    revocation_date: time(self.issued_at - 86_400)?,
+                    revocation_date: time(self.o.issued_at - 86_400)?,
                     crl_entry_extensions: None,
                 })
             })
@@ -453,8 +493,8 @@ impl TestPki {
             version: Version::V2,
             signature: alg(),
             issuer: issuer.cert.tbs_certificate.subject.clone(),
-            this_update: time(self.issued_at)?,
-            next_update: Some(time(self.issued_at + self.valid_for + 1)?),
+            this_update: time(self.o.issued_at)?,
+            next_update: Some(time(self.o.issued_at + self.o.valid_for + 1)?),
             revoked_certificates: (!revoked_certificates.is_empty())
                 .then_some(revoked_certificates),
             // RFC 5280 (and webpki) require the CRL number and the authority key identifier.
@@ -487,8 +527,8 @@ impl TestPki {
         };
         serde_json::json!({
             "id": "SGX", "version": 3,
-            "issueDate": format_rfc3339_utc(self.issued_at),
-            "nextUpdate": format_rfc3339_utc(self.issued_at + self.valid_for),
+            "issueDate": format_rfc3339_utc(self.o.issued_at),
+            "nextUpdate": format_rfc3339_utc(self.o.issued_at + self.o.valid_for),
             "fmspc": hex::encode_upper(TEST_FMSPC), "pceId": "0000", "tcbType": 0,
             "tcbEvaluationDataNumber": 17,
             "tcbLevels": [
@@ -505,8 +545,8 @@ impl TestPki {
     pub fn qe_identity_json(&self) -> String {
         serde_json::json!({
             "id": "QE", "version": 2,
-            "issueDate": format_rfc3339_utc(self.issued_at),
-            "nextUpdate": format_rfc3339_utc(self.issued_at + self.valid_for),
+            "issueDate": format_rfc3339_utc(self.o.issued_at),
+            "nextUpdate": format_rfc3339_utc(self.o.issued_at + self.o.valid_for),
             "tcbEvaluationDataNumber": 17,
             "miscselect": "00000000", "miscselectMask": "FFFFFFFF",
             "attributes": "11000000000000000000000000000000",
@@ -537,7 +577,7 @@ impl TestPki {
             let sig: Signature = self.tcb_signer.key.sign(msg.as_bytes());
             sig.to_bytes().to_vec()
         };
-        let revoked: Vec<&Issued> = if self.revoke_pck {
+        let revoked: Vec<&Issued> = if self.o.revoke_pck {
             vec![&self.pck]
         } else {
             vec![]
@@ -558,7 +598,7 @@ impl TestPki {
     /// A quote of the ISV enclave `p`, signed by the attestation key, with a QE report signed by
     /// the PCK key and the PCK chain as certification data.
     pub fn quote(&self, p: &QuoteParams) -> Vec<u8> {
-        let (cpu_svn, pce_svn) = self.tcb.svns();
+        let (cpu_svn, pce_svn) = self.o.tcb.svns();
         let mut q = Vec::new();
         q.extend_from_slice(&p.version.to_le_bytes());
         q.extend_from_slice(&ATT_KEY_TYPE_ECDSA_P256.to_le_bytes());
