@@ -305,3 +305,15 @@ fn civil(z: i64) -> (i64, i64, i64) {
         doy - (153 * mp + 2) / 5 + 1,
     )
 }
+
+#[test]
+fn a_leaf_is_no_trust_anchor() {
+    let pki = TestPki::new("anchor", T0).unwrap();
+    let ev = pki.evidence(&params(3)).unwrap();
+    // The TCB signing certificate (first of its issuer chain) is not a CA.
+    let chain = &ev.collateral.tcb_info_issuer_chain;
+    let end = chain.find("-----END CERTIFICATE-----").unwrap() + 25;
+    let leaf = dcap::root_ca_der_from_pem(&chain.as_bytes()[..end]).unwrap();
+    let e = dcap::verify(&ev, &leaf, T0).unwrap_err();
+    assert_eq!(e.to_string(), "invalid root CA certificate: not a CA");
+}

@@ -196,6 +196,13 @@ pub(crate) fn verify_chain(
     sigs: &mut Sigs<'_>,
 ) -> Result<Chain, DcapError> {
     let name = |i: usize| names.get(i).copied().unwrap_or("certificate");
+    anchor.check_time("root CA certificate", now)?;
+    if !anchor.is_ca() {
+        return Err(DcapError::InvalidCertificate {
+            what: "root CA certificate",
+            detail: "not a CA".into(),
+        });
+    }
     let mut certs = Vec::new();
     for (i, der) in ders.iter().enumerate() {
         if *der == anchor.der {
@@ -221,7 +228,6 @@ pub(crate) fn verify_chain(
             detail: "empty chain".into(),
         });
     }
-    anchor.check_time("root CA certificate", now)?;
     for (i, c) in certs.iter().enumerate() {
         c.check_time(name(i), now)?;
         match certs.get(i + 1) {
