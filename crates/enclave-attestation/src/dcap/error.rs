@@ -5,9 +5,9 @@ use super::time::format_rfc3339_utc;
 
 /// A Unix time that displays as RFC 3339 UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Instant(pub i64);
+pub struct UtcSeconds(pub i64);
 
-impl std::fmt::Display for Instant {
+impl std::fmt::Display for UtcSeconds {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&format_rfc3339_utc(self.0))
     }
@@ -51,14 +51,14 @@ pub enum DcapError {
     #[error("{what} expired at {not_after} (verification time {now})")]
     CertificateExpired {
         what: &'static str,
-        not_after: Instant,
-        now: Instant,
+        not_after: UtcSeconds,
+        now: UtcSeconds,
     },
     #[error("{what} is not valid before {not_before} (verification time {now})")]
     CertificateNotYetValid {
         what: &'static str,
-        not_before: Instant,
-        now: Instant,
+        not_before: UtcSeconds,
+        now: UtcSeconds,
     },
     #[error("invalid {what}: {detail}")]
     InvalidCrl { what: &'static str, detail: String },
@@ -67,14 +67,14 @@ pub enum DcapError {
     #[error("{what} expired at {next_update} (verification time {now})")]
     CrlExpired {
         what: &'static str,
-        next_update: Instant,
-        now: Instant,
+        next_update: UtcSeconds,
+        now: UtcSeconds,
     },
     #[error("{what} is not valid before {this_update} (verification time {now})")]
     CrlNotYetValid {
         what: &'static str,
-        this_update: Instant,
-        now: Instant,
+        this_update: UtcSeconds,
+        now: UtcSeconds,
     },
     #[error("{what} revoked")]
     Revoked { what: &'static str },
@@ -85,14 +85,14 @@ pub enum DcapError {
     #[error("collateral expired at {at}: {what} next update passed (verification time {now})")]
     CollateralExpired {
         what: &'static str,
-        at: Instant,
-        now: Instant,
+        at: UtcSeconds,
+        now: UtcSeconds,
     },
     #[error("collateral not yet valid: {what} issued at {at} (verification time {now})")]
     CollateralNotYetValid {
         what: &'static str,
-        at: Instant,
-        now: Instant,
+        at: UtcSeconds,
+        now: UtcSeconds,
     },
     #[error("collateral does not match the quote: {0}")]
     CollateralMismatch(String),

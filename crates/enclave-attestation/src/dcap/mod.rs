@@ -15,7 +15,7 @@ mod time;
 mod verify;
 mod x509;
 
-pub use error::{DcapError, Instant};
+pub use error::{DcapError, UtcSeconds};
 pub use evidence::{
     Collateral, DcapEvidence, MAX_CHAIN_LEN, MAX_CRL_LEN, MAX_EVIDENCE_LEN,
     MAX_JSON_COLLATERAL_LEN, MAX_QUOTE_LEN,

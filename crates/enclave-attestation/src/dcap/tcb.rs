@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::error::Instant;
+use super::error::UtcSeconds;
 use super::quote::EnclaveReport;
 use super::time::parse_rfc3339_utc;
 use super::x509::PckExtension;
@@ -131,15 +131,15 @@ pub(crate) fn check_window(
     if now < issue {
         return Err(DcapError::CollateralNotYetValid {
             what,
-            at: Instant(issue),
-            now: Instant(now),
+            at: UtcSeconds(issue),
+            now: UtcSeconds(now),
         });
     }
     if now > next {
         return Err(DcapError::CollateralExpired {
             what,
-            at: Instant(next),
-            now: Instant(now),
+            at: UtcSeconds(next),
+            now: UtcSeconds(now),
         });
     }
     Ok(())

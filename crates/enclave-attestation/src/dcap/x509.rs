@@ -9,7 +9,7 @@ use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::BasicConstraints;
 use x509_cert::Certificate;
 
-use super::error::Instant;
+use super::error::UtcSeconds;
 use super::sigs::Sigs;
 use super::DcapError;
 
@@ -91,15 +91,15 @@ impl Cert {
         if now < self.not_before {
             return Err(DcapError::CertificateNotYetValid {
                 what,
-                not_before: Instant(self.not_before),
-                now: Instant(now),
+                not_before: UtcSeconds(self.not_before),
+                now: UtcSeconds(now),
             });
         }
         if now > self.not_after {
             return Err(DcapError::CertificateExpired {
                 what,
-                not_after: Instant(self.not_after),
-                now: Instant(now),
+                not_after: UtcSeconds(self.not_after),
+                now: UtcSeconds(now),
             });
         }
         Ok(())
@@ -309,15 +309,15 @@ pub(crate) fn verify_crl(
     if now < this_update {
         return Err(DcapError::CrlNotYetValid {
             what,
-            this_update: Instant(this_update),
-            now: Instant(now),
+            this_update: UtcSeconds(this_update),
+            now: UtcSeconds(now),
         });
     }
     if now >= next_update {
         return Err(DcapError::CrlExpired {
             what,
-            next_update: Instant(next_update),
-            now: Instant(now),
+            next_update: UtcSeconds(next_update),
+            now: UtcSeconds(now),
         });
     }
     Ok(Crl {
