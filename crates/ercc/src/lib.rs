@@ -1,3 +1,4 @@
 //! The FPC enclave registry contract.
 
+pub mod convert;
 pub mod package;
