@@ -2,6 +2,8 @@
 //! DCAP part of the policy (trust anchor, TCB statuses, debug, MRENCLAVE, report data) applied by
 //! the common appraisal.
 
+#![allow(clippy::unwrap_used)]
+
 use enclave_attestation::dcap::test_pki::{QuoteParams, TestPki, TestTcb, ATTRIBUTES_DEBUG};
 use enclave_attestation::{verify, Policy, RootCa, UnixTime, VerificationRequest};
 
