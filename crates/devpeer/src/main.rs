@@ -1,5 +1,4 @@
-//! `devpeer`: a development Fabric peer (work in progress).
+//! The `devpeer` binary: see `devpeer --help`.
 fn main() {
-    eprintln!("devpeer: not built yet");
-    std::process::exit(2);
+    std::process::exit(devpeer::cli::main());
 }

@@ -68,6 +68,9 @@ pub enum VerifyError {
     /// The attested report data is not SHA-256(statement) followed by 32 zero bytes.
     #[error("report data does not match the attested data")]
     ReportDataMismatch,
+    /// `dcap` evidence is malformed or does not verify (quote, collateral, chains, CRLs).
+    #[error("{0}")]
+    Dcap(#[from] crate::dcap::DcapError),
 }
 
 /// Evidence that does not parse. `what` names the part (`evidence envelope`, `IAS evidence`,

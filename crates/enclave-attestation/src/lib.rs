@@ -13,6 +13,7 @@
 mod anchors;
 mod appraisal;
 mod claims;
+pub mod dcap;
 mod envelope;
 mod error;
 pub mod ias;

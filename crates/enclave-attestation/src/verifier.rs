@@ -2,34 +2,11 @@
 //! evidence type is a variant of [`EvidenceType`], an implementation of [`EvidenceVerifier`] and one
 //! arm in [`verifier_for`].
 //!
-//! Wiring DCAP (`crate::dcap`, whose `verify` applies no policy) is then an adapter like:
-//!
-//! ```text
-//! impl EvidenceVerifier for DcapVerifier {
-//!     fn verify(&self, envelope: &Envelope, policy: &Policy, now: UnixTime) -> Result<Claims, VerifyError> {
-//!         let evidence = DcapEvidence::parse(envelope.evidence.as_bytes())?;
-//!         let v = dcap::verify(&evidence, policy.dcap.root_ca.der(), now.as_secs())?;
-//!         Ok(Claims {
-//!             evidence_type: EvidenceType::Dcap,
-//!             enclave: Some(EnclaveReport { mrenclave: v.mrenclave, mrsigner: v.mrsigner,
-//!                 isv_prod_id: v.isv_prod_id, isv_svn: v.isv_svn, report_data: v.report_data,
-//!                 debug: v.debug }),
-//!             status: Some(v.tcb_status),
-//!             advisory_ids: v.advisory_ids,
-//!             issued_at: None, // collateral validity was checked at `now`
-//!         })
-//!     }
-//!     fn inspect(&self, envelope: &Envelope) -> Result<serde_json::Value, VerifyError> {
-//!         Ok(dcap::inspect(&DcapEvidence::parse(envelope.evidence.as_bytes())?))
-//!     }
-//! }
-//! ```
-//!
-//! plus `VerifyError::Dcap(#[from] DcapError)` (displayed as the DCAP error itself) and
-//! `EvidenceType::Dcap => Some(&DcapVerifier)` below. The common appraisal already applies the
-//! DCAP policy: accepted TCB statuses, rejected advisories, debug, MRENCLAVE and report data.
+//! `dcap` evidence is verified by [`crate::dcap`] (which applies no policy) through
+//! [`DcapVerifier`]; the common appraisal then applies the DCAP part of the policy.
 
-use crate::claims::{Claims, EvidenceType};
+use crate::claims::{Claims, EnclaveReport, EvidenceType};
+use crate::dcap::{self, DcapEvidence};
 use crate::envelope::Envelope;
 use crate::error::VerifyError;
 use crate::ias::EpidVerifier;
@@ -59,7 +36,42 @@ pub fn verifier_for(evidence_type: EvidenceType) -> Option<&'static dyn Evidence
     match evidence_type {
         EvidenceType::Simulated => Some(&SimulatedVerifier),
         EvidenceType::EpidLinkable | EvidenceType::EpidUnlinkable => Some(&EpidVerifier),
-        // Wired by the DCAP integration: `Some(&crate::dcap::DcapVerifier)`.
-        EvidenceType::Dcap => None,
+        EvidenceType::Dcap => Some(&DcapVerifier),
+    }
+}
+
+/// Adapter from [`crate::dcap`] (quote + collateral verification at `now`) to [`Claims`].
+pub struct DcapVerifier;
+
+impl EvidenceVerifier for DcapVerifier {
+    fn verify(
+        &self,
+        envelope: &Envelope,
+        policy: &Policy,
+        now: UnixTime,
+    ) -> Result<Claims, VerifyError> {
+        let evidence = DcapEvidence::parse(envelope.evidence.as_bytes())?;
+        let v = dcap::verify(&evidence, policy.dcap.root_ca.der(), now.as_secs())?;
+        Ok(Claims {
+            evidence_type: EvidenceType::Dcap,
+            enclave: Some(EnclaveReport {
+                mrenclave: v.mrenclave,
+                mrsigner: v.mrsigner,
+                isv_prod_id: v.isv_prod_id,
+                isv_svn: v.isv_svn,
+                report_data: v.report_data,
+                debug: v.debug,
+            }),
+            status: Some(v.tcb_status),
+            advisory_ids: v.advisory_ids,
+            // Freshness is the collateral's validity window, already checked at `now`.
+            issued_at: None,
+        })
+    }
+
+    fn inspect(&self, envelope: &Envelope) -> Result<serde_json::Value, VerifyError> {
+        Ok(dcap::inspect(&DcapEvidence::parse(
+            envelope.evidence.as_bytes(),
+        )?))
     }
 }

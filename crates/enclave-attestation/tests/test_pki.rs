@@ -229,12 +229,3 @@ fn simulated_evidence_needs_the_policy() {
     assert_eq!(check(&policy, sim, T), Ok(()));
     assert_eq!(inspect_evidence(sim).unwrap()["evidence"], "MA==");
 }
-
-#[test]
-fn dcap_is_typed_but_not_wired_here() {
-    let dcap = br#"{"attestation_type":"dcap","evidence":"{}"}"#;
-    assert_eq!(
-        check(&Policy::default(), dcap, T).unwrap_err().to_string(),
-        "evidence type dcap is not supported by this build"
-    );
-}

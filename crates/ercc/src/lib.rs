@@ -9,6 +9,7 @@
 
 pub mod attestation;
 pub mod cli_input;
+pub mod convert;
 pub mod credentials;
 pub mod fuzzing;
 pub mod inspect;

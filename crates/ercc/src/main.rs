@@ -24,6 +24,8 @@ enum Command {
     Verify(ercc::verify::VerifyArgs),
     /// Build a Fabric install package for the registry and print its package id.
     Package(ercc::package::PackageArgs),
+    /// Fetch DCAP collateral and turn a dcap attestation into verifiable dcap evidence.
+    Convert(ercc::convert::ConvertArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         Some(Command::Inspect(args)) => ercc::inspect::run(args).map_err(|e| e.to_string()),
         Some(Command::Verify(args)) => ercc::verify::run(args).map_err(|e| e.to_string()),
         Some(Command::Package(args)) => ercc::package::run(args).map_err(|e| e.to_string()),
+        Some(Command::Convert(args)) => ercc::convert::run(args).map_err(|e| e.to_string()),
         None => run_chaincode(cli.peer_address),
     };
     match result {

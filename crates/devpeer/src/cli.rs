@@ -1,0 +1,503 @@
+//! The command line, shaped like the peer CLI: `start` and `up` run the peer in the
+//! foreground; `install`, `define`, `invoke`, `query`, `status` and `stop` talk to it through
+//! the admin socket in the home directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use clap::{Args, Parser, Subcommand};
+use hyper::Method;
+
+use crate::builder::{parse_builder_flag, read_builders_file, BuilderConfig, Builders};
+use crate::peer::{DefineOutcome, DefineRequest, InstallOutcome, PeerConfig, TxOutcome, TxRequest};
+use crate::server::StartOptions;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "devpeer",
+    version,
+    about = "A development Fabric peer that runs chaincode over the real protocol"
+)]
+struct Cli {
+    /// Home directory (ledger, builds, identities, admin socket).
+    #[arg(long, global = true, env = "DEVPEER_HOME")]
+    home: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the peer in the foreground.
+    Start(StartArgs),
+    /// Start with this repository's registry (ercc) packaged, installed, defined and running.
+    Up(UpArgs),
+    /// Install a chaincode package (prints its package id).
+    Install {
+        /// The package file (`.tar.gz`, Fabric v2 format).
+        package: PathBuf,
+    },
+    /// Commit a chaincode definition (approve + commit in one step) and launch it.
+    Define {
+        name: String,
+        #[arg(long)]
+        version: String,
+        #[arg(long)]
+        sequence: i64,
+        #[arg(long = "package-id")]
+        package_id: Option<String>,
+        #[arg(long = "init-required")]
+        init_required: bool,
+    },
+    /// Endorse and commit a transaction; prints the payload raw.
+    Invoke(TxArgs),
+    /// Endorse a transaction without committing; prints the payload raw.
+    Query(TxArgs),
+    /// Show the running peer's state (JSON).
+    Status,
+    /// Stop the running peer.
+    Stop,
+}
+
+#[derive(Args, Debug, Clone)]
+struct StartArgs {
+    /// Listen address of the chaincode (ChaincodeSupport) gRPC service.
+    #[arg(long = "chaincode-listen", default_value = "127.0.0.1:7052")]
+    chaincode_listen: SocketAddr,
+    /// Address handed to chaincode as peer_address (default: the listen address).
+    #[arg(long = "chaincode-address")]
+    chaincode_address: Option<String>,
+    /// The channel.
+    #[arg(long, default_value = "mychannel")]
+    channel: String,
+    /// The peer's local MSP id.
+    #[arg(long = "peer-msp", default_value = "Org1MSP")]
+    peer_msp: String,
+    /// TLS on the chaincode listener (true or false).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    tls: bool,
+    /// An external builder NAME=PATH (repeatable; tried after the config file's, in order).
+    #[arg(long = "builder")]
+    builders: Vec<String>,
+    /// A JSON file with core.yaml's externalBuilders list ({name, path, propagateEnvironment}).
+    #[arg(long = "builders-config")]
+    builders_config: Option<PathBuf>,
+    /// An environment variable to pass to --builder builders (repeatable).
+    #[arg(long = "propagate")]
+    propagate: Vec<String>,
+    /// How long a launched chaincode has to register (Go duration, e.g. 60s).
+    #[arg(long = "launch-timeout", default_value = "60s")]
+    launch_timeout: String,
+    /// How long a transaction may run (Go duration).
+    #[arg(long = "execute-timeout", default_value = "30s")]
+    execute_timeout: String,
+    /// Default number of endorsing launches per transaction.
+    #[arg(long, default_value_t = 1)]
+    endorsers: usize,
+    /// Send READY with ChaincodeAdditionalParams (write batches, multi-key reads) like
+    /// Fabric 3.1+ (true or false; false = Fabric 2.x's empty READY).
+    #[arg(long = "runtime-params", default_value_t = false, action = clap::ArgAction::Set)]
+    runtime_params: bool,
+}
+
+#[derive(Args, Debug)]
+struct UpArgs {
+    #[command(flatten)]
+    start: StartArgs,
+    /// The ercc binary (default: `ercc` next to this executable).
+    #[arg(long)]
+    ercc: Option<PathBuf>,
+    /// The fpc-c external builder directory (default: fabric/externalBuilder/chaincode found
+    /// above the current directory or this executable).
+    #[arg(long = "fpc-builder")]
+    fpc_builder: Option<PathBuf>,
+    /// Chaincode name of the registry.
+    #[arg(long, default_value = "ercc")]
+    name: String,
+    /// The definition's version: the enclave's MRENCLAVE (64 hex characters).
+    #[arg(
+        long,
+        default_value = "0000000000000000000000000000000000000000000000000000000000000000"
+    )]
+    version: String,
+}
+
+#[derive(Args, Debug)]
+struct TxArgs {
+    /// Chaincode name.
+    name: String,
+    /// Constructor JSON: {"Args":["fn","a"]} or {"Function":"fn","Args":["a"]}.
+    #[arg(short = 'c', long = "ctor")]
+    ctor: String,
+    /// Creator MSP id.
+    #[arg(long, default_value = "Org1MSP")]
+    msp: String,
+    /// Transaction timestamp (RFC 3339; default now).
+    #[arg(long)]
+    timestamp: Option<String>,
+    #[arg(short = 'C', long = "channel")]
+    channel: Option<String>,
+    /// Number of endorsing launches that must agree.
+    #[arg(long)]
+    endorsers: Option<usize>,
+    /// Transient map JSON, values base64 (as the peer CLI).
+    #[arg(long)]
+    transient: Option<String>,
+    /// Send INIT instead of TRANSACTION.
+    #[arg(short = 'I', long = "is-init")]
+    is_init: bool,
+}
+
+fn home_dir(h: Option<PathBuf>) -> PathBuf {
+    h.unwrap_or_else(|| {
+        std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(".devpeer")
+    })
+}
+
+/// Parses the `-c` constructor the way the peer CLI does (field names case-insensitive).
+pub fn parse_ctor(ctor: &str) -> Result<Vec<String>, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(ctor).map_err(|e| format!("-c is not valid JSON: {e}"))?;
+    let obj = v.as_object().ok_or("-c must be a JSON object")?;
+    let mut function = None;
+    let mut args = Vec::new();
+    for (k, v) in obj {
+        match k.to_ascii_lowercase().as_str() {
+            "function" => {
+                function = Some(v.as_str().ok_or("Function must be a string")?.to_string())
+            }
+            "args" => {
+                for a in v.as_array().ok_or("Args must be an array")? {
+                    args.push(
+                        a.as_str()
+                            .ok_or("every Args entry must be a string")?
+                            .to_string(),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(f) = function {
+        args.insert(0, f);
+    }
+    Ok(args)
+}
+
+fn start_options(
+    home: PathBuf,
+    a: &StartArgs,
+    extra: Vec<BuilderConfig>,
+) -> Result<StartOptions, String> {
+    let mut list = Vec::new();
+    if let Some(f) = &a.builders_config {
+        list.extend(read_builders_file(f)?);
+    }
+    for b in &a.builders {
+        list.push(parse_builder_flag(b, &a.propagate)?);
+    }
+    list.extend(extra);
+    let parse = |s: &str| crate::connection::parse_go_duration(s);
+    Ok(StartOptions {
+        home,
+        chaincode_listen: a.chaincode_listen,
+        chaincode_address: a.chaincode_address.clone(),
+        tls: a.tls,
+        builders: Builders { list },
+        config: PeerConfig {
+            channel: a.channel.clone(),
+            msp_id: a.peer_msp.clone(),
+            launch_timeout: parse(&a.launch_timeout)?,
+            execute_timeout: parse(&a.execute_timeout)?,
+            default_endorsers: a.endorsers.clamp(1, crate::peer::MAX_ENDORSERS),
+            runtime_params: a.runtime_params,
+        },
+    })
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DEVPEER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Entry point; returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("devpeer: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    let home = home_dir(cli.home);
+    rt.block_on(async move {
+        match run(home, cli.cmd).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                1
+            }
+        }
+    })
+}
+
+async fn call(home: &Path, method: Method, path: &str, body: Vec<u8>) -> Result<Vec<u8>, String> {
+    let (status, body) =
+        crate::admin::request(&home.join("admin.sock"), method, path, body).await?;
+    if status != 200 {
+        let msg = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+        return Err(msg);
+    }
+    Ok(body)
+}
+
+async fn run(home: PathBuf, cmd: Command) -> Result<i32, String> {
+    match cmd {
+        Command::Start(a) => {
+            init_logging();
+            let opts = start_options(home, &a, Vec::new())?;
+            let started = crate::server::start(opts).await?;
+            started.peer.launch_defined_in_background();
+            started.run_until_stopped().await;
+            Ok(0)
+        }
+        Command::Up(a) => up(home, a).await,
+        Command::Install { package } => {
+            let bytes =
+                std::fs::read(&package).map_err(|e| format!("{}: {e}", package.display()))?;
+            let out = call(&home, Method::POST, "/install", bytes).await?;
+            let o: InstallOutcome = serde_json::from_slice(&out).map_err(|e| e.to_string())?;
+            if o.already_installed {
+                return Err(format!(
+                    "chaincode already successfully installed (package ID '{}')",
+                    o.package_id
+                ));
+            }
+            eprintln!(
+                "Chaincode code package identifier: {} (builder {})",
+                o.package_id, o.builder
+            );
+            println!("{}", o.package_id);
+            Ok(0)
+        }
+        Command::Define {
+            name,
+            version,
+            sequence,
+            package_id,
+            init_required,
+        } => {
+            let req = DefineRequest {
+                name,
+                version,
+                sequence,
+                package_id,
+                init_required,
+            };
+            let body = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
+            let out = call(&home, Method::POST, "/define", body).await?;
+            let o: DefineOutcome = serde_json::from_slice(&out).map_err(|e| e.to_string())?;
+            eprintln!(
+                "Committed chaincode definition for chaincode '{}' on channel: version {}, sequence {}, package {}",
+                o.definition.name, o.definition.version, o.definition.sequence, o.definition.package_id
+            );
+            if let Some(e) = o.launch_error {
+                eprintln!("Warning: the chaincode did not launch yet: {e}");
+            }
+            Ok(0)
+        }
+        Command::Invoke(a) => transact(&home, a, true).await,
+        Command::Query(a) => transact(&home, a, false).await,
+        Command::Status => {
+            let out = call(&home, Method::GET, "/status", Vec::new()).await?;
+            println!("{}", String::from_utf8_lossy(&out));
+            Ok(0)
+        }
+        Command::Stop => {
+            call(&home, Method::POST, "/shutdown", Vec::new()).await?;
+            Ok(0)
+        }
+    }
+}
+
+async fn transact(home: &Path, a: TxArgs, commit: bool) -> Result<i32, String> {
+    let args = parse_ctor(&a.ctor)?;
+    let transient = match &a.transient {
+        Some(t) => serde_json::from_str(t).map_err(|e| format!("--transient: {e}"))?,
+        None => Default::default(),
+    };
+    let req = TxRequest {
+        chaincode: a.name,
+        args,
+        msp: Some(a.msp),
+        timestamp: a.timestamp,
+        channel: a.channel,
+        endorsers: a.endorsers,
+        transient,
+        is_init: a.is_init,
+        commit,
+    };
+    let body = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
+    let out = call(home, Method::POST, "/transact", body).await?;
+    let o: TxOutcome = serde_json::from_slice(&out).map_err(|e| e.to_string())?;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(&o.payload)
+        .map_err(|e| e.to_string())?;
+    if o.status >= 400 {
+        eprintln!(
+            "Error: endorsement failure during {}: status: {}, message: {}",
+            if commit { "invoke" } else { "query" },
+            o.status,
+            o.message
+        );
+        return Ok(1);
+    }
+    use std::io::Write;
+    let mut stdout = std::io::stdout();
+    let _ = stdout.write_all(&payload);
+    let _ = stdout.flush();
+    if commit {
+        eprintln!(
+            "Chaincode invoke successful. result: status:{} txid:{} block:{}",
+            o.status,
+            o.txid,
+            o.block.unwrap_or(0)
+        );
+    }
+    Ok(0)
+}
+
+fn find_upwards(start: &Path, rel: &str) -> Option<PathBuf> {
+    let mut dir = Some(start);
+    while let Some(d) = dir {
+        let p = d.join(rel);
+        if p.join("bin/detect").is_file() {
+            return Some(p);
+        }
+        dir = d.parent();
+    }
+    None
+}
+
+async fn up(home: PathBuf, a: UpArgs) -> Result<i32, String> {
+    init_logging();
+    if a.version.len() != 64 || !a.version.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "--version must be 64 hex characters (an MRENCLAVE), got '{}'",
+            a.version
+        ));
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let exe_dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    let ercc = a.ercc.clone().unwrap_or_else(|| exe_dir.join("ercc"));
+    if !ercc.is_file() {
+        return Err(format!(
+            "ercc binary not found at {} (build it with `cargo build -p ercc` or pass --ercc PATH)",
+            ercc.display()
+        ));
+    }
+    let rel = "fabric/externalBuilder/chaincode";
+    let fpc = match a.fpc_builder.clone() {
+        Some(p) => p,
+        None => std::env::current_dir()
+            .ok()
+            .and_then(|d| find_upwards(&d, rel))
+            .or_else(|| find_upwards(&exe_dir, rel))
+            .ok_or_else(|| {
+                format!("the fpc-c builder ({rel}) was not found; pass --fpc-builder PATH")
+            })?,
+    };
+    let extra = vec![BuilderConfig {
+        name: "fpc-c".into(),
+        path: fpc,
+        propagate_environment: vec![
+            "ERCC_POLICY_FILE".into(),
+            "ERCC_ACCEPTED_EVIDENCE".into(),
+            "ERCC_IAS_ACCEPTED_QUOTE_STATUSES".into(),
+            "ERCC_ALLOW_DEBUG_ENCLAVES".into(),
+            "ERCC_MAX_REPORT_AGE".into(),
+            "ERCC_IAS_ROOT_CA".into(),
+            "ERCC_DCAP_ROOT_CA".into(),
+            "ERCC_DCAP_ACCEPTED_TCB_STATUSES".into(),
+            "ERCC_DCAP_REJECTED_ADVISORIES".into(),
+            "FABRIC_LOGGING_SPEC".into(),
+        ],
+    }];
+    let opts = start_options(home.clone(), &a.start, extra)?;
+    let started = crate::server::start(opts).await?;
+    let peer = started.peer.clone();
+
+    let pkg_path = home.join("ercc.tar.gz");
+    let out = tokio::process::Command::new(&ercc)
+        .args(["package", "normal", "--label", &a.name, "--out"])
+        .arg(&pkg_path)
+        .arg("--binary")
+        .arg(&ercc)
+        .output()
+        .await
+        .map_err(|e| format!("running {} package: {e}", ercc.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{} package normal` failed ({}): {}",
+            ercc.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let bytes = std::fs::read(&pkg_path).map_err(|e| format!("{}: {e}", pkg_path.display()))?;
+    let installed = peer.install(&bytes).await.map_err(|e| e.to_string())?;
+    let current = peer.ledger.definition(&a.name).map_err(|e| e.to_string())?;
+    let needs_define = match &current {
+        Some(d) => d.version != a.version || d.package_id != installed.package_id,
+        None => true,
+    };
+    if needs_define {
+        let sequence = current.map(|d| d.sequence + 1).unwrap_or(1);
+        let o = peer
+            .define(DefineRequest {
+                name: a.name.clone(),
+                version: a.version.clone(),
+                sequence,
+                package_id: Some(installed.package_id.clone()),
+                init_required: false,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(e) = o.launch_error {
+            return Err(format!("the registry did not start: {e}"));
+        }
+    } else {
+        peer.ensure_running(&installed.package_id, peer.config.default_endorsers)
+            .await
+            .map_err(|e| format!("the registry did not start: {e}"))?;
+    }
+    let home_flag = format!("--home {}", home.display());
+    println!(
+        "devpeer is up: registry '{}' ({}) is running on channel {}.",
+        a.name, installed.package_id, peer.config.channel
+    );
+    println!("Next, in another terminal:");
+    println!("  devpeer {home_flag} query {} -c '{{\"Args\":[\"QueryListProvisionedEnclaves\",\"mycc\"]}}'", a.name);
+    println!("  devpeer {home_flag} invoke {} -c '{{\"Args\":[\"RegisterEnclave\",\"<base64 credentials>\"]}}'", a.name);
+    println!("  devpeer {home_flag} status");
+    println!("Stop with Ctrl-C or `devpeer {home_flag} stop`.");
+    let _ = Duration::ZERO;
+    started.run_until_stopped().await;
+    Ok(0)
+}

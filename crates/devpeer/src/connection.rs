@@ -1,0 +1,239 @@
+//! A released `connection.json` (Fabric `ChaincodeServerUserData`) and dialling the chaincode
+//! server it names, with the peer's TLS rules: `root_cert` verifies the server, the client
+//! certificate is presented and `domain` overrides the TLS name only when
+//! `client_auth_required` is true.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+use crate::launcher::LaunchError;
+
+/// Largest connection.json accepted.
+const MAX_CONNECTION_JSON: u64 = 1024 * 1024;
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawDuration {
+    Text(String),
+    Nanos(i64),
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    dial_timeout: Option<RawDuration>,
+    #[serde(default)]
+    tls_required: bool,
+    #[serde(default)]
+    client_auth_required: bool,
+    #[serde(default)]
+    client_key: String,
+    #[serde(default)]
+    client_cert: String,
+    #[serde(default)]
+    root_cert: String,
+    #[serde(default)]
+    domain: String,
+}
+
+/// Parsed and checked `connection.json`.
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    pub address: String,
+    pub dial_timeout: Duration,
+    pub tls_required: bool,
+    pub client_auth_required: bool,
+    pub client_key: String,
+    pub client_cert: String,
+    pub root_cert: String,
+    pub domain: String,
+}
+
+/// Parses a Go `time.Duration` string ("10s", "1m30s", "250ms", "1.5h").
+pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let err = || format!("time: invalid duration \"{s}\"");
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.is_empty() || s.starts_with('-') {
+        return Err(err());
+    }
+    let s2 = s.strip_prefix('+').unwrap_or(s);
+    let mut total = 0f64;
+    let mut rest = s2;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(err)?;
+        if num_len == 0 {
+            return Err(err());
+        }
+        let n: f64 = rest[..num_len].parse().map_err(|_| err())?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(err()),
+        };
+        rest = &rest[unit_len..];
+        total += n * unit;
+    }
+    if !total.is_finite() || total > 1e9 {
+        return Err(err());
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+impl ConnectionInfo {
+    /// Reads and validates a connection.json file.
+    pub fn read(path: &Path) -> Result<ConnectionInfo, String> {
+        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if meta.len() > MAX_CONNECTION_JSON {
+            return Err(format!("{} is too large", path.display()));
+        }
+        let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::parse(&data)
+    }
+
+    /// Parses connection.json bytes.
+    pub fn parse(data: &[u8]) -> Result<ConnectionInfo, String> {
+        let raw: Raw = serde_json::from_slice(data).map_err(|e| format!("malformed: {e}"))?;
+        if raw.address.is_empty() {
+            return Err("chaincode address not provided".into());
+        }
+        let dial_timeout = match raw.dial_timeout {
+            None => Duration::ZERO,
+            Some(RawDuration::Nanos(n)) if n >= 0 => Duration::from_nanos(n as u64),
+            Some(RawDuration::Nanos(_)) => return Err("negative dial_timeout".into()),
+            Some(RawDuration::Text(t)) => parse_go_duration(&t)?,
+        };
+        let dial_timeout = if dial_timeout.is_zero() {
+            Duration::from_secs(3)
+        } else {
+            dial_timeout
+        };
+        if raw.tls_required && raw.root_cert.is_empty() {
+            return Err("tls_required is true but no root_cert is given".into());
+        }
+        if raw.client_auth_required && (raw.client_cert.is_empty() || raw.client_key.is_empty()) {
+            return Err(
+                "client_auth_required is true but client_cert or client_key is missing".into(),
+            );
+        }
+        Ok(ConnectionInfo {
+            address: raw.address,
+            dial_timeout,
+            tls_required: raw.tls_required,
+            client_auth_required: raw.client_auth_required,
+            client_key: raw.client_key,
+            client_cert: raw.client_cert,
+            root_cert: raw.root_cert,
+            domain: raw.domain,
+        })
+    }
+
+    /// Dials the chaincode server within `dial_timeout`.
+    pub async fn connect(&self) -> Result<Channel, LaunchError> {
+        let dial = |msg: String| LaunchError::Dial {
+            address: self.address.clone(),
+            msg,
+        };
+        let scheme = if self.tls_required { "https" } else { "http" };
+        let mut ep = Endpoint::from_shared(format!("{scheme}://{}", self.address))
+            .map_err(|e| dial(e.to_string()))?
+            .connect_timeout(self.dial_timeout)
+            .http2_keep_alive_interval(Duration::from_secs(60))
+            .keep_alive_timeout(Duration::from_secs(20))
+            .keep_alive_while_idle(true);
+        if self.tls_required {
+            let host = self
+                .address
+                .rsplit_once(':')
+                .map(|(h, _)| h)
+                .unwrap_or(&self.address)
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string();
+            let mut tls =
+                ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&self.root_cert));
+            let name = if self.client_auth_required && !self.domain.is_empty() {
+                self.domain.clone()
+            } else {
+                host
+            };
+            tls = tls.domain_name(name);
+            if self.client_auth_required {
+                let key = crate::tls::normalize_key_pem(&self.client_key)
+                    .map_err(|e| dial(format!("client_key: {e}")))?;
+                tls = tls.identity(Identity::from_pem(&self.client_cert, key));
+            }
+            ep = ep.tls_config(tls).map_err(|e| dial(e.to_string()))?;
+        }
+        match tokio::time::timeout(self.dial_timeout, ep.connect()).await {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(e)) => Err(dial(error_chain(&e))),
+            Err(_) => Err(dial(format!(
+                "dial timeout {:?} expired",
+                self.dial_timeout
+            ))),
+        }
+    }
+}
+
+/// An error with its sources, which carry the useful part for transport errors.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            parse_go_duration("250ms").unwrap(),
+            Duration::from_millis(250)
+        );
+        assert!(parse_go_duration("").is_err());
+        assert!(parse_go_duration("10").is_err());
+        assert!(parse_go_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn connection_json_rules() {
+        let c = ConnectionInfo::parse(
+            br#"{"address":"h:1","dial_timeout":"10s","tls_required":false}"#,
+        )
+        .unwrap();
+        assert_eq!(c.dial_timeout, Duration::from_secs(10));
+        let c = ConnectionInfo::parse(br#"{"address":"h:1"}"#).unwrap();
+        assert_eq!(c.dial_timeout, Duration::from_secs(3));
+        assert!(ConnectionInfo::parse(br#"{"address":"h:1","dial_timeout":""}"#).is_err());
+        assert!(ConnectionInfo::parse(br#"{"address":"h:1","tls_required":"true"}"#).is_err());
+        assert!(ConnectionInfo::parse(br#"{"dial_timeout":"1s"}"#).is_err());
+        assert!(ConnectionInfo::parse(br#"{"address":"h:1","tls_required":true}"#).is_err());
+    }
+}

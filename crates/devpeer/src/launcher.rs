@@ -1,0 +1,426 @@
+//! Launching chaincode like a peer does: for each (package, endorser slot) either run the
+//! builder's `run` with a fresh `chaincode.json` and wait for the chaincode to REGISTER on the
+//! TLS certificate made for that launch, or dial the released `connection.json` (CaaS). A
+//! launch whose stream ended is relaunched on next use; `run` is stopped with SIGTERM, then
+//! SIGKILL after 5 s.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use serde::Serialize;
+use tokio::sync::{oneshot, watch};
+
+use crate::builder::{BuildDirs, BuilderError};
+use crate::connection::ConnectionInfo;
+use crate::handler::{Expect, Handler};
+use crate::peer::Peer;
+use crate::tls::TlsError;
+
+/// Grace period between SIGTERM and SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// Launch failures.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("package {0} is not installed")]
+    NotInstalled(String),
+    #[error("{0}")]
+    Builder(#[from] BuilderError),
+    #[error("{0}")]
+    Tls(#[from] TlsError),
+    #[error("builder {0} has no run program and released no chaincode/server/connection.json")]
+    NoRun(String),
+    #[error("could not start the builder's run: {0}")]
+    Spawn(String),
+    #[error("chaincode {package_id} exited ({status}) before registering; log: {log}{tail}")]
+    ExitedEarly {
+        package_id: String,
+        status: String,
+        log: String,
+        tail: String,
+    },
+    #[error("chaincode {0} did not register within {1:?}")]
+    RegisterTimeout(String, Duration),
+    #[error("connection.json: {0}")]
+    Connection(String),
+    #[error("could not connect to chaincode server {address}: {msg}")]
+    Dial { address: String, msg: String },
+    #[error("ledger: {0}")]
+    Ledger(#[from] crate::ledger::LedgerError),
+    #[error("I/O: {0}")]
+    Io(String),
+}
+
+/// A running `run` process (its own process group).
+struct Child {
+    pid: u32,
+    exited: watch::Receiver<Option<String>>,
+}
+
+impl Child {
+    async fn stop(mut self) {
+        if self.exited.borrow().is_some() {
+            return;
+        }
+        let pg = Pid::from_raw(self.pid as i32);
+        let _ = killpg(pg, Signal::SIGTERM);
+        let timed_out = tokio::time::timeout(KILL_GRACE, self.exited.wait_for(|s| s.is_some()))
+            .await
+            .is_err();
+        if timed_out {
+            let _ = killpg(pg, Signal::SIGKILL);
+            let _ = self.exited.wait_for(|s| s.is_some()).await;
+        }
+    }
+}
+
+#[derive(Default)]
+enum SlotState {
+    #[default]
+    Idle,
+    Running {
+        handler: Arc<Handler>,
+        child: Option<Child>,
+    },
+}
+
+/// One (package, endorser) launch slot; its async lock serialises launches.
+type SlotCell = Arc<tokio::sync::Mutex<SlotState>>;
+
+/// A launch waiting for its REGISTER.
+type Pending = (String, usize, oneshot::Sender<Arc<Handler>>);
+
+/// All launches of this peer.
+#[derive(Default)]
+pub struct Launcher {
+    slots: Mutex<BTreeMap<(String, usize), SlotCell>>,
+    by_cert: Mutex<HashMap<[u8; 32], Pending>>,
+    by_name: Mutex<HashMap<String, VecDeque<Pending>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[derive(Serialize)]
+struct ChaincodeJson<'a> {
+    chaincode_id: &'a str,
+    peer_address: &'a str,
+    client_cert: &'a str,
+    client_key: &'a str,
+    root_cert: &'a str,
+    mspid: &'a str,
+}
+
+fn log_tail(path: &Path) -> String {
+    let data = std::fs::read(path).unwrap_or_default();
+    let start = data.len().saturating_sub(2048);
+    let s = String::from_utf8_lossy(&data[start..]).trim().to_string();
+    if s.is_empty() {
+        String::new()
+    } else {
+        format!("\n{s}")
+    }
+}
+
+impl Launcher {
+    /// Takes the launch bound to a client certificate if `name` is the chaincode it was made
+    /// for; a wrong name leaves the binding in place (the real chaincode may still come).
+    pub(crate) fn take_pending_by_cert(
+        &self,
+        hash: &[u8; 32],
+        name: &str,
+    ) -> Result<Pending, String> {
+        let mut m = lock(&self.by_cert);
+        match m.get(hash) {
+            None => Err(format!(
+                "TLS client certificate of {name} not found in registry (unknown, already used or expired)"
+            )),
+            Some((id, _, _)) if id != name => Err(format!(
+                "chaincode {name} belongs to a different chaincode ({id})"
+            )),
+            Some(_) => m
+                .remove(hash)
+                .ok_or_else(|| "registration raced with another".to_string()),
+        }
+    }
+
+    pub(crate) fn take_pending_by_name(&self, name: &str) -> Option<Pending> {
+        let mut m = lock(&self.by_name);
+        let q = m.get_mut(name)?;
+        let p = q.pop_front();
+        if q.is_empty() {
+            m.remove(name);
+        }
+        p
+    }
+
+    /// The live handler of `(package_id, slot)`, launching the chaincode if needed.
+    pub async fn get(
+        &self,
+        peer: &Arc<Peer>,
+        package_id: &str,
+        slot: usize,
+    ) -> Result<Arc<Handler>, LaunchError> {
+        let cell = lock(&self.slots)
+            .entry((package_id.to_string(), slot))
+            .or_default()
+            .clone();
+        let mut state = cell.lock().await;
+        if let SlotState::Running { handler, .. } = &*state {
+            if handler.is_alive() {
+                return Ok(handler.clone());
+            }
+        }
+        if let SlotState::Running { child: Some(c), .. } = std::mem::take(&mut *state) {
+            c.stop().await;
+        }
+        let (handler, child) = self.launch(peer, package_id, slot).await?;
+        *state = SlotState::Running {
+            handler: handler.clone(),
+            child,
+        };
+        Ok(handler)
+    }
+
+    /// Stops every launched chaincode (SIGTERM, then SIGKILL after 5 s).
+    pub async fn stop_all(&self) {
+        let cells: Vec<_> = lock(&self.slots).values().cloned().collect();
+        let mut stops = Vec::new();
+        for cell in cells {
+            let mut state = cell.lock().await;
+            if let SlotState::Running { child: Some(c), .. } = std::mem::take(&mut *state) {
+                stops.push(tokio::spawn(c.stop()));
+            }
+        }
+        for s in stops {
+            let _ = s.await;
+        }
+    }
+
+    async fn launch(
+        &self,
+        peer: &Arc<Peer>,
+        package_id: &str,
+        slot: usize,
+    ) -> Result<(Arc<Handler>, Option<Child>), LaunchError> {
+        let installed = peer
+            .ledger
+            .package(package_id)?
+            .ok_or_else(|| LaunchError::NotInstalled(package_id.to_string()))?;
+        let dirs = BuildDirs::new(&peer.builds_dir(), package_id);
+        if let Some(conn) = dirs.connection_json() {
+            let info = ConnectionInfo::read(&conn).map_err(LaunchError::Connection)?;
+            let handler = self.dial(peer, package_id, slot, &info).await?;
+            return Ok((handler, None));
+        }
+        let builder = peer.builders.get(&installed.builder)?.clone();
+        if !builder.has_run() {
+            return Err(LaunchError::NoRun(builder.name));
+        }
+        let (notify, registered) = oneshot::channel();
+        let run_dir = peer.home.join("externalbuilder/run").join(format!(
+            "{}-{slot}",
+            crate::package::sanitize_id(package_id)
+        ));
+        let _ = std::fs::remove_dir_all(&run_dir);
+        std::fs::create_dir_all(&run_dir).map_err(|e| LaunchError::Io(e.to_string()))?;
+        let (cert, key, root, pending_key) = match &peer.tls {
+            Some(tls) => {
+                let c = tls.ca.client_cert(package_id)?;
+                let hash = c.cert_hash();
+                lock(&self.by_cert).insert(hash, (package_id.to_string(), slot, notify));
+                (
+                    c.cert_pem.clone(),
+                    c.key_pem_fabric(),
+                    tls.ca.cert_pem().to_string(),
+                    Some(hash),
+                )
+            }
+            None => {
+                lock(&self.by_name)
+                    .entry(package_id.to_string())
+                    .or_default()
+                    .push_back((package_id.to_string(), slot, notify));
+                (String::new(), String::new(), String::new(), None)
+            }
+        };
+        let cleanup = |this: &Launcher| match pending_key {
+            Some(h) => {
+                lock(&this.by_cert).remove(&h);
+            }
+            None => {
+                // Drop a stale by-name entry for this slot (its receiver is gone).
+                let mut m = lock(&this.by_name);
+                if let Some(q) = m.get_mut(package_id) {
+                    q.retain(|(_, s, n)| *s != slot && !n.is_closed());
+                    if q.is_empty() {
+                        m.remove(package_id);
+                    }
+                }
+            }
+        };
+        let cc_json = serde_json::to_string_pretty(&ChaincodeJson {
+            chaincode_id: package_id,
+            peer_address: &peer.chaincode_address,
+            client_cert: &cert,
+            client_key: &key,
+            root_cert: &root,
+            mspid: &peer.config.msp_id,
+        })
+        .map_err(|e| LaunchError::Io(e.to_string()))?;
+        write_private(&run_dir.join("chaincode.json"), &cc_json)
+            .map_err(|e| LaunchError::Io(e.to_string()))?;
+
+        let logs = peer.home.join("logs");
+        std::fs::create_dir_all(&logs).map_err(|e| LaunchError::Io(e.to_string()))?;
+        let log_path = logs.join(format!(
+            "{}-{slot}.log",
+            crate::package::sanitize_id(package_id)
+        ));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| LaunchError::Io(e.to_string()))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| LaunchError::Io(e.to_string()))?;
+        let mut cmd = builder.command("run");
+        cmd.arg(&dirs.bld)
+            .arg(&run_dir)
+            .stdout(log)
+            .stderr(log2)
+            .process_group(0)
+            .kill_on_drop(false);
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                cleanup(self);
+                return Err(LaunchError::Spawn(e.to_string()));
+            }
+        };
+        let pid = child.id().unwrap_or(0);
+        let (exit_tx, mut exit_rx) = watch::channel(None);
+        let who = package_id.to_string();
+        tokio::spawn(async move {
+            let status = match child.wait().await {
+                Ok(s) => s.to_string(),
+                Err(e) => e.to_string(),
+            };
+            tracing::info!(chaincode = %who, slot, "chaincode run exited: {status}");
+            let _ = exit_tx.send(Some(status));
+        });
+        tracing::info!(chaincode = %package_id, slot, pid, log = %log_path.display(), "launched chaincode");
+        let child = Child {
+            pid,
+            exited: exit_rx.clone(),
+        };
+        let timeout = peer.config.launch_timeout;
+        tokio::select! {
+            h = registered => match h {
+                Ok(h) => Ok((h, Some(child))),
+                Err(_) => {
+                    cleanup(self);
+                    child.stop().await;
+                    Err(LaunchError::Io("launch was cancelled".into()))
+                }
+            },
+            status = async {
+                exit_rx
+                    .wait_for(|s| s.is_some())
+                    .await
+                    .map(|g| g.clone().unwrap_or_default())
+                    .unwrap_or_default()
+            } => {
+                cleanup(self);
+                Err(LaunchError::ExitedEarly {
+                    package_id: package_id.to_string(),
+                    status,
+                    log: log_path.display().to_string(),
+                    tail: log_tail(&log_path),
+                })
+            }
+            _ = tokio::time::sleep(timeout) => {
+                cleanup(self);
+                child.stop().await;
+                Err(LaunchError::RegisterTimeout(package_id.to_string(), timeout))
+            }
+        }
+    }
+
+    async fn dial(
+        &self,
+        peer: &Arc<Peer>,
+        package_id: &str,
+        slot: usize,
+        info: &ConnectionInfo,
+    ) -> Result<Arc<Handler>, LaunchError> {
+        use fabric_protos::peer::chaincode_client::ChaincodeClient;
+        let channel = info.connect().await?;
+        let (out_tx, out_rx) = tokio::sync::mpsc::channel(64);
+        // Outbound Err items only exist on the server side; on a dialled stream they end it.
+        let outbound = tokio_stream::StreamExt::map_while(
+            tokio_stream::wrappers::ReceiverStream::new(out_rx),
+            |m: Result<_, tonic::Status>| m.ok(),
+        );
+        let mut client = ChaincodeClient::new(channel)
+            .max_decoding_message_size(crate::peer::MAX_MSG)
+            .max_encoding_message_size(crate::peer::MAX_MSG);
+        let timeout = peer.config.launch_timeout;
+        let inbound = match tokio::time::timeout(timeout, client.connect(outbound)).await {
+            Ok(Ok(r)) => r.into_inner(),
+            Ok(Err(e)) => {
+                return Err(LaunchError::Dial {
+                    address: info.address.clone(),
+                    msg: e.to_string(),
+                })
+            }
+            Err(_) => {
+                return Err(LaunchError::RegisterTimeout(
+                    package_id.to_string(),
+                    timeout,
+                ))
+            }
+        };
+        let (notify, registered) = oneshot::channel();
+        let expect = Expect::Dialled {
+            package_id: package_id.to_string(),
+            slot,
+            notify,
+        };
+        tokio::spawn(crate::handler::serve_stream(
+            peer.clone(),
+            inbound,
+            out_tx,
+            expect,
+        ));
+        match tokio::time::timeout(timeout, registered).await {
+            Ok(Ok(h)) => Ok(h),
+            Ok(Err(_)) => Err(LaunchError::Dial {
+                address: info.address.clone(),
+                msg: "the chaincode server did not complete registration".into(),
+            }),
+            Err(_) => Err(LaunchError::RegisterTimeout(
+                package_id.to_string(),
+                timeout,
+            )),
+        }
+    }
+}
+
+fn write_private(path: &Path, data: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(data.as_bytes())
+}

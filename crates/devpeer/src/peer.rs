@@ -1,0 +1,682 @@
+//! The peer: installs packages, commits definitions, endorses proposals on one or more
+//! chaincode launches (all must agree), commits valid transactions, and serves chaincode's
+//! chaincode-to-chaincode and `_lifecycle` calls.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fabric_protos::peer::chaincode_message::Type as MsgType;
+use fabric_protos::peer::{ChaincodeMessage, ChaincodeSpec, Response};
+use fabric_protos::prost::Message;
+use serde::{Deserialize, Serialize};
+
+use crate::builder::Builders;
+use crate::handler::TxContext;
+use crate::identity::Identities;
+use crate::launcher::Launcher;
+use crate::ledger::{Definition, InstalledPackage, Ledger, LedgerError};
+use crate::simulator::Simulation;
+use crate::tls::{CertKey, TlsCa};
+
+/// gRPC message size limit, as Fabric's (100 MiB).
+pub const MAX_MSG: usize = 100 * 1024 * 1024;
+/// Most endorsers one transaction may ask for.
+pub const MAX_ENDORSERS: usize = 16;
+/// Chaincode-to-chaincode nesting limit.
+const MAX_DEPTH: u32 = 16;
+
+/// Peer settings.
+#[derive(Debug, Clone)]
+pub struct PeerConfig {
+    pub channel: String,
+    /// The peer's local MSP id (`mspid` in chaincode.json, approvals in definitions).
+    pub msp_id: String,
+    pub launch_timeout: Duration,
+    pub execute_timeout: Duration,
+    pub default_endorsers: usize,
+    /// Send READY with `ChaincodeAdditionalParams` (write batches and multi-key reads on), as
+    /// Fabric 3.1+ does; off = the empty READY of Fabric 2.x.
+    pub runtime_params: bool,
+}
+
+/// TLS material of the chaincode listener.
+pub struct PeerTls {
+    pub ca: TlsCa,
+    pub server: CertKey,
+}
+
+/// Peer-level failures of admin operations.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("{0}")]
+    Package(#[from] crate::package::PackageError),
+    #[error("{0}")]
+    Builder(#[from] crate::builder::BuilderError),
+    #[error("{0}")]
+    Ledger(#[from] LedgerError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The peer.
+pub struct Peer {
+    pub config: PeerConfig,
+    pub home: PathBuf,
+    pub ledger: Ledger,
+    pub identities: Identities,
+    pub launcher: Launcher,
+    pub builders: Builders,
+    pub tls: Option<PeerTls>,
+    pub chaincode_address: String,
+    install_lock: tokio::sync::Mutex<()>,
+    define_lock: tokio::sync::Mutex<()>,
+}
+
+/// Result of an install.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InstallOutcome {
+    pub package_id: String,
+    pub label: String,
+    pub builder: String,
+    pub already_installed: bool,
+}
+
+/// A definition request (`peer lifecycle chaincode approveformyorg` + `commit` in one).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DefineRequest {
+    pub name: String,
+    pub version: String,
+    pub sequence: i64,
+    #[serde(default)]
+    pub package_id: Option<String>,
+    #[serde(default)]
+    pub init_required: bool,
+}
+
+/// Result of a define, with how launching it went.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DefineOutcome {
+    pub definition: Definition,
+    /// `None` if every endorser slot launched, else why not (the definition stays committed).
+    pub launch_error: Option<String>,
+}
+
+/// A transaction request (invoke commits, query does not).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TxRequest {
+    pub chaincode: String,
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub msp: Option<String>,
+    /// RFC 3339; default now.
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub endorsers: Option<usize>,
+    /// Values base64, like the peer CLI's `--transient`.
+    #[serde(default)]
+    pub transient: BTreeMap<String, String>,
+    #[serde(default)]
+    pub is_init: bool,
+    pub commit: bool,
+}
+
+/// What a transaction produced. `status` < 400 means endorsed (and committed for invoke).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TxOutcome {
+    pub txid: String,
+    pub status: i32,
+    pub message: String,
+    /// Base64 of the response payload.
+    pub payload: String,
+    #[serde(default)]
+    pub event_name: Option<String>,
+    /// Block number the transaction was committed in (invoke only).
+    #[serde(default)]
+    pub block: Option<u64>,
+}
+
+struct Endorsement {
+    response: Response,
+    event: Option<(String, Vec<u8>)>,
+    rwset: crate::rwset::RwSet,
+}
+
+fn b64(data: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+fn failure(txid: &str, status: i32, message: String) -> TxOutcome {
+    TxOutcome {
+        txid: txid.to_string(),
+        status,
+        message,
+        payload: String::new(),
+        event_name: None,
+        block: None,
+    }
+}
+
+/// Parses an RFC 3339 timestamp into a protobuf Timestamp.
+pub fn parse_timestamp(s: &str) -> Result<prost_types::Timestamp, String> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("invalid timestamp '{s}' (want RFC 3339): {e}"))?;
+    Ok(prost_types::Timestamp {
+        seconds: t.unix_timestamp(),
+        nanos: t.nanosecond() as i32,
+    })
+}
+
+fn now_timestamp() -> prost_types::Timestamp {
+    let t = time::OffsetDateTime::now_utc();
+    prost_types::Timestamp {
+        seconds: t.unix_timestamp(),
+        nanos: t.nanosecond() as i32,
+    }
+}
+
+fn valid_cc_name(n: &str) -> bool {
+    // Fabric: ^[a-zA-Z0-9]+([-_][a-zA-Z0-9]+)*$
+    !n.is_empty()
+        && n.split(['-', '_'])
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+impl Peer {
+    /// Assembles a peer (the caller binds listeners).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: PeerConfig,
+        home: PathBuf,
+        ledger: Ledger,
+        builders: Builders,
+        tls: Option<PeerTls>,
+        chaincode_address: String,
+    ) -> Peer {
+        Peer {
+            identities: Identities::new(home.join("msp")),
+            launcher: Launcher::default(),
+            config,
+            home,
+            ledger,
+            builders,
+            tls,
+            chaincode_address,
+            install_lock: tokio::sync::Mutex::new(()),
+            define_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Where builds live.
+    pub fn builds_dir(&self) -> PathBuf {
+        self.home.join("externalbuilder/builds")
+    }
+
+    /// Installs a package: validates it and runs detect/build/release.
+    pub async fn install(&self, bytes: &[u8]) -> Result<InstallOutcome, PeerError> {
+        let pkg = crate::package::parse(bytes)?;
+        let _guard = self.install_lock.lock().await;
+        if let Some(p) = self.ledger.package(&pkg.id)? {
+            return Ok(InstallOutcome {
+                package_id: p.package_id,
+                label: p.label,
+                builder: p.builder,
+                already_installed: true,
+            });
+        }
+        let builds = self.builds_dir();
+        std::fs::create_dir_all(&builds)
+            .map_err(|e| PeerError::Invalid(format!("{}: {e}", builds.display())))?;
+        let builder = self.builders.build(&pkg, &builds).await?;
+        let pkgs = self.home.join("packages");
+        std::fs::create_dir_all(&pkgs)
+            .and_then(|_| {
+                std::fs::write(
+                    pkgs.join(format!("{}.tar.gz", crate::package::sanitize_id(&pkg.id))),
+                    bytes,
+                )
+            })
+            .map_err(|e| PeerError::Invalid(format!("{}: {e}", pkgs.display())))?;
+        let rec = InstalledPackage {
+            package_id: pkg.id.clone(),
+            label: pkg.metadata.label.clone(),
+            cc_type: pkg.metadata.cc_type.clone(),
+            path: pkg.metadata.path.clone(),
+            builder: builder.clone(),
+        };
+        self.ledger.put_package(&rec)?;
+        tracing::info!(package_id = %pkg.id, builder = %builder, "installed chaincode package");
+        Ok(InstallOutcome {
+            package_id: pkg.id,
+            label: rec.label,
+            builder,
+            already_installed: false,
+        })
+    }
+
+    /// Commits a definition (sequence must be the next one) and launches it.
+    pub async fn define(self: &Arc<Self>, req: DefineRequest) -> Result<DefineOutcome, PeerError> {
+        if !valid_cc_name(&req.name) {
+            return Err(PeerError::Invalid(format!(
+                "invalid chaincode name '{}': must match ^[a-zA-Z0-9]+([-_][a-zA-Z0-9]+)*$",
+                req.name
+            )));
+        }
+        if req.version.is_empty() {
+            return Err(PeerError::Invalid("the version must not be empty".into()));
+        }
+        let _guard = self.define_lock.lock().await;
+        let current = self.ledger.definition(&req.name)?;
+        let expected = current.as_ref().map(|d| d.sequence + 1).unwrap_or(1);
+        if req.sequence != expected {
+            return Err(PeerError::Invalid(format!(
+                "requested sequence is {}, but new definition must be sequence {expected}",
+                req.sequence
+            )));
+        }
+        let package_id = match req.package_id {
+            Some(id) => {
+                if self.ledger.package(&id)?.is_none() {
+                    return Err(PeerError::Invalid(format!("package {id} is not installed")));
+                }
+                id
+            }
+            None => {
+                let matching: Vec<_> = self
+                    .ledger
+                    .packages()?
+                    .into_iter()
+                    .filter(|p| p.label == req.name)
+                    .collect();
+                match matching.as_slice() {
+                    [one] => one.package_id.clone(),
+                    [] => {
+                        return Err(PeerError::Invalid(format!(
+                            "no --package-id given and no installed package is labelled '{}'",
+                            req.name
+                        )))
+                    }
+                    _ => {
+                        return Err(PeerError::Invalid(format!(
+                            "several installed packages are labelled '{}'; pass --package-id",
+                            req.name
+                        )))
+                    }
+                }
+            }
+        };
+        let def = Definition {
+            name: req.name,
+            version: req.version,
+            sequence: req.sequence,
+            package_id,
+            init_required: req.init_required,
+        };
+        self.ledger.put_definition(&def)?;
+        tracing::info!(name = %def.name, version = %def.version, sequence = def.sequence, package_id = %def.package_id, "committed chaincode definition");
+        let launch_error = self
+            .ensure_running(&def.package_id, self.config.default_endorsers)
+            .await
+            .err();
+        Ok(DefineOutcome {
+            definition: def,
+            launch_error,
+        })
+    }
+
+    /// Launches (if needed) the first `n` endorser slots of a package.
+    pub async fn ensure_running(
+        self: &Arc<Self>,
+        package_id: &str,
+        n: usize,
+    ) -> Result<(), String> {
+        for slot in 0..n.clamp(1, MAX_ENDORSERS) {
+            self.launcher
+                .get(self, package_id, slot)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Launches every defined chaincode in the background (as a peer does at start).
+    pub fn launch_defined_in_background(self: &Arc<Self>) {
+        let peer = self.clone();
+        tokio::spawn(async move {
+            let defs = match peer.ledger.definitions() {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!("reading definitions: {e}");
+                    return;
+                }
+            };
+            for d in defs.values() {
+                if let Err(e) = peer
+                    .ensure_running(&d.package_id, peer.config.default_endorsers)
+                    .await
+                {
+                    tracing::warn!(chaincode = %d.name, "launch at start failed: {e}");
+                }
+            }
+        });
+    }
+
+    /// Builds a signed proposal, endorses it on N launches, and commits it when asked.
+    pub async fn transact(self: &Arc<Self>, req: TxRequest) -> TxOutcome {
+        let channel = req
+            .channel
+            .clone()
+            .unwrap_or_else(|| self.config.channel.clone());
+        if channel != self.config.channel {
+            return failure(
+                "",
+                500,
+                format!(
+                    "channel '{channel}' not found (devpeer serves '{}')",
+                    self.config.channel
+                ),
+            );
+        }
+        let def = match self.ledger.definition(&req.chaincode) {
+            Ok(Some(d)) => d,
+            Ok(None) => {
+                return failure(
+                    "",
+                    500,
+                    format!(
+                        "make sure the chaincode {} has been successfully defined on channel {channel} and try again: chaincode {} not found",
+                        req.chaincode, req.chaincode
+                    ),
+                )
+            }
+            Err(e) => return failure("", 500, e.to_string()),
+        };
+        let msp = req
+            .msp
+            .clone()
+            .unwrap_or_else(|| self.config.msp_id.clone());
+        let identity = match self.identities.get(&msp) {
+            Ok(i) => i,
+            Err(e) => return failure("", 500, e.to_string()),
+        };
+        let timestamp = match &req.timestamp {
+            Some(t) => match parse_timestamp(t) {
+                Ok(t) => t,
+                Err(e) => return failure("", 500, e),
+            },
+            None => now_timestamp(),
+        };
+        let mut transient = BTreeMap::new();
+        for (k, v) in &req.transient {
+            use base64::Engine;
+            match base64::engine::general_purpose::STANDARD.decode(v) {
+                Ok(b) => {
+                    transient.insert(k.clone(), b);
+                }
+                Err(e) => {
+                    return failure(
+                        "",
+                        500,
+                        format!("transient value of {k} is not base64: {e}"),
+                    )
+                }
+            }
+        }
+        let endorsers = req.endorsers.unwrap_or(self.config.default_endorsers);
+        if endorsers == 0 || endorsers > MAX_ENDORSERS {
+            return failure(
+                "",
+                500,
+                format!("--endorsers must be between 1 and {MAX_ENDORSERS}"),
+            );
+        }
+        let mut nonce = [0u8; 24];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+        let built = crate::proposal::build(
+            &identity,
+            crate::proposal::ProposalSpec {
+                channel: &channel,
+                chaincode: &def.name,
+                args: req.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+                transient,
+                is_init: req.is_init,
+                timestamp,
+            },
+            &nonce,
+        );
+        let txid = built.txid.clone();
+
+        let mut tasks = Vec::with_capacity(endorsers);
+        for slot in 0..endorsers {
+            let peer = self.clone();
+            let def = def.clone();
+            let signed = built.signed.clone();
+            let input = built.input.clone();
+            let txid = txid.clone();
+            let channel = channel.clone();
+            let is_init = req.is_init;
+            tasks.push(tokio::spawn(async move {
+                peer.endorse_one(&def, slot, &channel, &txid, signed, input, is_init)
+                    .await
+            }));
+        }
+        let mut results = Vec::with_capacity(endorsers);
+        for t in tasks {
+            match t.await {
+                Ok(r) => results.push(r),
+                Err(e) => return failure(&txid, 500, format!("endorser task failed: {e}")),
+            }
+        }
+        let mut endorsements = Vec::with_capacity(endorsers);
+        for (slot, r) in results.into_iter().enumerate() {
+            match r {
+                Ok(e) => endorsements.push(e),
+                Err(msg) if endorsers > 1 => {
+                    return failure(&txid, 500, format!("endorser {slot}: {msg}"))
+                }
+                Err(msg) => return failure(&txid, 500, msg),
+            }
+        }
+        let Some(first) = endorsements.first() else {
+            return failure(&txid, 500, "no endorsement".into());
+        };
+        for (slot, e) in endorsements.iter().enumerate().skip(1) {
+            if e.response != first.response || e.event != first.event {
+                return failure(
+                    &txid,
+                    500,
+                    format!(
+                        "endorsements do not match: endorser 0 returned status {} payload {} bytes, endorser {slot} returned status {} payload {} bytes",
+                        first.response.status,
+                        first.response.payload.len(),
+                        e.response.status,
+                        e.response.payload.len()
+                    ),
+                );
+            }
+            if e.rwset.canonical_bytes() != first.rwset.canonical_bytes() {
+                return failure(
+                    &txid,
+                    500,
+                    format!("endorsements do not match: the read/write sets of endorser 0 and endorser {slot} differ"),
+                );
+            }
+        }
+        let resp = &first.response;
+        if resp.status >= 400 {
+            return TxOutcome {
+                txid,
+                status: resp.status,
+                message: resp.message.clone(),
+                payload: b64(&resp.payload),
+                event_name: None,
+                block: None,
+            };
+        }
+        let mut block = None;
+        if req.commit {
+            match self.ledger.commit(&txid, Some(timestamp), &first.rwset) {
+                Ok(v) => block = Some(v.block),
+                Err(e) => {
+                    return failure(
+                        &txid,
+                        500,
+                        format!("transaction {txid} was not committed: {e}"),
+                    )
+                }
+            }
+        }
+        TxOutcome {
+            txid,
+            status: resp.status,
+            message: resp.message.clone(),
+            payload: b64(&resp.payload),
+            event_name: first.event.as_ref().map(|(n, _)| n.clone()),
+            block,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn endorse_one(
+        self: &Arc<Self>,
+        def: &Definition,
+        slot: usize,
+        channel: &str,
+        txid: &str,
+        signed: fabric_protos::peer::SignedProposal,
+        input: fabric_protos::peer::ChaincodeInput,
+        is_init: bool,
+    ) -> Result<Endorsement, String> {
+        let snapshot = self.ledger.snapshot().map_err(|e| e.to_string())?;
+        let sim = Arc::new(Mutex::new(Simulation::new(snapshot)));
+        let ctx = Arc::new(TxContext {
+            channel: channel.to_string(),
+            txid: txid.to_string(),
+            namespace: def.name.clone(),
+            proposal: Some(signed),
+            sim: sim.clone(),
+            slot,
+            depth: 0,
+        });
+        let handler = self
+            .launcher
+            .get(self, &def.package_id, slot)
+            .await
+            .map_err(|e| format!("error launching chaincode {}: {e}", def.name))?;
+        let reply = handler
+            .execute(ctx.clone(), is_init, input, self.config.execute_timeout)
+            .await
+            .map_err(|e| format!("error in simulation: {e}"))?;
+        drop(ctx);
+        let (response, event) = completion(&reply)?;
+        let rwset = std::mem::take(&mut sim.lock().unwrap_or_else(|p| p.into_inner()).rwset);
+        Ok(Endorsement {
+            response,
+            event,
+            rwset,
+        })
+    }
+
+    /// INVOKE_CHAINCODE from a running transaction.
+    ///
+    /// Boxed because it closes a cycle (stream handler → peer → launcher → stream handler).
+    pub fn invoke_from_chaincode<'a>(
+        self: &'a Arc<Self>,
+        ctx: &'a TxContext,
+        spec: ChaincodeSpec,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<ChaincodeMessage, String>> + Send + 'a>,
+    > {
+        Box::pin(self.invoke_from_chaincode_inner(ctx, spec))
+    }
+
+    async fn invoke_from_chaincode_inner(
+        self: &Arc<Self>,
+        ctx: &TxContext,
+        spec: ChaincodeSpec,
+    ) -> Result<ChaincodeMessage, String> {
+        let full = spec.chaincode_id.map(|c| c.name).unwrap_or_default();
+        let (name_ver, channel) = full.split_once('/').unwrap_or((full.as_str(), ""));
+        let name = name_ver.split_once(':').map(|(n, _)| n).unwrap_or(name_ver);
+        if !channel.is_empty() && channel != ctx.channel {
+            return Err(format!(
+                "channel '{channel}' not found (devpeer serves '{}')",
+                ctx.channel
+            ));
+        }
+        let input = spec.input.unwrap_or_default();
+        if name == fabric_protos::lifecycle::LIFECYCLE_NAMESPACE {
+            let resp = crate::lifecycle::invoke(&self.ledger, &self.config.msp_id, &input.args);
+            return Ok(ChaincodeMessage {
+                r#type: MsgType::Completed as i32,
+                payload: resp.encode_to_vec(),
+                txid: ctx.txid.clone(),
+                channel_id: ctx.channel.clone(),
+                ..Default::default()
+            });
+        }
+        if ctx.depth >= MAX_DEPTH {
+            return Err(format!(
+                "chaincode-to-chaincode calls nested deeper than {MAX_DEPTH}"
+            ));
+        }
+        let def = self
+            .ledger
+            .definition(name)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!(
+                    "make sure the chaincode {name} has been successfully defined on channel {} and try again: chaincode {name} not found",
+                    ctx.channel
+                )
+            })?;
+        let callee = Arc::new(TxContext {
+            channel: ctx.channel.clone(),
+            txid: ctx.txid.clone(),
+            namespace: def.name.clone(),
+            proposal: ctx.proposal.clone(),
+            sim: ctx.sim.clone(),
+            slot: ctx.slot,
+            depth: ctx.depth + 1,
+        });
+        let handler = self
+            .launcher
+            .get(self, &def.package_id, ctx.slot)
+            .await
+            .map_err(|e| format!("error launching chaincode {name}: {e}"))?;
+        handler
+            .execute(callee, false, input, self.config.execute_timeout)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+type Completion = (Response, Option<(String, Vec<u8>)>);
+
+fn completion(reply: &ChaincodeMessage) -> Result<Completion, String> {
+    match MsgType::try_from(reply.r#type) {
+        Ok(MsgType::Completed) => {
+            let r = Response::decode(reply.payload.as_slice()).map_err(|e| {
+                format!("error in simulation: failed to unmarshal chaincode response: {e}")
+            })?;
+            let event = reply
+                .chaincode_event
+                .as_ref()
+                .map(|e| (e.event_name.clone(), e.payload.clone()));
+            Ok((r, event))
+        }
+        Ok(MsgType::Error) => Err(format!(
+            "error in simulation: transaction returned with failure: {}",
+            String::from_utf8_lossy(&reply.payload)
+        )),
+        _ => Err(format!(
+            "error in simulation: unexpected message type {} in reply to the transaction",
+            reply.r#type
+        )),
+    }
+}

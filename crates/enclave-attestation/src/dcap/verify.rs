@@ -1,0 +1,249 @@
+//! The DCAP verification pipeline: from evidence and a trust anchor at a given time to the
+//! verified enclave report and TCB status. Cheap, quote-local checks come first so that tampered
+//! quotes are rejected before the certificate work. No policy here.
+
+use sha2::{Digest, Sha256};
+
+use super::quote::Quote;
+use super::sigs::{SigCheck, Sigs};
+use super::tcb::{self, TcbStatus};
+use super::x509::{self, Cert};
+use super::{DcapError, DcapEvidence, DcapVerified};
+
+const PCK_CHAIN: &[&str] = &["PCK certificate", "PCK CA certificate"];
+const TCB_CHAIN: &[&str] = &["TCB info signing certificate"];
+const QE_ID_CHAIN: &[&str] = &["QE identity signing certificate"];
+
+/// Tracks the intersection of every validity window the evidence depends on (inclusive bounds).
+struct Window {
+    not_before: i64,
+    not_after: i64,
+}
+
+impl Window {
+    fn add(&mut self, from: i64, to: i64) {
+        self.not_before = self.not_before.max(from);
+        self.not_after = self.not_after.min(to);
+    }
+    fn add_cert(&mut self, c: &Cert) {
+        self.add(c.not_before, c.not_after);
+    }
+}
+
+pub(crate) fn verify_impl(
+    ev: &DcapEvidence,
+    root_ca_der: &[u8],
+    now: i64,
+    log: Option<&mut Vec<SigCheck>>,
+) -> Result<DcapVerified, DcapError> {
+    let mut sigs = Sigs { log };
+    let col = &ev.collateral;
+    let quote = Quote::parse(&ev.quote)?;
+    let anchor = Cert::from_der(root_ca_der, "root CA certificate")?;
+    let mut window = Window {
+        not_before: i64::MIN,
+        not_after: i64::MAX,
+    };
+    window.add_cert(&anchor);
+
+    // 1. The attestation key signed the header and the ISV enclave report.
+    let att_key = Sigs::raw_key(&quote.attestation_key)
+        .ok_or_else(|| DcapError::MalformedQuote("attestation key is not a P-256 point".into()))?;
+    let sig = Sigs::raw_signature(&quote.signature)
+        .ok_or(DcapError::SignatureInvalid { what: "quote" })?;
+    if !sigs.verify("quote", &att_key, quote.signed, &sig) {
+        return Err(DcapError::SignatureInvalid { what: "quote" });
+    }
+
+    // 2. The QE report binds the attestation key: report_data = SHA-256(key || auth data) || 0^32.
+    let mut h = Sha256::new();
+    h.update(quote.attestation_key);
+    h.update(quote.qe_auth_data);
+    let digest = h.finalize();
+    if quote.qe_report.report_data.get(..32) != Some(&digest[..])
+        || quote
+            .qe_report
+            .report_data
+            .get(32..)
+            .is_none_or(|z| z.iter().any(|b| *b != 0))
+    {
+        return Err(DcapError::AttestationKeyNotBound);
+    }
+
+    // 3. The PCK chain from the quote leads to the trust anchor, and the PCK key signed the QE report.
+    let pck_ders = x509::parse_pem_chain(quote.pck_chain_pem, "PCK certificate chain")?;
+    let pck_chain = x509::verify_chain(
+        "PCK certificate chain",
+        &pck_ders,
+        PCK_CHAIN,
+        &anchor,
+        now,
+        &mut sigs,
+    )?;
+    let [pck_leaf, pck_ca] = pck_chain.certs.as_slice() else {
+        return Err(DcapError::InvalidCertificate {
+            what: "PCK certificate chain",
+            detail: format!(
+                "{} certificates below the root, expected 2",
+                pck_chain.certs.len()
+            ),
+        });
+    };
+    for c in &pck_chain.certs {
+        window.add_cert(c);
+    }
+    let qe_sig = Sigs::raw_signature(&quote.qe_report_signature)
+        .ok_or(DcapError::SignatureInvalid { what: "QE report" })?;
+    if !sigs.verify("QE report", &pck_leaf.key, &quote.qe_report.raw, &qe_sig) {
+        return Err(DcapError::SignatureInvalid { what: "QE report" });
+    }
+
+    // 4. CRLs: the root's revokes intermediate CAs and signing certificates, the PCK CA's revokes PCKs.
+    let root_crl = x509::parse_crl(&col.root_ca_crl, "root CA CRL")?;
+    let root_crl = x509::verify_crl(root_crl, "root CA CRL", &anchor, now, &mut sigs)?;
+    window.add(root_crl.this_update, root_crl.next_update.saturating_sub(1));
+    let pck_crl_chain =
+        x509::parse_pem_chain(col.pck_crl_issuer_chain.as_bytes(), "PCK CRL issuer chain")?;
+    let chain_ok = match pck_crl_chain.as_slice() {
+        [ca] => *ca == pck_ca.der,
+        [ca, root] => *ca == pck_ca.der && *root == anchor.der,
+        _ => false,
+    };
+    if !chain_ok {
+        return Err(DcapError::CollateralMismatch(
+            "the PCK CRL issuer chain is not the quote's PCK CA and root".into(),
+        ));
+    }
+    let pck_crl = x509::parse_crl(&col.pck_crl, "PCK CRL")?;
+    let pck_crl = x509::verify_crl(pck_crl, "PCK CRL", pck_ca, now, &mut sigs)?;
+    window.add(pck_crl.this_update, pck_crl.next_update.saturating_sub(1));
+    if root_crl.revokes(pck_ca) {
+        return Err(DcapError::Revoked {
+            what: "PCK CA certificate",
+        });
+    }
+    if pck_crl.revokes(pck_leaf) {
+        return Err(DcapError::Revoked {
+            what: "PCK certificate",
+        });
+    }
+
+    // 5. TCB info: signed by a current, unrevoked signer under the root, and current itself.
+    let tcb_ders = x509::parse_pem_chain(
+        col.tcb_info_issuer_chain.as_bytes(),
+        "TCB info issuer chain",
+    )?;
+    let tcb_chain = x509::verify_chain(
+        "TCB info issuer chain",
+        &tcb_ders,
+        TCB_CHAIN,
+        &anchor,
+        now,
+        &mut sigs,
+    )?;
+    let [tcb_signer] = tcb_chain.certs.as_slice() else {
+        return Err(DcapError::InvalidCertificate {
+            what: "TCB info issuer chain",
+            detail: "the signer must be issued directly by the root CA".into(),
+        });
+    };
+    window.add_cert(tcb_signer);
+    if root_crl.revokes(tcb_signer) {
+        return Err(DcapError::Revoked {
+            what: "TCB info signing certificate",
+        });
+    }
+    let tcb_info = tcb::parse_tcb_info(&col.tcb_info)?;
+    let tcb_window = tcb::window("TCB info", &tcb_info.issue_date, &tcb_info.next_update)?;
+    tcb::check_window("TCB info", tcb_window, now)?;
+    window.add(tcb_window.0, tcb_window.1);
+    let tcb_sig = Sigs::raw_signature(&col.tcb_info_signature)
+        .ok_or(DcapError::SignatureInvalid { what: "TCB info" })?;
+    if !sigs.verify(
+        "TCB info",
+        &tcb_signer.key,
+        col.tcb_info.as_bytes(),
+        &tcb_sig,
+    ) {
+        return Err(DcapError::SignatureInvalid { what: "TCB info" });
+    }
+
+    // 6. QE identity, likewise (Intel signs both with one certificate: verify its chain once).
+    let qe_signer = if col.qe_identity_issuer_chain == col.tcb_info_issuer_chain {
+        tcb_signer.clone()
+    } else {
+        let ders = x509::parse_pem_chain(
+            col.qe_identity_issuer_chain.as_bytes(),
+            "QE identity issuer chain",
+        )?;
+        let chain = x509::verify_chain(
+            "QE identity issuer chain",
+            &ders,
+            QE_ID_CHAIN,
+            &anchor,
+            now,
+            &mut sigs,
+        )?;
+        let [signer] = chain.certs.as_slice() else {
+            return Err(DcapError::InvalidCertificate {
+                what: "QE identity issuer chain",
+                detail: "the signer must be issued directly by the root CA".into(),
+            });
+        };
+        if root_crl.revokes(signer) {
+            return Err(DcapError::Revoked {
+                what: "QE identity signing certificate",
+            });
+        }
+        signer.clone()
+    };
+    window.add_cert(&qe_signer);
+    let qe_identity = tcb::parse_qe_identity(&col.qe_identity)?;
+    let qe_window = tcb::window(
+        "QE identity",
+        &qe_identity.issue_date,
+        &qe_identity.next_update,
+    )?;
+    tcb::check_window("QE identity", qe_window, now)?;
+    window.add(qe_window.0, qe_window.1);
+    let qe_id_sig =
+        Sigs::raw_signature(&col.qe_identity_signature).ok_or(DcapError::SignatureInvalid {
+            what: "QE identity",
+        })?;
+    if !sigs.verify(
+        "QE identity",
+        &qe_signer.key,
+        col.qe_identity.as_bytes(),
+        &qe_id_sig,
+    ) {
+        return Err(DcapError::SignatureInvalid {
+            what: "QE identity",
+        });
+    }
+
+    // 7. TCB status: the platform's level from the PCK certificate, converged with the QE's.
+    let pck_ext = x509::pck_extension(pck_leaf)?;
+    let platform = tcb::match_platform(&tcb_info, &pck_ext)?;
+    let qe_level = tcb::match_qe(&qe_identity, &quote.qe_report)?;
+    let (status, advisory_ids) = tcb::combine(platform, qe_level);
+    if status == TcbStatus::Revoked {
+        // The platform's keys are compromised: no policy may accept it.
+        return Err(DcapError::TcbRevoked);
+    }
+
+    let r = &quote.report;
+    Ok(DcapVerified {
+        mrenclave: r.mr_enclave,
+        mrsigner: r.mr_signer,
+        isv_prod_id: r.isv_prod_id,
+        isv_svn: r.isv_svn,
+        report_data: r.report_data,
+        debug: r.debug(),
+        tcb_status: status.as_str().to_string(),
+        advisory_ids,
+        fmspc: pck_ext.fmspc,
+        collateral_not_before: window.not_before,
+        collateral_not_after: window.not_after,
+        quote_version: quote.version,
+    })
+}
