@@ -1,0 +1,68 @@
+//! Loading PEM certificates and keys. Fabric writes PKCS#8 keys under an "EC PRIVATE KEY"
+//! label, which rustls would read as SEC1 and reject; we decide the encoding by trying to load
+//! the key as PKCS#8, then SEC1, then PKCS#1, and relabel it accordingly.
+
+use std::io::BufReader;
+
+use base64::Engine as _;
+use rustls::crypto::ring::sign::any_supported_type;
+use rustls_pki_types::pem::{self, SectionKind};
+use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
+
+/// Returns the first private key in `pem_bytes`, re-encoded as PEM whose label matches its
+/// real encoding, so any PEM reader accepts it.
+pub fn normalize_private_key_pem(pem_bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let mut reader = BufReader::new(pem_bytes);
+    loop {
+        let section = pem::from_buf(&mut reader).map_err(|e| format!("invalid PEM: {e}"))?;
+        let Some((kind, der)) = section else {
+            return Err("no private key found in PEM data".into());
+        };
+        if !matches!(
+            kind,
+            SectionKind::PrivateKey | SectionKind::EcPrivateKey | SectionKind::RsaPrivateKey
+        ) {
+            continue;
+        }
+        let pkcs8 = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der.as_slice()));
+        if any_supported_type(&pkcs8).is_ok() {
+            return Ok(encode_pem("PRIVATE KEY", &der));
+        }
+        let sec1 = PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(der.as_slice()));
+        if any_supported_type(&sec1).is_ok() {
+            return Ok(encode_pem("EC PRIVATE KEY", &der));
+        }
+        let pkcs1 = PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der.as_slice()));
+        if any_supported_type(&pkcs1).is_ok() {
+            return Ok(encode_pem("RSA PRIVATE KEY", &der));
+        }
+        return Err("private key is neither PKCS#8, SEC1 nor PKCS#1 of a supported type".into());
+    }
+}
+
+/// Checks that `pem_bytes` holds at least one certificate.
+pub fn check_certificates_pem(pem_bytes: &[u8]) -> Result<(), String> {
+    let mut reader = BufReader::new(pem_bytes);
+    let mut found = false;
+    while let Some((kind, _)) =
+        pem::from_buf(&mut reader).map_err(|e| format!("invalid PEM: {e}"))?
+    {
+        found |= kind == SectionKind::Certificate;
+    }
+    if found {
+        Ok(())
+    } else {
+        Err("no certificate found in PEM data".into())
+    }
+}
+
+fn encode_pem(label: &str, der: &[u8]) -> Vec<u8> {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out.into_bytes()
+}
