@@ -766,3 +766,115 @@ impl<T> Drop for QueryIterator<'_, T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn valid() -> ChaincodeMessage {
+        let channel_header = ChannelHeader {
+            r#type: HeaderType::EndorserTransaction as i32,
+            channel_id: "ch".into(),
+            tx_id: "tx".into(),
+            epoch: 3,
+            timestamp: Some(prost_types::Timestamp {
+                seconds: 5,
+                nanos: 6,
+            }),
+            ..Default::default()
+        };
+        let header = Header {
+            channel_header: channel_header.encode_to_vec(),
+            signature_header: SignatureHeader {
+                creator: SerializedIdentity {
+                    mspid: "M".into(),
+                    id_bytes: b"c".to_vec(),
+                }
+                .encode_to_vec(),
+                nonce: b"n".to_vec(),
+            }
+            .encode_to_vec(),
+        };
+        let payload = ChaincodeProposalPayload {
+            input: vec![],
+            transient_map: [("k".to_string(), b"v".to_vec())].into_iter().collect(),
+        };
+        ChaincodeMessage {
+            r#type: Type::Transaction as i32,
+            payload: ChaincodeInput {
+                args: vec![b"f".to_vec(), b"a".to_vec()],
+                ..Default::default()
+            }
+            .encode_to_vec(),
+            txid: "tx".into(),
+            channel_id: "ch".into(),
+            proposal: Some(SignedProposal {
+                proposal_bytes: Proposal {
+                    header: header.encode_to_vec(),
+                    payload: payload.encode_to_vec(),
+                    extension: vec![],
+                }
+                .encode_to_vec(),
+                signature: vec![],
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn derives_what_the_go_shim_derives() {
+        let d = TxData::from_message(valid()).unwrap();
+        assert_eq!(d.args, vec![b"f".to_vec(), b"a".to_vec()]);
+        assert_eq!(
+            d.timestamp,
+            Some(prost_types::Timestamp {
+                seconds: 5,
+                nanos: 6
+            })
+        );
+        assert_eq!(d.creator.as_ref().unwrap().mspid, "M");
+        assert_eq!(d.transient.get("k").unwrap(), b"v");
+        let mut h = Sha256::new();
+        h.update(b"n");
+        h.update(&d.creator_bytes);
+        h.update(3u64.to_le_bytes());
+        assert_eq!(d.binding.unwrap(), h.finalize().to_vec());
+    }
+
+    /// Every truncation and every single-byte corruption of the input and the proposal is
+    /// either accepted or rejected with a message; none panics.
+    #[test]
+    fn mutated_inputs_never_panic() {
+        let base = valid();
+        let proposal_bytes = base.proposal.clone().unwrap().proposal_bytes;
+        let mut rejected = 0;
+        for i in 0..proposal_bytes.len() {
+            for variant in 0..3 {
+                let mut bytes = proposal_bytes.clone();
+                match variant {
+                    0 => bytes.truncate(i),
+                    1 => bytes[i] ^= 0xff,
+                    _ => bytes[i] = 0x80,
+                }
+                let mut m = base.clone();
+                m.proposal = Some(SignedProposal {
+                    proposal_bytes: bytes,
+                    signature: vec![],
+                });
+                if TxData::from_message(m).is_err() {
+                    rejected += 1;
+                }
+            }
+        }
+        assert!(rejected > 0);
+        for i in 0..base.payload.len() {
+            let mut m = base.clone();
+            m.payload[i] ^= 0xff;
+            let _ = TxData::from_message(m);
+            let mut m = base.clone();
+            m.payload.truncate(i);
+            let _ = TxData::from_message(m);
+        }
+    }
+}

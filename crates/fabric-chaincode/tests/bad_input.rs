@@ -264,3 +264,51 @@ async fn peer_vanishing_mid_transaction_fails_that_call_only() {
     );
     caas.shutdown().await.unwrap();
 }
+
+/// Bytes that are not a `ChaincodeMessage`: field 1 (type, a varint) sent as a string.
+#[derive(Clone, PartialEq, prost::Message)]
+struct NotAChaincodeMessage {
+    #[prost(string, tag = "1")]
+    garbage: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_protobuf_ends_only_that_stream() {
+    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", caas.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel::<NotAChaincodeMessage>(4);
+    let codec = tonic_prost::ProstCodec::<NotAChaincodeMessage, ChaincodeMessage>::default();
+    let mut inbound = grpc
+        .streaming(
+            tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx)),
+            tonic::codegen::http::uri::PathAndQuery::from_static("/protos.Chaincode/Connect"),
+            codec,
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    let register = inbound.next().await.unwrap().unwrap();
+    assert_eq!(register.r#type, Type::Register as i32);
+    tx.send(NotAChaincodeMessage {
+        garbage: "not an enum".into(),
+    })
+    .await
+    .unwrap();
+    let end = tokio::time::timeout(WAIT, inbound.next())
+        .await
+        .expect("stream ends");
+    assert!(matches!(end, None | Some(Err(_))), "{end:?}");
+
+    let good = connect_caas(caas.addr, None, Arc::default()).await.unwrap();
+    assert_eq!(
+        good.invoke("ch", "t", &["get", "x"]).await.ok_payload(),
+        "<none>"
+    );
+    caas.shutdown().await.unwrap();
+}

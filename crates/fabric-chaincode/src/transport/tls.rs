@@ -66,3 +66,49 @@ fn encode_pem(label: &str, der: &[u8]) -> Vec<u8> {
     out.push_str(&format!("-----END {label}-----\n"));
     out.into_bytes()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn key_pkcs8_der() -> Vec<u8> {
+        rcgen::KeyPair::generate().unwrap().serialize_der()
+    }
+
+    #[test]
+    fn fabric_labelled_pkcs8_is_relabelled() {
+        let der = key_pkcs8_der();
+        let fabric = encode_pem("EC PRIVATE KEY", &der);
+        let out = normalize_private_key_pem(&fabric).unwrap();
+        assert_eq!(out, encode_pem("PRIVATE KEY", &der));
+        // Already correct labels pass through unchanged.
+        assert_eq!(normalize_private_key_pem(&out).unwrap(), out);
+    }
+
+    #[test]
+    fn real_sec1_keeps_its_label() {
+        // A P-256 PKCS#8 from ring wraps the SEC1 ECPrivateKey in its final OCTET STRING.
+        let der = key_pkcs8_der();
+        let inner_len = usize::from(der[der.len() - 110]);
+        assert_eq!(inner_len, 109);
+        assert_eq!(der[der.len() - 111], 0x04, "OCTET STRING header");
+        let sec1 = &der[der.len() - inner_len..];
+        assert_eq!(sec1[0], 0x30);
+        let out = normalize_private_key_pem(&encode_pem("PRIVATE KEY", sec1)).unwrap();
+        assert_eq!(out, encode_pem("EC PRIVATE KEY", sec1));
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert!(normalize_private_key_pem(b"").is_err());
+        assert!(normalize_private_key_pem(b"not pem").is_err());
+        assert!(
+            normalize_private_key_pem(&encode_pem("EC PRIVATE KEY", b"\x30\x03\x02\x01\x00"))
+                .is_err()
+        );
+        assert!(normalize_private_key_pem(&encode_pem("CERTIFICATE", b"\x30\x00")).is_err());
+        assert!(check_certificates_pem(b"").is_err());
+        assert!(check_certificates_pem(&encode_pem("CERTIFICATE", b"\x30\x00")).is_ok());
+    }
+}
