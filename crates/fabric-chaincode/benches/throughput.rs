@@ -72,6 +72,14 @@ fn rust_chaincode(bench_mode: bool) -> PathBuf {
 /// Installs the Node shim from package-lock.json when needed.
 fn node_chaincode() -> Option<PathBuf> {
     let dir = crate_dir().join("benches").join("node");
+    let node_runs = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node_runs {
+        eprintln!("`node` is not installed; skipping the Node side");
+        return None;
+    }
     if !dir.join("node_modules").join("fabric-shim").exists() {
         eprintln!("installing fabric-shim with `npm ci` in {}", dir.display());
         let ok = std::process::Command::new("npm")

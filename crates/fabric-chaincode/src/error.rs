@@ -26,7 +26,8 @@ pub enum RuntimeError {
     #[error("peer closed the stream")]
     StreamClosed,
     /// The peer sent a message that is not allowed in the current protocol state.
-    #[error("[{txid}] chaincode cannot handle message ({got}) while in state: {state}")]
+    // Same text as the Go shim puts in its ERROR reply.
+    #[error("[{txid}] Chaincode h cannot handle message ({got}) while in state: {state}")]
     UnexpectedMessage {
         /// Protocol state when the message arrived.
         state: &'static str,
