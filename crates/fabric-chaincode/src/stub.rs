@@ -118,6 +118,11 @@ pub struct Page<T> {
 }
 
 /// The per-transaction view of the ledger and of the proposal.
+///
+/// Ledger calls take `&self` so a query iterator can stay open while other calls are made
+/// (as in Go: iterate keys, `get_state` each). They still run one at a time: each blocks until
+/// the peer answers, and a concurrent second call from another thread is refused rather than
+/// sent, because the peer would silently drop it.
 pub struct ChaincodeStub {
     conn: Arc<Conn>,
     key: TxKey,
@@ -230,7 +235,7 @@ impl ChaincodeStub {
     // ----- request/reply plumbing -----
 
     /// Sends one request for this transaction and blocks until the peer answers it.
-    fn call(&mut self, ty: Type, payload: Vec<u8>) -> Result<Vec<u8>, StubError> {
+    fn call(&self, ty: Type, payload: Vec<u8>) -> Result<Vec<u8>, StubError> {
         let msg = ChaincodeMessage {
             r#type: ty as i32,
             payload,
@@ -265,14 +270,14 @@ impl ChaincodeStub {
         }
     }
 
-    fn query(&mut self, ty: Type, payload: Vec<u8>) -> Result<QueryResponse, StubError> {
+    fn query(&self, ty: Type, payload: Vec<u8>) -> Result<QueryResponse, StubError> {
         let bytes = self.call(ty, payload)?;
         QueryResponse::decode(bytes.as_slice())
             .map_err(|e| StubError::BadReply(format!("undecodable QueryResponse: {e}")))
     }
 
     fn iterator<T: Message + Default>(
-        &mut self,
+        &self,
         ty: Type,
         payload: Vec<u8>,
     ) -> Result<QueryIterator<'_, T>, StubError> {
@@ -280,7 +285,7 @@ impl ChaincodeStub {
         Ok(QueryIterator::new(self, response))
     }
 
-    fn page(&mut self, ty: Type, payload: Vec<u8>) -> Result<Page<Kv>, StubError> {
+    fn page(&self, ty: Type, payload: Vec<u8>) -> Result<Page<Kv>, StubError> {
         let response = self.query(ty, payload)?;
         let metadata = QueryResponseMetadata::decode(response.metadata.as_slice())
             .map_err(|e| StubError::BadReply(format!("undecodable QueryResponseMetadata: {e}")))?;
@@ -299,24 +304,24 @@ impl ChaincodeStub {
     // ----- public state -----
 
     /// Reads a key. `None` when it does not exist (the peer answers a miss with an empty value).
-    pub fn get_state(&mut self, key: &str) -> Result<Option<Vec<u8>>, StubError> {
+    pub fn get_state(&self, key: &str) -> Result<Option<Vec<u8>>, StubError> {
         self.get(key, "")
     }
 
     /// Writes a key. An empty value deletes the key, as on the peer.
-    pub fn put_state(&mut self, key: &str, value: &[u8]) -> Result<(), StubError> {
+    pub fn put_state(&self, key: &str, value: &[u8]) -> Result<(), StubError> {
         self.put(key, value, "")
     }
 
     /// Deletes a key.
-    pub fn del_state(&mut self, key: &str) -> Result<(), StubError> {
+    pub fn del_state(&self, key: &str) -> Result<(), StubError> {
         self.del(key, "", Type::DelState)
     }
 
     /// Iterates over `[start, end)`; an empty `end` means no upper bound. Composite keys are
     /// never included (an empty start becomes "\x01", bounds must not start with 0x00).
     pub fn get_state_by_range(
-        &mut self,
+        &self,
         start: &str,
         end: &str,
     ) -> Result<StateIterator<'_>, StubError> {
@@ -327,7 +332,7 @@ impl ChaincodeStub {
 
     /// One page of `[start, end)`; a non-empty bookmark replaces `start`.
     pub fn get_state_by_range_with_pagination(
-        &mut self,
+        &self,
         start: &str,
         end: &str,
         page_size: i32,
@@ -340,7 +345,7 @@ impl ChaincodeStub {
 
     /// Iterates over all composite keys that start with `object_type` and `attrs`.
     pub fn get_state_by_partial_composite_key(
-        &mut self,
+        &self,
         object_type: &str,
         attrs: &[&str],
     ) -> Result<StateIterator<'_>, StubError> {
@@ -351,7 +356,7 @@ impl ChaincodeStub {
 
     /// One page of the keys that start with `object_type` and `attrs`.
     pub fn get_state_by_partial_composite_key_with_pagination(
-        &mut self,
+        &self,
         object_type: &str,
         attrs: &[&str],
         page_size: i32,
@@ -363,7 +368,7 @@ impl ChaincodeStub {
     }
 
     /// Runs a rich query (CouchDB state databases only).
-    pub fn get_query_result(&mut self, query: &str) -> Result<StateIterator<'_>, StubError> {
+    pub fn get_query_result(&self, query: &str) -> Result<StateIterator<'_>, StubError> {
         let payload = GetQueryResult {
             query: query.to_owned(),
             ..Default::default()
@@ -374,7 +379,7 @@ impl ChaincodeStub {
 
     /// One page of a rich query.
     pub fn get_query_result_with_pagination(
-        &mut self,
+        &self,
         query: &str,
         page_size: i32,
         bookmark: &str,
@@ -389,7 +394,7 @@ impl ChaincodeStub {
     }
 
     /// Iterates over the committed history of a key.
-    pub fn get_history_for_key(&mut self, key: &str) -> Result<HistoryIterator<'_>, StubError> {
+    pub fn get_history_for_key(&self, key: &str) -> Result<HistoryIterator<'_>, StubError> {
         let payload = GetHistoryForKey {
             key: key.to_owned(),
         }
@@ -398,16 +403,13 @@ impl ChaincodeStub {
     }
 
     /// Reads the key-level endorsement policy of a key (`None` when it has none).
-    pub fn get_state_validation_parameter(
-        &mut self,
-        key: &str,
-    ) -> Result<Option<Vec<u8>>, StubError> {
+    pub fn get_state_validation_parameter(&self, key: &str) -> Result<Option<Vec<u8>>, StubError> {
         self.get_validation_parameter(key, "")
     }
 
     /// Sets the key-level endorsement policy of a key.
     pub fn set_state_validation_parameter(
-        &mut self,
+        &self,
         key: &str,
         policy: &[u8],
     ) -> Result<(), StubError> {
@@ -418,7 +420,7 @@ impl ChaincodeStub {
 
     /// Reads a private data key.
     pub fn get_private_data(
-        &mut self,
+        &self,
         collection: &str,
         key: &str,
     ) -> Result<Option<Vec<u8>>, StubError> {
@@ -428,7 +430,7 @@ impl ChaincodeStub {
 
     /// Reads the hash of a private data value (works on peers outside the collection too).
     pub fn get_private_data_hash(
-        &mut self,
+        &self,
         collection: &str,
         key: &str,
     ) -> Result<Option<Vec<u8>>, StubError> {
@@ -444,7 +446,7 @@ impl ChaincodeStub {
 
     /// Writes a private data key (an empty value deletes it).
     pub fn put_private_data(
-        &mut self,
+        &self,
         collection: &str,
         key: &str,
         value: &[u8],
@@ -454,20 +456,20 @@ impl ChaincodeStub {
     }
 
     /// Deletes a private data key.
-    pub fn del_private_data(&mut self, collection: &str, key: &str) -> Result<(), StubError> {
+    pub fn del_private_data(&self, collection: &str, key: &str) -> Result<(), StubError> {
         require_collection(collection)?;
         self.del(key, collection, Type::DelState)
     }
 
     /// Purges a private data key and its history from the private store.
-    pub fn purge_private_data(&mut self, collection: &str, key: &str) -> Result<(), StubError> {
+    pub fn purge_private_data(&self, collection: &str, key: &str) -> Result<(), StubError> {
         require_collection(collection)?;
         self.del(key, collection, Type::PurgePrivateData)
     }
 
     /// Iterates over private data keys in `[start, end)` (never paginated by the peer).
     pub fn get_private_data_by_range(
-        &mut self,
+        &self,
         collection: &str,
         start: &str,
         end: &str,
@@ -480,7 +482,7 @@ impl ChaincodeStub {
 
     /// Iterates over private composite keys that start with `object_type` and `attrs`.
     pub fn get_private_data_by_partial_composite_key(
-        &mut self,
+        &self,
         collection: &str,
         object_type: &str,
         attrs: &[&str],
@@ -498,7 +500,7 @@ impl ChaincodeStub {
     /// Mirrors the Go shim exactly: a callee COMPLETED gives its `Response` as is; a callee
     /// ERROR gives status 500 whose payload is the callee's marshalled `ChaincodeMessage`; a
     /// peer-side failure gives status 500 whose payload is the error text.
-    pub fn invoke_chaincode(&mut self, name: &str, args: &[Vec<u8>], channel: &str) -> Response {
+    pub fn invoke_chaincode(&self, name: &str, args: &[Vec<u8>], channel: &str) -> Response {
         let target = if channel.is_empty() {
             name.to_owned()
         } else {
@@ -543,7 +545,7 @@ impl ChaincodeStub {
 
     // ----- shared request builders -----
 
-    fn get(&mut self, key: &str, collection: &str) -> Result<Option<Vec<u8>>, StubError> {
+    fn get(&self, key: &str, collection: &str) -> Result<Option<Vec<u8>>, StubError> {
         let payload = GetState {
             key: key.to_owned(),
             collection: collection.to_owned(),
@@ -553,7 +555,7 @@ impl ChaincodeStub {
         Ok((!value.is_empty()).then_some(value))
     }
 
-    fn put(&mut self, key: &str, value: &[u8], collection: &str) -> Result<(), StubError> {
+    fn put(&self, key: &str, value: &[u8], collection: &str) -> Result<(), StubError> {
         if key.is_empty() {
             return Err(StubError::InvalidArgument(
                 "key must not be an empty string".into(),
@@ -568,7 +570,7 @@ impl ChaincodeStub {
         self.call(Type::PutState, payload).map(drop)
     }
 
-    fn del(&mut self, key: &str, collection: &str, ty: Type) -> Result<(), StubError> {
+    fn del(&self, key: &str, collection: &str, ty: Type) -> Result<(), StubError> {
         let payload = DelState {
             key: key.to_owned(),
             collection: collection.to_owned(),
@@ -578,7 +580,7 @@ impl ChaincodeStub {
     }
 
     fn get_validation_parameter(
-        &mut self,
+        &self,
         key: &str,
         collection: &str,
     ) -> Result<Option<Vec<u8>>, StubError> {
@@ -598,7 +600,7 @@ impl ChaincodeStub {
     }
 
     fn set_validation_parameter(
-        &mut self,
+        &self,
         key: &str,
         collection: &str,
         policy: &[u8],
@@ -679,7 +681,7 @@ pub type HistoryIterator<'a> = QueryIterator<'a, KeyModification>;
 /// buffered ones are used up, and frees the peer's iterator with QUERY_STATE_CLOSE when dropped
 /// early (an exhausted iterator is already gone on the peer, so no CLOSE is sent for it).
 pub struct QueryIterator<'a, T> {
-    stub: &'a mut ChaincodeStub,
+    stub: &'a ChaincodeStub,
     id: String,
     buffer: std::vec::IntoIter<QueryResultBytes>,
     has_more: bool,
@@ -687,7 +689,7 @@ pub struct QueryIterator<'a, T> {
 }
 
 impl<'a, T: Message + Default> QueryIterator<'a, T> {
-    fn new(stub: &'a mut ChaincodeStub, response: QueryResponse) -> Self {
+    fn new(stub: &'a ChaincodeStub, response: QueryResponse) -> Self {
         QueryIterator {
             stub,
             id: response.id,

@@ -135,6 +135,26 @@ async fn range_iteration_pages_lazily_and_closes_early_iterators() {
     assert_eq!(ledger.query_next.load(Ordering::SeqCst), 3);
     assert_eq!(ledger.query_close.load(Ordering::SeqCst), 1);
 
+    // Ledger calls while an iterator is open, across page boundaries.
+    {
+        let mut s = ledger.state.lock().unwrap();
+        for i in 95..105 {
+            s.insert(format!("other-key{i:04}"), format!("o{i}").into_bytes());
+        }
+    }
+    let before = ledger.query_next.load(Ordering::SeqCst);
+    let nested = peer
+        .invoke("ch", "r5", &["nested", "key0000", "key0105"])
+        .await
+        .ok_payload();
+    let parts: Vec<&str> = nested.split(',').collect();
+    assert_eq!(parts.len(), 105);
+    assert_eq!(parts[0], "key0000=");
+    assert_eq!(parts[99], "key0099=o99");
+    assert_eq!(parts[104], "key0104=o104");
+    assert_eq!(ledger.query_next.load(Ordering::SeqCst), before + 1);
+    assert_eq!(ledger.overlapping.load(Ordering::SeqCst), 0);
+
     // Keys starting with 0x00 are refused as simple range bounds.
     let bad = peer.invoke("ch", "r4", &["range", "\u{0}x", "", "0"]).await;
     assert!(

@@ -142,6 +142,20 @@ impl Chaincode for TestCc {
                 }
                 Ok(out.join(",").into_bytes())
             }
+            "nested" => {
+                // Go's common pattern: keep the iterator open and read other keys meanwhile.
+                let mut out = Vec::new();
+                for kv in stub.get_state_by_range(&arg(0), &arg(1))? {
+                    let kv = kv?;
+                    let other = stub.get_state(&format!("other-{}", kv.key))?;
+                    out.push(format!(
+                        "{}={}",
+                        kv.key,
+                        String::from_utf8_lossy(&other.unwrap_or_default())
+                    ));
+                }
+                Ok(out.join(",").into_bytes())
+            }
             "composite" => {
                 let attrs: Vec<&str> = a[1..].iter().map(String::as_str).collect();
                 let key = create_composite_key(&arg(0), &attrs)?;
