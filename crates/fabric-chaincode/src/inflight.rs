@@ -116,3 +116,74 @@ impl InFlight {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn key(channel: &str, txid: &str) -> TxKey {
+        TxKey {
+            channel: channel.into(),
+            txid: txid.into(),
+        }
+    }
+
+    fn reply(channel: &str, txid: &str) -> ChaincodeMessage {
+        ChaincodeMessage {
+            channel_id: channel.into(),
+            txid: txid.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn one_outstanding_request_per_transaction() {
+        let f = InFlight::default();
+        assert!(f.begin(key("ch", "t")));
+        assert!(!f.begin(key("ch", "t")), "duplicate transaction");
+        let mut rx = f.wait_for_reply(&key("ch", "t")).unwrap();
+        assert!(
+            f.wait_for_reply(&key("ch", "t")).is_err(),
+            "second concurrent request refused"
+        );
+        f.deliver(reply("ch", "t")).unwrap();
+        assert_eq!(rx.try_recv().unwrap().txid, "t");
+        // The slot is free again after the reply.
+        let _rx = f.wait_for_reply(&key("ch", "t")).unwrap();
+        f.cancel_wait(&key("ch", "t"));
+        assert!(
+            f.deliver(reply("ch", "t")).is_err(),
+            "nobody waits after cancel"
+        );
+    }
+
+    #[test]
+    fn keys_are_pairs_not_concatenations() {
+        let f = InFlight::default();
+        assert!(f.begin(key("ab", "c")));
+        assert!(f.begin(key("a", "bc")));
+        let _rx = f.wait_for_reply(&key("ab", "c")).unwrap();
+        assert!(f.deliver(reply("a", "bc")).is_err());
+        assert!(f.deliver(reply("ab", "c")).is_ok());
+        assert!(
+            f.wait_for_reply(&key("zz", "c")).is_err(),
+            "unknown transaction"
+        );
+    }
+
+    #[test]
+    fn close_wakes_waiters_and_refuses_new_ones() {
+        let f = InFlight::default();
+        assert!(f.begin(key("ch", "t")));
+        let mut rx = f.wait_for_reply(&key("ch", "t")).unwrap();
+        f.close();
+        assert!(rx.try_recv().is_err());
+        assert_eq!(
+            f.wait_for_reply(&key("ch", "t")).unwrap_err(),
+            StubError::Disconnected
+        );
+        f.finish(&key("ch", "t"));
+        assert_eq!(f.running(), 0);
+    }
+}
