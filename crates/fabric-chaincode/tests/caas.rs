@@ -291,3 +291,62 @@ fn mode_selection() {
     let args = vec!["-peer.address=127.0.0.1:7052".to_string()];
     assert!(matches!(mode_from_env(&args, &normal), Ok(Mode::Normal(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_in_caas_mode_from_the_environment() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let child = tokio::process::Command::new(common::example_binary())
+        .env("CHAINCODE_PKG_ID", "kv:caas")
+        .env("CHAINCODE_SERVER_ADDRESS", addr.to_string())
+        .env("FABRIC_LOGGING_SPEC", "info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let peer = loop {
+        match connect_caas(addr, None, Arc::default()).await {
+            Ok(p) => break p,
+            Err(e) if std::time::Instant::now() > deadline => panic!("server never came up: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    assert_eq!(peer.name, "kv:caas");
+    assert_eq!(
+        peer.invoke("ch", "t1", &["KV:Put", "k", "v"])
+            .await
+            .response()
+            .status,
+        200
+    );
+    assert_eq!(
+        peer.invoke("ch", "t2", &["Get", "k"]).await.ok_payload(),
+        "v"
+    );
+    let second = connect_caas(addr, None, Arc::default()).await.unwrap();
+    let missing = second.invoke("ch", "t3", &["Get", "k"]).await;
+    assert_eq!(missing.response().message, "k does not exist");
+
+    let pid = child.id().unwrap();
+    assert!(std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap()
+        .success());
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("WITHOUT TLS"),
+        "plain CaaS is announced: {stderr}"
+    );
+}

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::peer::NormalPeer;
-use common::{Pki, TestCc};
+use common::{example_binary, Pki, TestCc};
 use fabric_chaincode::transport::config::{normal_from_env, NormalConfig};
 use fabric_chaincode::{ConfigError, RuntimeError};
 use tokio::sync::oneshot;
@@ -338,35 +338,6 @@ fn normal_environment_like_the_go_shim() {
         ]),
     );
     assert!(matches!(no_root, Err(ConfigError::Missing(m)) if m.contains("ROOTCERT")));
-}
-
-fn example_binary() -> PathBuf {
-    // tests live in target/<profile>/deps; cargo builds examples into target/<profile>/examples.
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("kv_chaincode");
-    if !path.exists() {
-        // `cargo test --test normal` does not build examples; a full `cargo test` does.
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args([
-                "build",
-                "-p",
-                "fabric-chaincode",
-                "--example",
-                "kv_chaincode",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    assert!(path.exists(), "{} missing", path.display());
-    path
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -301,3 +301,33 @@ impl Caas {
             .expect("server task")
     }
 }
+
+/// The `kv_chaincode` example, built on demand (`cargo test --test X` does not build examples).
+pub fn example_binary() -> std::path::PathBuf {
+    // tests live in target/<profile>/deps; cargo builds examples into target/<profile>/examples.
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("kv_chaincode");
+    if !path.exists() {
+        // `cargo test --test normal` does not build examples; a full `cargo test` does.
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args([
+                "build",
+                "-p",
+                "fabric-chaincode",
+                "--example",
+                "kv_chaincode",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    assert!(path.exists(), "{} missing", path.display());
+    path
+}
