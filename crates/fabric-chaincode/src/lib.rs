@@ -89,8 +89,10 @@ pub fn start(cc: Arc<dyn Chaincode>) -> std::process::ExitCode {
             tracing::info!("chaincode stopped");
             std::process::ExitCode::SUCCESS
         }
-        Err(RuntimeError::StreamClosed) => {
-            tracing::error!("lost the connection to the peer (stream closed); exiting so the peer can relaunch the chaincode");
+        Err(e @ (RuntimeError::StreamClosed | RuntimeError::Status(_))) => {
+            tracing::error!(
+                "lost the connection to the peer ({e}); exiting so the peer can relaunch the chaincode"
+            );
             std::process::ExitCode::FAILURE
         }
         Err(e) => {

@@ -79,6 +79,9 @@ pub fn init() {
     let installed = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Chaincode logs usually end up in the peer's or a builder's log file: colour only
+        // when a person is watching.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init()
         .is_ok();
     if let (true, Some(e)) = (installed, problem) {
