@@ -1,1 +1,118 @@
-//! Hyperledger Fabric chaincode runtime (the peer protocol, the stub, contract dispatch).
+//! Hyperledger Fabric chaincode runtime: the peer protocol in both run modes, the stub, and
+//! fabric-contract-api-go compatible contract dispatch.
+//!
+//! # Run modes
+//! [`run`] picks the mode from the environment:
+//! - **Normal mode** (neither `CHAINCODE_PKG_ID` nor `CHAINCODE_SERVER_ADDRESS` set): dials the
+//!   peer at the `-peer.address=HOST:PORT` / `--peer.address HOST:PORT` flag and registers as
+//!   `CORE_CHAINCODE_ID_NAME`. `CORE_PEER_TLS_ENABLED` (Go `ParseBool`) turns on TLS with the
+//!   client key/certificate from `CORE_TLS_CLIENT_{KEY,CERT}_FILE` (PEM; preferred when set) or
+//!   `CORE_TLS_CLIENT_{KEY,CERT}_PATH` (base64 of PEM), verifying the peer against
+//!   `CORE_PEER_TLS_ROOTCERT_FILE` under the host name of `peer.address`. ALPN `h2`, 100 MiB
+//!   messages. Keys labelled "EC PRIVATE KEY" that really are PKCS#8 (as Fabric writes them)
+//!   are accepted. When the peer closes the stream, [`run`] returns an error: the process
+//!   should exit non-zero and the peer relaunches it.
+//! - **Chaincode-as-a-service** (both set): serves `protos.Chaincode/Connect` on
+//!   `CHAINCODE_SERVER_ADDRESS` and registers every stream as `CHAINCODE_PKG_ID`. Any number of
+//!   peers may connect at once and reconnect later. TLS:
+//!   `CHAINCODE_TLS_DISABLED=true` serves plain gRPC; otherwise `CHAINCODE_TLS_KEY` and
+//!   `CHAINCODE_TLS_CERT` (PEM files) enable TLS, and `CHAINCODE_CLIENT_CA_CERT` (PEM file)
+//!   makes it mutual. **With none of these set the server runs without TLS** (as FPC's Go
+//!   ercc does) and logs a warning; `CHAINCODE_TLS_DISABLED=false` without a key and
+//!   certificate, or a key without a certificate, is refused.
+//! - Only one of the two set: refused with [`ConfigError::HalfCaas`].
+//!
+//! SIGTERM and SIGINT end [`run`] with `Ok(())`.
+//!
+//! # Protocol behaviour worth knowing
+//! - Each INIT/TRANSACTION runs [`Chaincode`] on its own blocking thread; stub calls block on
+//!   the peer's reply. A transaction has at most one outstanding request.
+//! - Messages the protocol does not allow in the ready state (unknown types, stray replies
+//!   for transactions that are not waiting) are logged and answered with ERROR, but the
+//!   stream stays up so other transactions are not affected (the Go shim tears it down).
+//! - A transaction whose input or proposal cannot be decoded gets ERROR; so does one whose
+//!   contract panics, or whose result exceeds the message limit.
+
+mod chaincode;
+pub mod contract;
+mod error;
+mod go_json;
+mod handler;
+mod inflight;
+mod keys;
+pub mod logging;
+mod stub;
+pub mod transport;
+
+use std::sync::Arc;
+
+pub use chaincode::{error, success, Chaincode, Response, ERROR, ERROR_THRESHOLD, OK};
+pub use error::{ConfigError, KeyError, RuntimeError, StubError};
+pub use fabric_protos;
+pub use handler::MAX_MESSAGE_SIZE;
+pub use keys::{create_composite_key, split_composite_key};
+pub use stub::{ChaincodeStub, HistoryIterator, Page, QueryIterator, StateIterator};
+pub use transport::config::{CaasConfig, Mode, NormalConfig};
+
+/// Runs the chaincode in the mode the environment selects (see the crate docs) until SIGTERM
+/// or SIGINT (`Ok`) or a fatal error. In normal mode the peer closing the stream is an error.
+pub async fn run(cc: Arc<dyn Chaincode>) -> Result<(), RuntimeError> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = transport::config::mode_from_env(&args, &|name| std::env::var(name).ok())?;
+    run_mode(cc, mode).await
+}
+
+/// Runs with an explicit configuration, stopping on SIGTERM/SIGINT.
+pub async fn run_mode(cc: Arc<dyn Chaincode>, mode: Mode) -> Result<(), RuntimeError> {
+    let signals = termination_signal()?;
+    match mode {
+        Mode::Normal(cfg) => transport::client::run(cc, cfg, signals).await,
+        Mode::Caas(cfg) => transport::server::run(cc, cfg, signals).await,
+    }
+}
+
+/// Builds a Tokio runtime, runs [`run`], logs the outcome and returns the process exit code
+/// (failure when the peer connection is lost in normal mode). Call [`logging::init`] first.
+pub fn start(cc: Arc<dyn Chaincode>) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cc)) {
+        Ok(()) => {
+            tracing::info!("chaincode stopped");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e @ (RuntimeError::StreamClosed | RuntimeError::Status(_))) => {
+            tracing::error!(
+                "lost the connection to the peer ({e}); exiting so the peer can relaunch the chaincode"
+            );
+            std::process::ExitCode::FAILURE
+        }
+        Err(e) => {
+            tracing::error!("chaincode stopped: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT. Installed eagerly so a signal that arrives while
+/// connecting is not lost.
+fn termination_signal(
+) -> Result<impl std::future::Future<Output = ()> + Send + 'static, RuntimeError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
+        }
+    })
+}

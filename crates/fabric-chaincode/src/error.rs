@@ -1,0 +1,130 @@
+//! Error types of the runtime, one enum per audience: the process (`RuntimeError`), contract code
+//! calling the ledger (`StubError`), and composite-key helpers (`KeyError`).
+
+use std::path::PathBuf;
+
+/// Why the runtime stopped or could not start.
+///
+/// Callers can tell configuration problems, TLS problems, a peer that went away and a peer that
+/// broke the protocol apart, because each calls for a different operator action.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// The environment or command line is incomplete or contradictory.
+    #[error("configuration error: {0}")]
+    Config(#[from] ConfigError),
+    /// Certificates or keys could not be loaded or used.
+    #[error("TLS error: {0}")]
+    Tls(String),
+    /// The gRPC transport failed (dial, bind, serve).
+    #[error("transport error: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The peer answered the stream with a gRPC status instead of messages.
+    #[error("peer stream failed: {0}")]
+    Status(#[from] tonic::Status),
+    /// The peer closed the stream.
+    #[error("peer closed the stream")]
+    StreamClosed,
+    /// The peer sent a message that is not allowed in the current protocol state.
+    // Same text as the Go shim puts in its ERROR reply.
+    #[error("[{txid}] Chaincode h cannot handle message ({got}) while in state: {state}")]
+    UnexpectedMessage {
+        /// Protocol state when the message arrived.
+        state: &'static str,
+        /// Message type name (or number when unknown).
+        got: String,
+        /// Transaction id carried by the message.
+        txid: String,
+    },
+    /// I/O failure outside gRPC (binding a listener, installing a signal handler).
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A configuration value is missing, malformed or contradicts another one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required setting is absent.
+    #[error("{0}")]
+    Missing(&'static str),
+    /// A setting has an unusable value.
+    #[error("{name}: {reason}")]
+    Invalid {
+        /// Variable or flag name.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Exactly one of `CHAINCODE_PKG_ID` / `CHAINCODE_SERVER_ADDRESS` is set.
+    #[error(
+        "chaincode-as-a-service needs both CHAINCODE_PKG_ID and CHAINCODE_SERVER_ADDRESS \
+         (only {set} is set); set both for CaaS mode or neither for normal mode"
+    )]
+    HalfCaas {
+        /// The variable that is set.
+        set: &'static str,
+    },
+    /// A file named by the configuration could not be read.
+    #[error("cannot read {name} file {path}: {reason}")]
+    File {
+        /// Variable name.
+        name: &'static str,
+        /// The path it names.
+        path: PathBuf,
+        /// Why reading failed.
+        reason: String,
+    },
+}
+
+/// A ledger call made through the stub failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StubError {
+    /// The peer answered the request with ERROR; the text is the peer's.
+    #[error("{0}")]
+    Peer(String),
+    /// The stream to the peer is gone, so the request cannot complete.
+    #[error("connection to the peer is closed")]
+    Disconnected,
+    /// The peer replied with something that is neither RESPONSE nor ERROR, or an undecodable payload.
+    #[error("unexpected reply from the peer: {0}")]
+    BadReply(String),
+    /// The arguments were rejected before anything was sent (empty key, bad range bound, ...).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The request would exceed the gRPC message limit.
+    #[error("request of {size} bytes exceeds the {limit} byte message limit")]
+    TooLarge {
+        /// Encoded size of the request.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A composite key could not be built.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+/// A composite key could not be created or split.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// An object type or attribute contains U+0000 or U+10FFFF, which are reserved as delimiters.
+    #[error(
+        "input contains unicode {rune} starting at position [{position}]. U+0000 and U+10FFFF \
+         are not allowed in the input attribute of a composite key"
+    )]
+    ReservedRune {
+        /// `U+0000` or `U+10FFFF`.
+        rune: &'static str,
+        /// Byte offset in the attribute.
+        position: usize,
+    },
+    /// The key does not start with the composite-key namespace byte 0x00.
+    #[error("not a composite key: it does not start with U+0000")]
+    NotComposite,
+    /// The key has no delimiter after the object type.
+    #[error("malformed composite key: no U+0000 delimiter after the object type")]
+    MissingDelimiter,
+}

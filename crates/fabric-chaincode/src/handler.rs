@@ -1,0 +1,327 @@
+//! The protocol loop shared by both run modes: REGISTER → REGISTERED → READY, KEEPALIVE echo,
+//! routing of RESPONSE/ERROR to the waiting transaction, and one blocking thread per
+//! INIT/TRANSACTION. The transport only supplies the inbound stream and the outbound queue.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use fabric_protos::peer::chaincode_message::Type;
+use fabric_protos::peer::{ChaincodeAdditionalParams, ChaincodeId, ChaincodeMessage};
+use prost::Message;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::{Stream, StreamExt};
+
+use crate::chaincode::{Chaincode, ERROR};
+use crate::error::RuntimeError;
+use crate::inflight::{InFlight, TxKey};
+use crate::stub::{ChaincodeStub, TxData};
+
+/// gRPC message limit in both directions, as the Go shim and the peer set it.
+pub const MAX_MESSAGE_SIZE: usize = 100 * 1024 * 1024;
+
+/// Capacity of the outbound queue; senders wait when the transport falls behind.
+pub(crate) const OUTBOUND_QUEUE: usize = 1024;
+
+/// Settings one stream's handler needs.
+#[derive(Debug, Clone)]
+pub(crate) struct HandlerSettings {
+    /// Name sent in REGISTER (the package id).
+    pub(crate) chaincode_name: String,
+    /// `CORE_PEER_LOCALMSPID`, returned by `ChaincodeStub::msp_id`.
+    pub(crate) msp_id: Option<String>,
+}
+
+/// What one stream's transactions share: the single outbound queue (its consumer is the
+/// transport's writer, so sends are serialized) and the in-flight table.
+pub(crate) struct Conn {
+    outbound: mpsc::Sender<ChaincodeMessage>,
+    pub(crate) inflight: InFlight,
+    pub(crate) msp_id: Option<String>,
+}
+
+impl Conn {
+    /// Queues a message from a blocking (transaction) thread; `false` when the stream is gone.
+    pub(crate) fn send_blocking(&self, msg: ChaincodeMessage) -> bool {
+        self.outbound.blocking_send(msg).is_ok()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Created,
+    Established,
+    Ready,
+}
+
+impl State {
+    fn name(self) -> &'static str {
+        match self {
+            State::Created => "created",
+            State::Established => "established",
+            State::Ready => "ready",
+        }
+    }
+}
+
+pub(crate) fn type_name(t: i32) -> String {
+    Type::try_from(t)
+        .map(|t| t.as_str_name().to_owned())
+        .unwrap_or_else(|_| format!("UNKNOWN({t})"))
+}
+
+/// Runs the chaincode side of one stream until the peer closes it or breaks the handshake.
+///
+/// Returns `Err(StreamClosed)` when the peer ends the stream cleanly: in normal mode that ends
+/// the process; in CaaS mode only this stream ends.
+///
+/// REGISTER is queued before `inbound` is awaited: a Go gRPC peer sends its response headers
+/// only after it has read REGISTER, so in normal mode the inbound stream does not exist yet.
+/// Returns `Ok(())` when `stop` fires.
+pub(crate) async fn chat<S, F>(
+    cc: Arc<dyn Chaincode>,
+    settings: HandlerSettings,
+    inbound: F,
+    outbound: mpsc::Sender<ChaincodeMessage>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), RuntimeError>
+where
+    F: Future<Output = Result<S, RuntimeError>>,
+    S: Stream<Item = Result<ChaincodeMessage, tonic::Status>> + Unpin,
+{
+    let conn = Arc::new(Conn {
+        outbound: outbound.clone(),
+        inflight: InFlight::default(),
+        msp_id: settings.msp_id.clone(),
+    });
+    let register = ChaincodeMessage {
+        r#type: Type::Register as i32,
+        payload: ChaincodeId {
+            name: settings.chaincode_name.clone(),
+            ..Default::default()
+        }
+        .encode_to_vec(),
+        ..Default::default()
+    };
+    if outbound.send(register).await.is_err() {
+        return Err(RuntimeError::StreamClosed);
+    }
+    tracing::debug!(name = %settings.chaincode_name, "sent REGISTER");
+    let mut inbound = tokio::select! {
+        s = inbound => s?,
+        () = stopped(&mut stop) => return Ok(()),
+    };
+
+    let mut state = State::Created;
+    let result = loop {
+        let next = tokio::select! {
+            m = inbound.next() => m,
+            () = stopped(&mut stop) => break Ok(()),
+        };
+        let msg = match next {
+            None => break Err(RuntimeError::StreamClosed),
+            Some(Err(status)) => break Err(RuntimeError::Status(status)),
+            Some(Ok(msg)) => msg,
+        };
+        // KEEPALIVE is answered in every state, before the state check, like the Go shim.
+        if msg.r#type == Type::Keepalive as i32 {
+            if outbound.send(msg).await.is_err() {
+                break Err(RuntimeError::StreamClosed);
+            }
+            continue;
+        }
+        match (state, Type::try_from(msg.r#type)) {
+            (State::Created, Ok(Type::Registered)) => {
+                tracing::debug!("received REGISTERED");
+                state = State::Established;
+            }
+            (State::Established, Ok(Type::Ready)) => {
+                log_ready_params(&msg.payload);
+                tracing::info!(name = %settings.chaincode_name, "chaincode registered with the peer and ready");
+                state = State::Ready;
+            }
+            (State::Ready, Ok(Type::Response | Type::Error)) => {
+                if let Err(stray) = conn.inflight.deliver(msg) {
+                    let text = format!(
+                        "[{}] received {} for a transaction that is not waiting for a reply",
+                        short(&stray.txid),
+                        type_name(stray.r#type)
+                    );
+                    tracing::warn!(channel = %stray.channel_id, "{text}");
+                    let reply = error_message(text, &stray.txid, &stray.channel_id);
+                    if outbound.send(reply).await.is_err() {
+                        break Err(RuntimeError::StreamClosed);
+                    }
+                }
+            }
+            (State::Ready, Ok(t @ (Type::Init | Type::Transaction))) => {
+                if let Err(reply) = start_transaction(&cc, &conn, msg, t == Type::Init) {
+                    if outbound.send(*reply).await.is_err() {
+                        break Err(RuntimeError::StreamClosed);
+                    }
+                }
+            }
+            _ => {
+                let err = RuntimeError::UnexpectedMessage {
+                    state: state.name(),
+                    got: type_name(msg.r#type),
+                    txid: msg.txid.clone(),
+                };
+                tracing::error!(channel = %msg.channel_id, "{err}");
+                // Like the Go shim: ERROR with the txid of the offending message, no channel.
+                let reply = error_message(err.to_string(), &msg.txid, "");
+                let _ = outbound.send(reply).await;
+                // Before READY there is no way to continue the handshake. Once ready we keep
+                // the stream: tearing it down (as Go does) would fail every other running
+                // transaction because of one bad message.
+                if state != State::Ready {
+                    break Err(err);
+                }
+            }
+        }
+    };
+    conn.inflight.close();
+    let running = conn.inflight.running();
+    if running > 0 {
+        tracing::warn!(
+            running,
+            "stream ended with transactions still running; their ledger calls now fail"
+        );
+    }
+    result
+}
+
+/// Resolves once shutdown was requested; never if the sender is gone without requesting it.
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Turns a shutdown future into a watch that any number of streams can observe.
+pub(crate) fn shutdown_watch(
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        tokio::select! {
+            () = shutdown => { let _ = tx.send(true); }
+            () = tx.closed() => {}
+        }
+    });
+    rx
+}
+
+fn log_ready_params(payload: &[u8]) {
+    if payload.is_empty() {
+        return;
+    }
+    // Fabric 3.1+ peers advertise write batching here. We never batch, so the values only
+    // matter for diagnostics; an undecodable payload is ignored as the Go shim ignores it.
+    match ChaincodeAdditionalParams::decode(payload) {
+        Ok(p) => tracing::debug!(?p, "READY carried additional parameters"),
+        Err(e) => tracing::debug!("ignoring undecodable READY payload: {e}"),
+    }
+}
+
+/// First eight characters of a txid, as the Go shim prints them.
+pub(crate) fn short(txid: &str) -> &str {
+    txid.get(..8).unwrap_or(txid)
+}
+
+pub(crate) fn error_message(text: String, txid: &str, channel: &str) -> ChaincodeMessage {
+    ChaincodeMessage {
+        r#type: Type::Error as i32,
+        payload: text.into_bytes(),
+        txid: txid.to_owned(),
+        channel_id: channel.to_owned(),
+        ..Default::default()
+    }
+}
+
+/// Starts an INIT/TRANSACTION on a blocking thread. Returns the ERROR to send when it cannot.
+fn start_transaction(
+    cc: &Arc<dyn Chaincode>,
+    conn: &Arc<Conn>,
+    msg: ChaincodeMessage,
+    is_init: bool,
+) -> Result<(), Box<ChaincodeMessage>> {
+    let key = TxKey::of(&msg);
+    if !conn.inflight.begin(key.clone()) {
+        let text = format!(
+            "[{}] duplicate transaction: channel {} txid {} is already running",
+            short(&key.txid),
+            key.channel,
+            key.txid
+        );
+        tracing::error!("{text}");
+        return Err(Box::new(error_message(text, &key.txid, &key.channel)));
+    }
+    let cc = Arc::clone(cc);
+    let conn = Arc::clone(conn);
+    tokio::task::spawn_blocking(move || {
+        let reply = execute(&*cc, &conn, &key, msg, is_init);
+        conn.inflight.finish(&key);
+        if !conn.send_blocking(reply) {
+            tracing::warn!(txid = %key.txid, channel = %key.channel, "could not send the transaction result: stream closed");
+        }
+    });
+    Ok(())
+}
+
+fn execute(
+    cc: &dyn Chaincode,
+    conn: &Arc<Conn>,
+    key: &TxKey,
+    msg: ChaincodeMessage,
+    is_init: bool,
+) -> ChaincodeMessage {
+    let data = match TxData::from_message(msg) {
+        Ok(d) => d,
+        Err(text) => {
+            tracing::error!(txid = %key.txid, channel = %key.channel, "{text}");
+            return error_message(text, &key.txid, &key.channel);
+        }
+    };
+    let mut stub = ChaincodeStub::new(Arc::clone(conn), key.clone(), data);
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        if is_init {
+            cc.init(&mut stub)
+        } else {
+            cc.invoke(&mut stub)
+        }
+    }));
+    let event = stub.take_event();
+    let response = match outcome {
+        Ok(r) => r,
+        Err(_) => {
+            // A panicking contract must not leave the peer waiting for its 30 s timeout.
+            let text = format!("[{}] chaincode panicked while executing", short(&key.txid));
+            tracing::error!(channel = %key.channel, "{text}");
+            return error_message(text, &key.txid, &key.channel);
+        }
+    };
+    let mut reply = if is_init && response.status >= ERROR {
+        // The Go shim reports a failed Init as ERROR carrying the message.
+        error_message(response.message, &key.txid, &key.channel)
+    } else {
+        ChaincodeMessage {
+            r#type: Type::Completed as i32,
+            payload: response.encode_to_vec(),
+            txid: key.txid.clone(),
+            channel_id: key.channel.clone(),
+            ..Default::default()
+        }
+    };
+    reply.chaincode_event = event;
+    if reply.encoded_len() > MAX_MESSAGE_SIZE {
+        let text = format!(
+            "[{}] transaction result of {} bytes exceeds the {MAX_MESSAGE_SIZE} byte message limit",
+            short(&key.txid),
+            reply.encoded_len()
+        );
+        tracing::error!(channel = %key.channel, "{text}");
+        return error_message(text, &key.txid, &key.channel);
+    }
+    reply
+}

@@ -1,0 +1,114 @@
+//! `tracing` set up from `FABRIC_LOGGING_SPEC`, Fabric's `module[,module]=level:...:default`
+//! syntax (e.g. `INFO`, `ercc=DEBUG:warning`). Module names become tracing targets.
+
+use tracing_subscriber::EnvFilter;
+
+/// The spec could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid FABRIC_LOGGING_SPEC {spec:?}: {reason}")]
+pub struct LoggingError {
+    spec: String,
+    reason: String,
+}
+
+fn level(name: &str) -> Option<&'static str> {
+    match name.to_ascii_lowercase().as_str() {
+        "debug" => Some("debug"),
+        "info" => Some("info"),
+        "warn" | "warning" => Some("warn"),
+        // Fabric also has PANIC and FATAL; tracing's most severe level is error.
+        "error" | "panic" | "dpanic" | "fatal" => Some("error"),
+        _ => None,
+    }
+}
+
+/// Translates a Fabric logging spec into `EnvFilter` directives (`ercc=debug,warn`).
+///
+/// An empty spec means `info`, Fabric's default. The last default level given wins, as in
+/// Fabric.
+pub fn directives_from_spec(spec: &str) -> Result<String, LoggingError> {
+    let fail = |reason: String| LoggingError {
+        spec: spec.to_owned(),
+        reason,
+    };
+    let mut default = "info";
+    let mut modules: Vec<String> = Vec::new();
+    for term in spec.split(':').map(str::trim).filter(|t| !t.is_empty()) {
+        match term.split_once('=') {
+            None => default = level(term).ok_or_else(|| fail(format!("unknown level {term:?}")))?,
+            Some((names, lvl)) => {
+                let lvl =
+                    level(lvl.trim()).ok_or_else(|| fail(format!("unknown level {lvl:?}")))?;
+                for name in names.split(',').map(str::trim) {
+                    let valid = !name.is_empty()
+                        && name.chars().all(|c| {
+                            c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/')
+                        });
+                    if !valid {
+                        return Err(fail(format!("invalid module name {name:?}")));
+                    }
+                    // Fabric loggers are dotted ("ercc.registry"); tracing targets use "::".
+                    let target = name.replace(['.', '/'], "::").replace('-', "_");
+                    modules.push(format!("{target}={lvl}"));
+                }
+            }
+        }
+    }
+    modules.push(default.to_owned());
+    Ok(modules.join(","))
+}
+
+/// Builds the filter for a spec.
+pub fn filter_from_spec(spec: &str) -> Result<EnvFilter, LoggingError> {
+    let directives = directives_from_spec(spec)?;
+    EnvFilter::try_new(&directives).map_err(|e| LoggingError {
+        spec: spec.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Installs a stderr `tracing` subscriber configured from `FABRIC_LOGGING_SPEC`.
+///
+/// An invalid spec falls back to `info` and says so; calling it twice is harmless.
+pub fn init() {
+    let spec = std::env::var("FABRIC_LOGGING_SPEC").unwrap_or_default();
+    let (filter, problem) = match filter_from_spec(&spec) {
+        Ok(f) => (f, None),
+        Err(e) => (EnvFilter::new("info"), Some(e)),
+    };
+    let installed = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        // Chaincode logs usually end up in the peer's or a builder's log file: colour only
+        // when a person is watching.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init()
+        .is_ok();
+    if let (true, Some(e)) = (installed, problem) {
+        tracing::warn!("{e}; logging at INFO");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn specs() {
+        assert_eq!(directives_from_spec("INFO").unwrap(), "info");
+        assert_eq!(directives_from_spec("").unwrap(), "info");
+        assert_eq!(
+            directives_from_spec("ercc=DEBUG:warning").unwrap(),
+            "ercc=debug,warn"
+        );
+        assert_eq!(
+            directives_from_spec("a,b.c=error:fabric_chaincode=debug:debug").unwrap(),
+            "a=error,b::c=error,fabric_chaincode=debug,debug"
+        );
+        assert!(directives_from_spec("LOUD").is_err());
+        assert!(directives_from_spec("x=LOUD").is_err());
+        assert!(directives_from_spec("=info").is_err());
+        assert!(filter_from_spec("ercc=DEBUG:warning").is_ok());
+    }
+}

@@ -1,0 +1,882 @@
+//! The per-transaction API handed to chaincode: transaction data derived from the proposal,
+//! and blocking ledger calls that each send one request and wait for the peer's reply.
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use fabric_protos::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
+use fabric_protos::msp::SerializedIdentity;
+use fabric_protos::peer::chaincode_message::Type;
+use fabric_protos::peer::{
+    ChaincodeEvent, ChaincodeId, ChaincodeInput, ChaincodeMessage, ChaincodeProposalPayload,
+    ChaincodeSpec, DelState, GetHistoryForKey, GetQueryResult, GetState, GetStateByRange,
+    GetStateMetadata, Proposal, PutState, PutStateMetadata, QueryMetadata, QueryResponse,
+    QueryResponseMetadata, QueryResultBytes, QueryStateClose, QueryStateNext, Response,
+    SignedProposal, StateMetadata, StateMetadataResult,
+};
+use fabric_protos::queryresult::{KeyModification, Kv};
+use prost::Message;
+use sha2::{Digest, Sha256};
+
+use crate::chaincode::ERROR;
+use crate::error::StubError;
+use crate::handler::{short, Conn, MAX_MESSAGE_SIZE};
+use crate::inflight::TxKey;
+use crate::keys::{create_composite_key, validate_simple_keys, MAX_RUNE};
+
+/// Start key the Go shim substitutes for an empty range start, so simple-key ranges never
+/// include composite keys (which start with 0x00).
+const EMPTY_KEY_SUBSTITUTE: &str = "\u{1}";
+/// Metadata key of key-level endorsement policies (`MetaDataKeys` name, as the Go shim uses it).
+const VALIDATION_PARAMETER: &str = "VALIDATION_PARAMETER";
+
+/// Everything a transaction message and its proposal say about the transaction.
+pub(crate) struct TxData {
+    args: Vec<Vec<u8>>,
+    decorations: BTreeMap<String, Vec<u8>>,
+    signed_proposal: Option<SignedProposal>,
+    timestamp: Option<prost_types::Timestamp>,
+    creator_bytes: Vec<u8>,
+    creator: Option<SerializedIdentity>,
+    transient: BTreeMap<String, Vec<u8>>,
+    binding: Option<Vec<u8>>,
+}
+
+impl TxData {
+    /// Decodes the input and proposal; the error text is what goes back in the ERROR message.
+    pub(crate) fn from_message(msg: ChaincodeMessage) -> Result<TxData, String> {
+        let input = ChaincodeInput::decode(msg.payload.as_slice())
+            .map_err(|e| format!("[{}] failed to unmarshal input: {e}", short(&msg.txid)))?;
+        let mut data = TxData {
+            args: input.args,
+            decorations: input.decorations.into_iter().collect(),
+            signed_proposal: None,
+            timestamp: None,
+            creator_bytes: Vec::new(),
+            creator: None,
+            transient: BTreeMap::new(),
+            binding: None,
+        };
+        if let Some(sp) = msg.proposal {
+            data.read_proposal(&sp).map_err(|e| {
+                format!(
+                    "[{}] failed to create new ChaincodeStub: {e}",
+                    short(&msg.txid)
+                )
+            })?;
+            data.signed_proposal = Some(sp);
+        }
+        Ok(data)
+    }
+
+    fn read_proposal(&mut self, sp: &SignedProposal) -> Result<(), String> {
+        let proposal = Proposal::decode(sp.proposal_bytes.as_slice())
+            .map_err(|e| format!("failed to extract Proposal from SignedProposal: {e}"))?;
+        let header = Header::decode(proposal.header.as_slice())
+            .map_err(|e| format!("failed to extract Header from Proposal: {e}"))?;
+        let channel_header = ChannelHeader::decode(header.channel_header.as_slice())
+            .map_err(|e| format!("failed to extract ChannelHeader: {e}"))?;
+        let ty = channel_header.r#type;
+        if ty != HeaderType::EndorserTransaction as i32 && ty != HeaderType::Config as i32 {
+            return Err(format!(
+                "invalid channel header type. Expected ENDORSER_TRANSACTION or CONFIG, received {}",
+                HeaderType::try_from(ty)
+                    .map(|t| t.as_str_name().to_owned())
+                    .unwrap_or_else(|_| ty.to_string())
+            ));
+        }
+        let signature_header = SignatureHeader::decode(header.signature_header.as_slice())
+            .map_err(|e| format!("failed to extract SignatureHeader: {e}"))?;
+        let payload = ChaincodeProposalPayload::decode(proposal.payload.as_slice())
+            .map_err(|e| format!("failed to extract ChaincodeProposalPayload: {e}"))?;
+
+        let mut hasher = Sha256::new();
+        hasher.update(&signature_header.nonce);
+        hasher.update(&signature_header.creator);
+        hasher.update(channel_header.epoch.to_le_bytes());
+        self.binding = Some(hasher.finalize().to_vec());
+        self.timestamp = channel_header.timestamp;
+        // The Go shim keeps the creator as bytes; we also decode it, leniently, for callers
+        // that want the MSP id. Undecodable bytes leave `creator()` empty.
+        self.creator = SerializedIdentity::decode(signature_header.creator.as_slice()).ok();
+        self.creator_bytes = signature_header.creator;
+        self.transient = payload.transient_map.into_iter().collect();
+        Ok(())
+    }
+}
+
+/// One page of a paginated query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The records of this page.
+    pub results: Vec<T>,
+    /// How many records the peer fetched.
+    pub fetched_records_count: i32,
+    /// Pass this as the bookmark of the next call to continue after this page.
+    pub bookmark: String,
+}
+
+/// The per-transaction view of the ledger and of the proposal.
+///
+/// Ledger calls take `&self` so a query iterator can stay open while other calls are made
+/// (as in Go: iterate keys, `get_state` each). They still run one at a time: each blocks until
+/// the peer answers, and a concurrent second call from another thread is refused rather than
+/// sent, because the peer would silently drop it.
+pub struct ChaincodeStub {
+    conn: Arc<Conn>,
+    key: TxKey,
+    data: TxData,
+    event: Option<ChaincodeEvent>,
+}
+
+impl ChaincodeStub {
+    pub(crate) fn new(conn: Arc<Conn>, key: TxKey, data: TxData) -> Self {
+        ChaincodeStub {
+            conn,
+            key,
+            data,
+            event: None,
+        }
+    }
+
+    pub(crate) fn take_event(&mut self) -> Option<ChaincodeEvent> {
+        self.event.take()
+    }
+
+    // ----- transaction data -----
+
+    /// The raw arguments (`ChaincodeInput.args`).
+    pub fn args(&self) -> &[Vec<u8>] {
+        &self.data.args
+    }
+
+    /// The arguments as strings (invalid UTF-8 replaced by U+FFFD).
+    pub fn string_args(&self) -> Vec<String> {
+        self.data
+            .args
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect()
+    }
+
+    /// `args[0]` and the rest, as strings; an empty function name when there are no arguments.
+    pub fn function_and_parameters(&self) -> (String, Vec<String>) {
+        let mut args = self.string_args().into_iter();
+        let function = args.next().unwrap_or_default();
+        (function, args.collect())
+    }
+
+    /// The transaction id.
+    pub fn tx_id(&self) -> &str {
+        &self.key.txid
+    }
+
+    /// The channel the transaction runs on.
+    pub fn channel_id(&self) -> &str {
+        &self.key.channel
+    }
+
+    /// `ChannelHeader.timestamp` of the proposal: the only clock endorsement may use.
+    pub fn tx_timestamp(&self) -> Option<prost_types::Timestamp> {
+        self.data.timestamp
+    }
+
+    /// The submitting client's identity; `None` without a proposal or with undecodable bytes.
+    pub fn creator(&self) -> Option<&SerializedIdentity> {
+        self.data.creator.as_ref()
+    }
+
+    /// `SignatureHeader.creator` exactly as received (Go's `GetCreator`); empty without a proposal.
+    pub fn creator_bytes(&self) -> &[u8] {
+        &self.data.creator_bytes
+    }
+
+    /// The client's signed proposal, when the peer sent one.
+    pub fn signed_proposal(&self) -> Option<&SignedProposal> {
+        self.data.signed_proposal.as_ref()
+    }
+
+    /// The proposal's transient map (never written to the ledger).
+    pub fn transient(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.data.transient
+    }
+
+    /// The peer's decorations (`ChaincodeInput.decorations`).
+    pub fn decorations(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.data.decorations
+    }
+
+    /// `SHA-256(nonce ‖ creator ‖ epoch as 8 little-endian bytes)`; `None` without a proposal.
+    pub fn binding(&self) -> Option<&[u8]> {
+        self.data.binding.as_deref()
+    }
+
+    /// The peer's MSP id (`CORE_PEER_LOCALMSPID`), when set.
+    pub fn msp_id(&self) -> Option<&str> {
+        self.conn.msp_id.as_deref()
+    }
+
+    /// Sets the event sent with the result. Only the last one is kept; the name must not be empty.
+    pub fn set_event(&mut self, name: &str, payload: &[u8]) -> Result<(), StubError> {
+        if name.is_empty() {
+            return Err(StubError::InvalidArgument(
+                "event name can not be empty string".into(),
+            ));
+        }
+        self.event = Some(ChaincodeEvent {
+            event_name: name.to_owned(),
+            payload: payload.to_vec(),
+            ..Default::default()
+        });
+        Ok(())
+    }
+
+    // ----- request/reply plumbing -----
+
+    /// Sends one request for this transaction and blocks until the peer answers it.
+    fn call(&self, ty: Type, payload: Vec<u8>) -> Result<Vec<u8>, StubError> {
+        let msg = ChaincodeMessage {
+            r#type: ty as i32,
+            payload,
+            txid: self.key.txid.clone(),
+            channel_id: self.key.channel.clone(),
+            ..Default::default()
+        };
+        let size = msg.encoded_len();
+        if size > MAX_MESSAGE_SIZE {
+            return Err(StubError::TooLarge {
+                size,
+                limit: MAX_MESSAGE_SIZE,
+            });
+        }
+        let reply = self.conn.inflight.wait_for_reply(&self.key)?;
+        if !self.conn.send_blocking(msg) {
+            self.conn.inflight.cancel_wait(&self.key);
+            return Err(StubError::Disconnected);
+        }
+        let reply = reply.blocking_recv().map_err(|_| StubError::Disconnected)?;
+        match Type::try_from(reply.r#type) {
+            Ok(Type::Response) => Ok(reply.payload),
+            Ok(Type::Error) => Err(StubError::Peer(
+                String::from_utf8_lossy(&reply.payload).into_owned(),
+            )),
+            _ => Err(StubError::BadReply(format!(
+                "[{}] expected RESPONSE or ERROR to {}, got {}",
+                short(&self.key.txid),
+                ty.as_str_name(),
+                crate::handler::type_name(reply.r#type)
+            ))),
+        }
+    }
+
+    fn query(&self, ty: Type, payload: Vec<u8>) -> Result<QueryResponse, StubError> {
+        let bytes = self.call(ty, payload)?;
+        QueryResponse::decode(bytes.as_slice())
+            .map_err(|e| StubError::BadReply(format!("undecodable QueryResponse: {e}")))
+    }
+
+    fn iterator<T: Message + Default>(
+        &self,
+        ty: Type,
+        payload: Vec<u8>,
+    ) -> Result<QueryIterator<'_, T>, StubError> {
+        let response = self.query(ty, payload)?;
+        Ok(QueryIterator::new(self, response))
+    }
+
+    fn page(&self, ty: Type, payload: Vec<u8>) -> Result<Page<Kv>, StubError> {
+        let response = self.query(ty, payload)?;
+        let metadata = QueryResponseMetadata::decode(response.metadata.as_slice())
+            .map_err(|e| StubError::BadReply(format!("undecodable QueryResponseMetadata: {e}")))?;
+        let results = response
+            .results
+            .iter()
+            .map(decode_record::<Kv>)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            results,
+            fetched_records_count: metadata.fetched_records_count,
+            bookmark: metadata.bookmark,
+        })
+    }
+
+    // ----- public state -----
+
+    /// Reads a key. `None` when it does not exist (the peer answers a miss with an empty value).
+    pub fn get_state(&self, key: &str) -> Result<Option<Vec<u8>>, StubError> {
+        self.get(key, "")
+    }
+
+    /// Writes a key. An empty value deletes the key, as on the peer.
+    pub fn put_state(&self, key: &str, value: &[u8]) -> Result<(), StubError> {
+        self.put(key, value, "")
+    }
+
+    /// Deletes a key.
+    pub fn del_state(&self, key: &str) -> Result<(), StubError> {
+        self.del(key, "", Type::DelState)
+    }
+
+    /// Iterates over `[start, end)`; an empty `end` means no upper bound. Composite keys are
+    /// never included (an empty start becomes "\x01", bounds must not start with 0x00).
+    pub fn get_state_by_range(
+        &self,
+        start: &str,
+        end: &str,
+    ) -> Result<StateIterator<'_>, StubError> {
+        let start = simple_range_start(start, end)?;
+        let payload = range_request(&start, end, "", Vec::new());
+        self.iterator(Type::GetStateByRange, payload)
+    }
+
+    /// One page of `[start, end)`; a non-empty bookmark replaces `start`.
+    pub fn get_state_by_range_with_pagination(
+        &self,
+        start: &str,
+        end: &str,
+        page_size: i32,
+        bookmark: &str,
+    ) -> Result<Page<Kv>, StubError> {
+        let start = simple_range_start(start, end)?;
+        let payload = range_request(&start, end, "", query_metadata(page_size, bookmark)?);
+        self.page(Type::GetStateByRange, payload)
+    }
+
+    /// Iterates over all composite keys that start with `object_type` and `attrs`.
+    pub fn get_state_by_partial_composite_key(
+        &self,
+        object_type: &str,
+        attrs: &[&str],
+    ) -> Result<StateIterator<'_>, StubError> {
+        let (start, end) = partial_key_range(object_type, attrs)?;
+        let payload = range_request(&start, &end, "", Vec::new());
+        self.iterator(Type::GetStateByRange, payload)
+    }
+
+    /// One page of the keys that start with `object_type` and `attrs`.
+    pub fn get_state_by_partial_composite_key_with_pagination(
+        &self,
+        object_type: &str,
+        attrs: &[&str],
+        page_size: i32,
+        bookmark: &str,
+    ) -> Result<Page<Kv>, StubError> {
+        let (start, end) = partial_key_range(object_type, attrs)?;
+        let payload = range_request(&start, &end, "", query_metadata(page_size, bookmark)?);
+        self.page(Type::GetStateByRange, payload)
+    }
+
+    /// Runs a rich query (CouchDB state databases only).
+    pub fn get_query_result(&self, query: &str) -> Result<StateIterator<'_>, StubError> {
+        let payload = GetQueryResult {
+            query: query.to_owned(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        self.iterator(Type::GetQueryResult, payload)
+    }
+
+    /// One page of a rich query.
+    pub fn get_query_result_with_pagination(
+        &self,
+        query: &str,
+        page_size: i32,
+        bookmark: &str,
+    ) -> Result<Page<Kv>, StubError> {
+        let payload = GetQueryResult {
+            query: query.to_owned(),
+            collection: String::new(),
+            metadata: query_metadata(page_size, bookmark)?,
+        }
+        .encode_to_vec();
+        self.page(Type::GetQueryResult, payload)
+    }
+
+    /// Iterates over the committed history of a key.
+    pub fn get_history_for_key(&self, key: &str) -> Result<HistoryIterator<'_>, StubError> {
+        let payload = GetHistoryForKey {
+            key: key.to_owned(),
+        }
+        .encode_to_vec();
+        self.iterator(Type::GetHistoryForKey, payload)
+    }
+
+    /// Reads the key-level endorsement policy of a key (`None` when it has none).
+    pub fn get_state_validation_parameter(&self, key: &str) -> Result<Option<Vec<u8>>, StubError> {
+        self.get_validation_parameter(key, "")
+    }
+
+    /// Sets the key-level endorsement policy of a key.
+    pub fn set_state_validation_parameter(
+        &self,
+        key: &str,
+        policy: &[u8],
+    ) -> Result<(), StubError> {
+        self.set_validation_parameter(key, "", policy)
+    }
+
+    // ----- private data -----
+
+    /// Reads a private data key.
+    pub fn get_private_data(
+        &self,
+        collection: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, StubError> {
+        require_collection(collection)?;
+        self.get(key, collection)
+    }
+
+    /// Reads the hash of a private data value (works on peers outside the collection too).
+    pub fn get_private_data_hash(
+        &self,
+        collection: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, StubError> {
+        require_collection(collection)?;
+        let payload = GetState {
+            key: key.to_owned(),
+            collection: collection.to_owned(),
+        }
+        .encode_to_vec();
+        let value = self.call(Type::GetPrivateDataHash, payload)?;
+        Ok((!value.is_empty()).then_some(value))
+    }
+
+    /// Writes a private data key (an empty value deletes it).
+    pub fn put_private_data(
+        &self,
+        collection: &str,
+        key: &str,
+        value: &[u8],
+    ) -> Result<(), StubError> {
+        require_collection(collection)?;
+        self.put(key, value, collection)
+    }
+
+    /// Deletes a private data key.
+    pub fn del_private_data(&self, collection: &str, key: &str) -> Result<(), StubError> {
+        require_collection(collection)?;
+        self.del(key, collection, Type::DelState)
+    }
+
+    /// Purges a private data key and its history from the private store.
+    pub fn purge_private_data(&self, collection: &str, key: &str) -> Result<(), StubError> {
+        require_collection(collection)?;
+        self.del(key, collection, Type::PurgePrivateData)
+    }
+
+    /// Iterates over private data keys in `[start, end)` (never paginated by the peer).
+    pub fn get_private_data_by_range(
+        &self,
+        collection: &str,
+        start: &str,
+        end: &str,
+    ) -> Result<StateIterator<'_>, StubError> {
+        require_collection(collection)?;
+        let start = simple_range_start(start, end)?;
+        let payload = range_request(&start, end, collection, Vec::new());
+        self.iterator(Type::GetStateByRange, payload)
+    }
+
+    /// Iterates over private composite keys that start with `object_type` and `attrs`.
+    pub fn get_private_data_by_partial_composite_key(
+        &self,
+        collection: &str,
+        object_type: &str,
+        attrs: &[&str],
+    ) -> Result<StateIterator<'_>, StubError> {
+        require_collection(collection)?;
+        let (start, end) = partial_key_range(object_type, attrs)?;
+        let payload = range_request(&start, &end, collection, Vec::new());
+        self.iterator(Type::GetStateByRange, payload)
+    }
+
+    // ----- chaincode to chaincode -----
+
+    /// Calls another chaincode in this transaction. `channel` empty means this channel.
+    ///
+    /// Mirrors the Go shim exactly: a callee COMPLETED gives its `Response` as is; a callee
+    /// ERROR gives status 500 whose payload is the callee's marshalled `ChaincodeMessage`; a
+    /// peer-side failure gives status 500 whose payload is the error text.
+    pub fn invoke_chaincode(&self, name: &str, args: &[Vec<u8>], channel: &str) -> Response {
+        let target = if channel.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{name}/{channel}")
+        };
+        let payload = ChaincodeSpec {
+            chaincode_id: Some(ChaincodeId {
+                name: target,
+                ..Default::default()
+            }),
+            input: Some(ChaincodeInput {
+                args: args.to_vec(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let failed = |payload: Vec<u8>| Response {
+            status: ERROR,
+            message: String::new(),
+            payload,
+        };
+        let outer = match self.call(Type::InvokeChaincode, payload) {
+            Ok(bytes) => bytes,
+            Err(e) => return failed(e.to_string().into_bytes()),
+        };
+        let inner = match ChaincodeMessage::decode(outer.as_slice()) {
+            Ok(m) => m,
+            Err(e) => {
+                return failed(format!("undecodable chaincode reply: {e}").into_bytes());
+            }
+        };
+        if inner.r#type == Type::Completed as i32 {
+            match Response::decode(inner.payload.as_slice()) {
+                Ok(r) => r,
+                Err(e) => failed(format!("undecodable chaincode response: {e}").into_bytes()),
+            }
+        } else {
+            failed(outer)
+        }
+    }
+
+    // ----- shared request builders -----
+
+    fn get(&self, key: &str, collection: &str) -> Result<Option<Vec<u8>>, StubError> {
+        let payload = GetState {
+            key: key.to_owned(),
+            collection: collection.to_owned(),
+        }
+        .encode_to_vec();
+        let value = self.call(Type::GetState, payload)?;
+        Ok((!value.is_empty()).then_some(value))
+    }
+
+    fn put(&self, key: &str, value: &[u8], collection: &str) -> Result<(), StubError> {
+        if key.is_empty() {
+            return Err(StubError::InvalidArgument(
+                "key must not be an empty string".into(),
+            ));
+        }
+        let payload = PutState {
+            key: key.to_owned(),
+            value: value.to_vec(),
+            collection: collection.to_owned(),
+        }
+        .encode_to_vec();
+        self.call(Type::PutState, payload).map(drop)
+    }
+
+    fn del(&self, key: &str, collection: &str, ty: Type) -> Result<(), StubError> {
+        let payload = DelState {
+            key: key.to_owned(),
+            collection: collection.to_owned(),
+        }
+        .encode_to_vec();
+        self.call(ty, payload).map(drop)
+    }
+
+    fn get_validation_parameter(
+        &self,
+        key: &str,
+        collection: &str,
+    ) -> Result<Option<Vec<u8>>, StubError> {
+        let payload = GetStateMetadata {
+            key: key.to_owned(),
+            collection: collection.to_owned(),
+        }
+        .encode_to_vec();
+        let bytes = self.call(Type::GetStateMetadata, payload)?;
+        let result = StateMetadataResult::decode(bytes.as_slice())
+            .map_err(|e| StubError::BadReply(format!("undecodable StateMetadataResult: {e}")))?;
+        Ok(result
+            .entries
+            .into_iter()
+            .find(|e| e.metakey == VALIDATION_PARAMETER)
+            .map(|e| e.value))
+    }
+
+    fn set_validation_parameter(
+        &self,
+        key: &str,
+        collection: &str,
+        policy: &[u8],
+    ) -> Result<(), StubError> {
+        let payload = PutStateMetadata {
+            key: key.to_owned(),
+            collection: collection.to_owned(),
+            metadata: Some(StateMetadata {
+                metakey: VALIDATION_PARAMETER.to_owned(),
+                value: policy.to_vec(),
+            }),
+        }
+        .encode_to_vec();
+        self.call(Type::PutStateMetadata, payload).map(drop)
+    }
+}
+
+fn require_collection(collection: &str) -> Result<(), StubError> {
+    if collection.is_empty() {
+        return Err(StubError::InvalidArgument(
+            "collection must not be an empty string".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn simple_range_start(start: &str, end: &str) -> Result<String, StubError> {
+    let start = if start.is_empty() {
+        EMPTY_KEY_SUBSTITUTE
+    } else {
+        start
+    };
+    validate_simple_keys(&[start, end]).map_err(StubError::InvalidArgument)?;
+    Ok(start.to_owned())
+}
+
+fn partial_key_range(object_type: &str, attrs: &[&str]) -> Result<(String, String), StubError> {
+    let start = create_composite_key(object_type, attrs)?;
+    let mut end = start.clone();
+    end.push(MAX_RUNE);
+    Ok((start, end))
+}
+
+fn query_metadata(page_size: i32, bookmark: &str) -> Result<Vec<u8>, StubError> {
+    if page_size < 0 {
+        return Err(StubError::InvalidArgument(
+            "page size must not be negative".into(),
+        ));
+    }
+    Ok(QueryMetadata {
+        page_size,
+        bookmark: bookmark.to_owned(),
+    }
+    .encode_to_vec())
+}
+
+fn range_request(start: &str, end: &str, collection: &str, metadata: Vec<u8>) -> Vec<u8> {
+    GetStateByRange {
+        start_key: start.to_owned(),
+        end_key: end.to_owned(),
+        collection: collection.to_owned(),
+        metadata,
+    }
+    .encode_to_vec()
+}
+
+fn decode_record<T: Message + Default>(r: &QueryResultBytes) -> Result<T, StubError> {
+    T::decode(r.result_bytes.as_slice())
+        .map_err(|e| StubError::BadReply(format!("undecodable query result: {e}")))
+}
+
+/// Results of a range, partial-key or rich query.
+pub type StateIterator<'a> = QueryIterator<'a, Kv>;
+/// Results of a history query.
+pub type HistoryIterator<'a> = QueryIterator<'a, KeyModification>;
+
+/// A peer-side query iterator. Fetches further batches with QUERY_STATE_NEXT only when the
+/// buffered ones are used up, and frees the peer's iterator with QUERY_STATE_CLOSE when dropped
+/// early (an exhausted iterator is already gone on the peer, so no CLOSE is sent for it).
+pub struct QueryIterator<'a, T> {
+    stub: &'a ChaincodeStub,
+    id: String,
+    buffer: std::vec::IntoIter<QueryResultBytes>,
+    has_more: bool,
+    _item: PhantomData<fn() -> T>,
+}
+
+impl<'a, T: Message + Default> QueryIterator<'a, T> {
+    fn new(stub: &'a ChaincodeStub, response: QueryResponse) -> Self {
+        QueryIterator {
+            stub,
+            id: response.id,
+            buffer: response.results.into_iter(),
+            has_more: response.has_more,
+            _item: PhantomData,
+        }
+    }
+
+    /// Closes the peer-side iterator now and reports whether the peer accepted.
+    pub fn close(mut self) -> Result<(), StubError> {
+        self.send_close()
+    }
+
+    fn send_close(&mut self) -> Result<(), StubError> {
+        if !self.has_more {
+            return Ok(());
+        }
+        self.has_more = false;
+        let payload = QueryStateClose {
+            id: self.id.clone(),
+        }
+        .encode_to_vec();
+        self.stub.call(Type::QueryStateClose, payload).map(drop)
+    }
+
+    fn fetch_next(&mut self) -> Result<(), StubError> {
+        let payload = QueryStateNext {
+            id: self.id.clone(),
+        }
+        .encode_to_vec();
+        let response = match self.stub.query(Type::QueryStateNext, payload) {
+            Ok(r) => r,
+            Err(e) => {
+                // The peer may still hold the iterator; do not keep asking.
+                self.has_more = false;
+                return Err(e);
+            }
+        };
+        self.buffer = response.results.into_iter();
+        self.has_more = response.has_more;
+        Ok(())
+    }
+}
+
+impl<T: Message + Default> Iterator for QueryIterator<'_, T> {
+    type Item = Result<T, StubError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.buffer.next() {
+                return Some(decode_record(&r));
+            }
+            if !self.has_more {
+                return None;
+            }
+            if let Err(e) = self.fetch_next() {
+                return Some(Err(e));
+            }
+        }
+    }
+}
+
+impl<T> Drop for QueryIterator<'_, T> {
+    fn drop(&mut self) {
+        if !self.has_more {
+            return;
+        }
+        self.has_more = false;
+        let payload = QueryStateClose {
+            id: self.id.clone(),
+        }
+        .encode_to_vec();
+        if let Err(e) = self.stub.call(Type::QueryStateClose, payload) {
+            tracing::warn!(txid = %self.stub.key.txid, "closing query iterator failed: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn valid() -> ChaincodeMessage {
+        let channel_header = ChannelHeader {
+            r#type: HeaderType::EndorserTransaction as i32,
+            channel_id: "ch".into(),
+            tx_id: "tx".into(),
+            epoch: 3,
+            timestamp: Some(prost_types::Timestamp {
+                seconds: 5,
+                nanos: 6,
+            }),
+            ..Default::default()
+        };
+        let header = Header {
+            channel_header: channel_header.encode_to_vec(),
+            signature_header: SignatureHeader {
+                creator: SerializedIdentity {
+                    mspid: "M".into(),
+                    id_bytes: b"c".to_vec(),
+                }
+                .encode_to_vec(),
+                nonce: b"n".to_vec(),
+            }
+            .encode_to_vec(),
+        };
+        let payload = ChaincodeProposalPayload {
+            input: vec![],
+            transient_map: [("k".to_string(), b"v".to_vec())].into_iter().collect(),
+        };
+        ChaincodeMessage {
+            r#type: Type::Transaction as i32,
+            payload: ChaincodeInput {
+                args: vec![b"f".to_vec(), b"a".to_vec()],
+                ..Default::default()
+            }
+            .encode_to_vec(),
+            txid: "tx".into(),
+            channel_id: "ch".into(),
+            proposal: Some(SignedProposal {
+                proposal_bytes: Proposal {
+                    header: header.encode_to_vec(),
+                    payload: payload.encode_to_vec(),
+                    extension: vec![],
+                }
+                .encode_to_vec(),
+                signature: vec![],
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn derives_what_the_go_shim_derives() {
+        let d = TxData::from_message(valid()).unwrap();
+        assert_eq!(d.args, vec![b"f".to_vec(), b"a".to_vec()]);
+        assert_eq!(
+            d.timestamp,
+            Some(prost_types::Timestamp {
+                seconds: 5,
+                nanos: 6
+            })
+        );
+        assert_eq!(d.creator.as_ref().unwrap().mspid, "M");
+        assert_eq!(d.transient.get("k").unwrap(), b"v");
+        let mut h = Sha256::new();
+        h.update(b"n");
+        h.update(&d.creator_bytes);
+        h.update(3u64.to_le_bytes());
+        assert_eq!(d.binding.unwrap(), h.finalize().to_vec());
+    }
+
+    /// Every truncation and every single-byte corruption of the input and the proposal is
+    /// either accepted or rejected with a message; none panics.
+    #[test]
+    fn mutated_inputs_never_panic() {
+        let base = valid();
+        let proposal_bytes = base.proposal.clone().unwrap().proposal_bytes;
+        let mut rejected = 0;
+        for i in 0..proposal_bytes.len() {
+            for variant in 0..3 {
+                let mut bytes = proposal_bytes.clone();
+                match variant {
+                    0 => bytes.truncate(i),
+                    1 => bytes[i] ^= 0xff,
+                    _ => bytes[i] = 0x80,
+                }
+                let mut m = base.clone();
+                m.proposal = Some(SignedProposal {
+                    proposal_bytes: bytes,
+                    signature: vec![],
+                });
+                if TxData::from_message(m).is_err() {
+                    rejected += 1;
+                }
+            }
+        }
+        assert!(rejected > 0);
+        for i in 0..base.payload.len() {
+            let mut m = base.clone();
+            m.payload[i] ^= 0xff;
+            let _ = TxData::from_message(m);
+            let mut m = base.clone();
+            m.payload.truncate(i);
+            let _ = TxData::from_message(m);
+        }
+    }
+}

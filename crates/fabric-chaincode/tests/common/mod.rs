@@ -1,0 +1,333 @@
+//! Shared test fixtures: the test peer, a test PKI made with rcgen, a chaincode exercising
+//! every stub call, and helpers to run the runtime in-process.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod peer;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use fabric_chaincode::transport::config::{CaasConfig, ServerTls};
+use fabric_chaincode::{
+    create_composite_key, error, split_composite_key, success, Chaincode, ChaincodeStub, Response,
+    RuntimeError, StubError,
+};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, SanType,
+};
+use tokio::sync::oneshot;
+
+/// A CA with helpers to issue server and client certificates.
+pub struct Pki {
+    pub ca: CertifiedIssuer<'static, KeyPair>,
+}
+
+pub struct Issued {
+    pub cert_pem: String,
+    /// PKCS#8 under the label Fabric uses ("EC PRIVATE KEY").
+    pub key_pem: String,
+}
+
+impl Pki {
+    pub fn new(name: &str) -> Pki {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        Pki { ca }
+    }
+
+    pub fn ca_pem(&self) -> String {
+        self.ca.pem()
+    }
+
+    /// A server certificate for 127.0.0.1 (as an IP SAN) and localhost.
+    pub fn server(&self) -> Issued {
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        self.issue(params)
+    }
+
+    pub fn client(&self) -> Issued {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "client");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        self.issue(params)
+    }
+
+    fn issue(&self, params: CertificateParams) -> Issued {
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.ca).unwrap();
+        Issued {
+            cert_pem: cert.pem(),
+            key_pem: fabric_label(&key.serialize_pem()),
+        }
+    }
+}
+
+/// Relabels a PKCS#8 PEM as "EC PRIVATE KEY", exactly what Fabric's tlsgen writes.
+pub fn fabric_label(pkcs8_pem: &str) -> String {
+    assert!(pkcs8_pem.contains("-----BEGIN PRIVATE KEY-----"));
+    pkcs8_pem.replace("PRIVATE KEY-----", "EC PRIVATE KEY-----")
+}
+
+/// A chaincode that exercises the stub; `args[0]` picks the operation.
+#[derive(Default)]
+pub struct TestCc {
+    /// Errors seen by "block" transactions (peer-vanishing tests).
+    pub blocked_errors: Mutex<Vec<StubError>>,
+    pub blocked_done: Mutex<Option<std::sync::mpsc::Sender<StubError>>>,
+}
+
+fn fail(e: impl std::fmt::Display) -> Response {
+    error(e.to_string())
+}
+
+impl Chaincode for TestCc {
+    fn init(&self, stub: &mut ChaincodeStub) -> Response {
+        match stub.string_args().first().map(String::as_str) {
+            Some("fail") => error("init failed"),
+            _ => success("init ok"),
+        }
+    }
+
+    fn invoke(&self, stub: &mut ChaincodeStub) -> Response {
+        let (f, a) = stub.function_and_parameters();
+        let arg = |i: usize| a.get(i).cloned().unwrap_or_default();
+        let r: Result<Vec<u8>, StubError> = (|| match f.as_str() {
+            "put" => stub
+                .put_state(&arg(0), arg(1).as_bytes())
+                .map(|_| b"ok".to_vec()),
+            "get" => Ok(stub
+                .get_state(&arg(0))?
+                .unwrap_or_else(|| b"<none>".to_vec())),
+            "del" => stub.del_state(&arg(0)).map(|_| b"ok".to_vec()),
+            "work" => {
+                let n: usize = arg(1).parse().unwrap();
+                for i in 0..n {
+                    let key = format!("{}-{i}", arg(0));
+                    stub.put_state(&key, format!("{}:{i}", stub.tx_id()).as_bytes())?;
+                    let back = stub.get_state(&key)?.unwrap_or_default();
+                    assert_eq!(back, format!("{}:{i}", stub.tx_id()).as_bytes());
+                }
+                Ok(format!("{}:{n}", stub.tx_id()).into_bytes())
+            }
+            "range" => {
+                let limit: usize = arg(2).parse().unwrap_or(0);
+                let mut keys = Vec::new();
+                for kv in stub.get_state_by_range(&arg(0), &arg(1))? {
+                    keys.push(kv?.key);
+                    if limit > 0 && keys.len() == limit {
+                        break;
+                    }
+                }
+                Ok(format!(
+                    "{}:{}:{}",
+                    keys.len(),
+                    keys.first().cloned().unwrap_or_default(),
+                    keys.last().cloned().unwrap_or_default()
+                )
+                .into_bytes())
+            }
+            "partial" => {
+                let attrs: Vec<&str> = a[1..].iter().map(String::as_str).collect();
+                let mut out = Vec::new();
+                for kv in stub.get_state_by_partial_composite_key(&arg(0), &attrs)? {
+                    let (_, parts) = split_composite_key(&kv?.key)?;
+                    out.push(parts.join("/"));
+                }
+                Ok(out.join(",").into_bytes())
+            }
+            "nested" => {
+                // Go's common pattern: keep the iterator open and read other keys meanwhile.
+                let mut out = Vec::new();
+                for kv in stub.get_state_by_range(&arg(0), &arg(1))? {
+                    let kv = kv?;
+                    let other = stub.get_state(&format!("other-{}", kv.key))?;
+                    out.push(format!(
+                        "{}={}",
+                        kv.key,
+                        String::from_utf8_lossy(&other.unwrap_or_default())
+                    ));
+                }
+                Ok(out.join(",").into_bytes())
+            }
+            "composite" => {
+                let attrs: Vec<&str> = a[1..].iter().map(String::as_str).collect();
+                let key = create_composite_key(&arg(0), &attrs)?;
+                stub.put_state(&key, b"v")?;
+                Ok(b"ok".to_vec())
+            }
+            "paged" => {
+                let page = stub.get_state_by_range_with_pagination(
+                    &arg(0),
+                    &arg(1),
+                    arg(2).parse().unwrap(),
+                    &arg(3),
+                )?;
+                let keys: Vec<String> = page.results.into_iter().map(|kv| kv.key).collect();
+                Ok(format!(
+                    "{}|{}|{}",
+                    page.fetched_records_count,
+                    page.bookmark,
+                    keys.join(",")
+                )
+                .into_bytes())
+            }
+            "invoke" => {
+                let args: Vec<Vec<u8>> = a[2..].iter().map(|s| s.as_bytes().to_vec()).collect();
+                let r = stub.invoke_chaincode(&arg(0), &args, &arg(1));
+                Ok(format!(
+                    "{}|{}|{}",
+                    r.status,
+                    r.message,
+                    String::from_utf8_lossy(&r.payload)
+                )
+                .into_bytes())
+            }
+            "invoke-raw" => {
+                let r = stub.invoke_chaincode(&arg(0), &[], "");
+                Ok(r.payload)
+            }
+            "txinfo" => {
+                let ts = stub.tx_timestamp().map(|t| (t.seconds, t.nanos));
+                let info = serde_json::json!({
+                    "txid": stub.tx_id(),
+                    "channel": stub.channel_id(),
+                    "ts": ts,
+                    "creator": stub.creator().map(|c| c.mspid.clone()),
+                    "secret": stub.transient().get("secret").map(|v| String::from_utf8_lossy(v).into_owned()),
+                    "binding": stub.binding().map(hex::encode),
+                    "signed": stub.signed_proposal().is_some(),
+                    "decorations": stub.decorations().len(),
+                    "msp": stub.msp_id(),
+                });
+                Ok(info.to_string().into_bytes())
+            }
+            "event" => {
+                stub.set_event(&arg(0), arg(1).as_bytes())?;
+                Ok(b"ok".to_vec())
+            }
+            "history" => {
+                let mut n = 0;
+                for m in stub.get_history_for_key(&arg(0))? {
+                    m?;
+                    n += 1;
+                }
+                Ok(n.to_string().into_bytes())
+            }
+            "private" => {
+                stub.put_private_data(&arg(0), &arg(1), arg(2).as_bytes())?;
+                let v = stub.get_private_data(&arg(0), &arg(1))?.unwrap_or_default();
+                let h = stub
+                    .get_private_data_hash(&arg(0), &arg(1))?
+                    .unwrap_or_default();
+                Ok(format!("{}|{}", String::from_utf8_lossy(&v), hex::encode(h)).into_bytes())
+            }
+            "panic" => panic!("contract bug"),
+            "big" => Ok(vec![b'x'; arg(0).parse().unwrap()]),
+            "bigput" => {
+                let v = vec![b'x'; arg(0).parse().unwrap()];
+                stub.put_state("big", &v).map(|_| b"ok".to_vec())
+            }
+            "block" => {
+                let r = stub.get_state("k");
+                let e = r
+                    .clone()
+                    .err()
+                    .unwrap_or(StubError::BadReply("answered".into()));
+                self.blocked_errors.lock().unwrap().push(e.clone());
+                if let Some(tx) = self.blocked_done.lock().unwrap().as_ref() {
+                    let _ = tx.send(e);
+                }
+                r.map(|v| v.unwrap_or_default())
+            }
+            "fail" => Err(StubError::InvalidArgument("nope".into())),
+            other => Err(StubError::InvalidArgument(format!(
+                "unknown function {other}"
+            ))),
+        })();
+        match r {
+            Ok(p) => success(p),
+            Err(e) => fail(e),
+        }
+    }
+}
+
+/// A running in-process CaaS server.
+pub struct Caas {
+    pub addr: SocketAddr,
+    pub stop: Option<oneshot::Sender<()>>,
+    pub task: tokio::task::JoinHandle<Result<(), RuntimeError>>,
+}
+
+pub async fn start_caas(cc: Arc<dyn Chaincode>, tls: Option<ServerTls>) -> Caas {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cfg = CaasConfig {
+        address: addr.to_string(),
+        package_id: "testcc:0123".into(),
+        tls,
+        msp_id: Some("Org1MSP".into()),
+    };
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(fabric_chaincode::transport::server::serve(
+        cc,
+        cfg,
+        listener,
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    Caas {
+        addr,
+        stop: Some(tx),
+        task,
+    }
+}
+
+impl Caas {
+    pub async fn shutdown(mut self) -> Result<(), RuntimeError> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        tokio::time::timeout(std::time::Duration::from_secs(10), self.task)
+            .await
+            .expect("server stops in time")
+            .expect("server task")
+    }
+}
+
+/// The `kv_chaincode` example, built on demand (`cargo test --test X` does not build examples).
+pub fn example_binary() -> std::path::PathBuf {
+    // tests live in target/<profile>/deps; cargo builds examples into target/<profile>/examples.
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("kv_chaincode");
+    if !path.exists() {
+        // `cargo test --test normal` does not build examples; a full `cargo test` does.
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args([
+                "build",
+                "-p",
+                "fabric-chaincode",
+                "--example",
+                "kv_chaincode",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    assert!(path.exists(), "{} missing", path.display());
+    path
+}
