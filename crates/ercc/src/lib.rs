@@ -5,10 +5,12 @@
 //! Layout: [`proto`] (messages) → [`credentials`] (parsing, size limit, enclave id) →
 //! [`registry`] (the functions, over a [`ledger::Ledger`], verifying evidence through a
 //! [`registry::EvidenceVerifier`], in production [`policy_verifier::PolicyVerifier`]),
-//! with [`keys`] for the composite-key layout.
+//! with [`keys`] for the composite-key layout, and [`contract`] putting it on the
+//! `fabric-chaincode` runtime.
 
 pub mod attestation;
 pub mod cli_input;
+pub mod contract;
 pub mod convert;
 pub mod credentials;
 pub mod fuzzing;

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 struct Cli {
     /// Normal mode: the peer's chaincode address (`-peer.address=host:port` also works).
     #[arg(long = "peer.address", value_name = "HOST:PORT")]
-    peer_address: Option<String>,
+    _peer_address: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -35,7 +35,8 @@ fn main() -> ExitCode {
         Some(Command::Verify(args)) => ercc::verify::run(args).map_err(|e| e.to_string()),
         Some(Command::Package(args)) => ercc::package::run(args).map_err(|e| e.to_string()),
         Some(Command::Convert(args)) => ercc::convert::run(args).map_err(|e| e.to_string()),
-        None => run_chaincode(cli.peer_address),
+        // The runtime reads `-peer.address` and the environment itself.
+        None => return ercc::contract::run_chaincode(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -44,11 +45,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Runs the registry as a chaincode. The runtime crate is not wired in yet.
-fn run_chaincode(_peer_address: Option<String>) -> Result<(), String> {
-    Err("the chaincode runtime is not wired into this build yet (fabric-chaincode integration pending)".into())
 }
 
 /// The peer starts chaincode with Go-style `-peer.address=h:p`; clap wants `--`.
