@@ -1,0 +1,607 @@
+//! The chaincode runtime benchmark of issue 2, run through the dev peer (issue 3): one devpeer,
+//! started in-process in a temporary home (normal mode, TLS on), installs two packages through
+//! external builders (`benches/builders/`): the Rust `kv_chaincode` example of
+//! `fabric-chaincode`, and the same get/put contract on the official Node `fabric-shim`
+//! (`crates/fabric-chaincode/benches/node/`). The same workload is driven against each through
+//! `Peer::transact` with many transactions in flight, and the table gives transactions per
+//! second, the ratio, and the chaincode processes' idle and peak RSS.
+//!
+//! Phases, each `BENCH_SECS` seconds (default 3) with `BENCH_CONCURRENCY` transactions in
+//! flight (default 32), every worker on its own key so no transaction conflicts:
+//! - `invoke`: `KV:Update` (GET_STATE + PUT_STATE), endorsed then committed to the ledger
+//!   (MVCC check, one redb write transaction per block, as a peer commits);
+//! - `endorse`: the same proposal, simulated only (what the runtime does, without the commit);
+//! - `query`: `KV:Get`, checked against the value the worker last committed.
+//!
+//! `cargo bench -p devpeer --bench runtime_vs_node` runs it on release builds (building the
+//! release `kv_chaincode` example first). Under `cargo test --all-targets` (no `--bench`
+//! argument) it is a smoke test: a few transactions per phase and side, each checked, no timing.
+//! `BENCH_SKIP_NODE=1` runs the Rust side only; without `node` on PATH the Node side is skipped
+//! with a warning. The home is made under `$TMPDIR` (`TMPDIR=/dev/shm` takes the disk's fsync
+//! out of the `invoke` phase).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use devpeer::builder::{BuilderConfig, Builders};
+use devpeer::peer::{DefineRequest, Peer, PeerConfig, TxOutcome, TxRequest};
+use devpeer::server::StartOptions;
+
+/// Environment variable naming the Node modules directory, propagated to the Node builder.
+const NODE_MODULES_VAR: &str = "BENCH_NODE_MODULES";
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One field of `/proc/PID/status` in KiB (0 when unreadable).
+fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// The `kv_chaincode` example of this bench's profile: `cargo bench` does not build other
+/// packages' examples, so it is built here (a no-op when fresh); under `cargo test` it is
+/// built only when missing (`--workspace --all-targets` has built it already).
+fn rust_chaincode(bench_mode: bool) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // <target>/<profile>/deps/runtime_vs_node-HASH -> <target>/<profile>/examples/kv_chaincode
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("bench executable under <target>/<profile>/deps");
+    let path = profile_dir.join("examples").join("kv_chaincode");
+    if bench_mode || !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args([
+            "build",
+            "-p",
+            "fabric-chaincode",
+            "--example",
+            "kv_chaincode",
+        ]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        eprintln!("building the Rust chaincode: {cmd:?}");
+        let status = cmd.status().expect("run cargo");
+        assert!(status.success(), "building examples/kv_chaincode failed");
+    }
+    assert!(path.is_file(), "{} missing", path.display());
+    path
+}
+
+/// The Node contract's directory with `fabric-shim` installed (`npm ci` when missing), or
+/// `None` (with a loud message) when Node cannot run here.
+fn node_chaincode() -> Option<PathBuf> {
+    let dir = manifest_dir().join("../fabric-chaincode/benches/node");
+    let node_runs = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node_runs {
+        eprintln!();
+        eprintln!("!!! `node` is not installed: SKIPPING THE NODE SIDE (no comparison) !!!");
+        eprintln!();
+        return None;
+    }
+    if !dir.join("node_modules/fabric-shim").is_dir() {
+        eprintln!("installing fabric-shim with `npm ci` in {}", dir.display());
+        let ok = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        // Node is here, so a failed install is a broken setup, not a reason to skip.
+        assert!(ok, "npm ci failed in {}", dir.display());
+    }
+    Some(dir)
+}
+
+/// A gzip tar of regular files.
+fn tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        b.append_data(&mut h, name, *data).expect("tar");
+    }
+    b.into_inner().expect("tar").finish().expect("gzip")
+}
+
+/// A Fabric v2 install package (`metadata.json` + `code.tar.gz`).
+fn package(label: &str, cc_type: &str, code: &[(&str, &[u8])]) -> Vec<u8> {
+    let metadata = serde_json::json!({ "path": "", "type": cc_type, "label": label }).to_string();
+    let code = tar_gz(code);
+    tar_gz(&[
+        ("metadata.json", metadata.as_bytes()),
+        ("code.tar.gz", &code),
+    ])
+}
+
+/// Kills the chaincode process groups if the benchmark panics before the peer stops them.
+#[derive(Default)]
+struct ReapOnPanic(Mutex<Vec<u32>>);
+
+impl Drop for ReapOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for pid in self.0.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                // `run` is its own process group and execs the chaincode, so pid = pgid.
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(*pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Invoke,
+    Endorse,
+    Query,
+}
+
+impl Phase {
+    const ALL: [Phase; 3] = [Phase::Invoke, Phase::Endorse, Phase::Query];
+
+    fn label(self) -> &'static str {
+        match self {
+            Phase::Invoke => "invoke (Update + commit)",
+            Phase::Endorse => "endorse (Update, no commit)",
+            Phase::Query => "query (Get)",
+        }
+    }
+}
+
+/// How long a phase runs: until `secs` elapsed, or after `max_tx` transactions (smoke).
+#[derive(Clone, Copy)]
+struct Budget {
+    secs: f64,
+    max_tx: Option<u64>,
+}
+
+struct PhaseResult {
+    tx_per_s: f64,
+    done: u64,
+}
+
+struct SideResult {
+    name: &'static str,
+    phases: Vec<PhaseResult>,
+    idle_rss_kib: u64,
+    peak_rss_kib: u64,
+}
+
+fn tx(chaincode: &str, args: &[&str], commit: bool) -> TxRequest {
+    TxRequest {
+        chaincode: chaincode.to_string(),
+        args: args.iter().map(|a| a.to_string()).collect(),
+        msp: None,
+        timestamp: None,
+        channel: None,
+        endorsers: None,
+        transient: BTreeMap::new(),
+        is_init: false,
+        commit,
+    }
+}
+
+fn payload(out: &TxOutcome) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(&out.payload)
+        .expect("payload is base64")
+}
+
+/// Checks one transaction's outcome; a failure is a broken peer or chaincode, not noise.
+fn check(side: &str, phase: Phase, out: &TxOutcome, expected_payload: Option<&[u8]>) {
+    assert_eq!(
+        out.status,
+        200,
+        "{side} {}: transaction {} failed: {}",
+        phase.label(),
+        out.txid,
+        out.message
+    );
+    if phase == Phase::Invoke {
+        assert!(out.block.is_some(), "{side}: invoke was not committed");
+    } else {
+        assert!(out.block.is_none(), "{side}: a {} committed", phase.label());
+    }
+    if let Some(want) = expected_payload {
+        assert_eq!(
+            payload(out),
+            want,
+            "{side} {}: wrong payload",
+            phase.label()
+        );
+    }
+}
+
+/// Runs one phase with `workers` transactions in flight. `last` holds each worker's committed
+/// value: invoke updates it, query checks that Get returns it.
+async fn run_phase(
+    peer: &Arc<Peer>,
+    side: &'static str,
+    chaincode: &str,
+    phase: Phase,
+    workers: usize,
+    budget: Budget,
+    last: &Arc<Vec<Mutex<String>>>,
+) -> PhaseResult {
+    let done = Arc::new(AtomicU64::new(0));
+    let remaining = Arc::new(AtomicI64::new(budget.max_tx.map_or(i64::MAX, |n| n as i64)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(workers);
+    for w in 0..workers {
+        let (peer, chaincode, done, remaining, stop, last) = (
+            peer.clone(),
+            chaincode.to_string(),
+            done.clone(),
+            remaining.clone(),
+            stop.clone(),
+            last.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let key = format!("key{w}");
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) && remaining.fetch_sub(1, Ordering::Relaxed) > 0 {
+                match phase {
+                    Phase::Invoke | Phase::Endorse => {
+                        let value = format!("{side}-{w}-{n}");
+                        let commit = phase == Phase::Invoke;
+                        let out = peer
+                            .transact(tx(&chaincode, &["KV:Update", &key, &value], commit))
+                            .await;
+                        check(side, phase, &out, None);
+                        if commit {
+                            *last[w].lock().unwrap() = value;
+                        }
+                    }
+                    Phase::Query => {
+                        let want = last[w].lock().unwrap().clone();
+                        let out = peer
+                            .transact(tx(&chaincode, &["KV:Get", &key], false))
+                            .await;
+                        check(side, phase, &out, Some(want.as_bytes()));
+                    }
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+                n += 1;
+            }
+        }));
+    }
+    if budget.max_tx.is_none() {
+        tokio::time::sleep(Duration::from_secs_f64(budget.secs)).await;
+        stop.store(true, Ordering::Relaxed);
+    }
+    for t in tasks {
+        if let Err(e) = t.await {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let done = done.load(Ordering::Relaxed);
+    PhaseResult {
+        tx_per_s: done as f64 / elapsed,
+        done,
+    }
+}
+
+/// Installs and defines one chaincode, then measures it.
+#[allow(clippy::too_many_arguments)]
+async fn measure(
+    peer: &Arc<Peer>,
+    reaper: &ReapOnPanic,
+    name: &'static str,
+    chaincode: &str,
+    package_bytes: Vec<u8>,
+    workers: usize,
+    budget: Budget,
+    settle: Duration,
+) -> SideResult {
+    let installed = peer
+        .install(&package_bytes)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: install failed: {e}"));
+    let defined = peer
+        .define(DefineRequest {
+            name: chaincode.to_string(),
+            version: "1.0".into(),
+            sequence: 1,
+            package_id: Some(installed.package_id.clone()),
+            init_required: false,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{name}: define failed: {e}"));
+    assert!(
+        defined.launch_error.is_none(),
+        "{name}: launch failed: {:?}",
+        defined.launch_error
+    );
+    let run_dir = peer.home.join("externalbuilder/run").join(format!(
+        "{}-0",
+        devpeer::package::sanitize_id(&installed.package_id)
+    ));
+    let pid: u32 = std::fs::read_to_string(run_dir.join("pid"))
+        .expect("the builder's run wrote its pid")
+        .trim()
+        .parse()
+        .expect("pid");
+    reaper.0.lock().unwrap().push(pid);
+
+    // Seed every worker's key (also the warm-up), let the process settle, read its idle RSS.
+    let last: Arc<Vec<Mutex<String>>> =
+        Arc::new((0..workers).map(|_| Mutex::new(String::new())).collect());
+    for (w, slot) in last.iter().enumerate() {
+        let value = format!("seed{w}");
+        let out = peer
+            .transact(tx(chaincode, &["KV:Put", &format!("key{w}"), &value], true))
+            .await;
+        check(name, Phase::Invoke, &out, Some(b""));
+        *slot.lock().unwrap() = value;
+    }
+    tokio::time::sleep(settle).await;
+    let idle_rss_kib = status_kib(pid, "VmRSS:");
+
+    let mut phases = Vec::new();
+    for phase in Phase::ALL {
+        phases.push(run_phase(peer, name, chaincode, phase, workers, budget, &last).await);
+    }
+    let peak_rss_kib = status_kib(pid, "VmHWM:");
+    assert!(
+        idle_rss_kib > 0 && peak_rss_kib > 0,
+        "{name}: could not read /proc/{pid}/status"
+    );
+    SideResult {
+        name,
+        phases,
+        idle_rss_kib,
+        peak_rss_kib,
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs us without it.
+    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let workers: usize = env_or("BENCH_CONCURRENCY", if bench_mode { 32 } else { 4 }).max(1);
+    let budget = if bench_mode {
+        Budget {
+            secs: env_or("BENCH_SECS", 3.0),
+            max_tx: None,
+        }
+    } else {
+        Budget {
+            secs: 0.0,
+            max_tx: Some(3 * workers as u64),
+        }
+    };
+    let settle = Duration::from_millis(if bench_mode { 1500 } else { 200 });
+    let skip_node = std::env::var("BENCH_SKIP_NODE").is_ok_and(|v| v == "1");
+
+    let rust_exe = rust_chaincode(bench_mode);
+    let node_dir = if skip_node {
+        eprintln!("BENCH_SKIP_NODE=1: skipping the Node side");
+        None
+    } else {
+        node_chaincode()
+    };
+    if let Some(dir) = &node_dir {
+        // Set before any thread exists; the peer propagates it to the Node builder only.
+        std::env::set_var(NODE_MODULES_VAR, dir.join("node_modules"));
+    }
+
+    let tmp = tempfile::Builder::new()
+        .prefix("devpeer-bench-")
+        .tempdir()
+        .expect("tempdir");
+    let builders_dir = manifest_dir().join("benches/builders");
+    let opts = StartOptions {
+        home: tmp.path().join("home"),
+        chaincode_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        chaincode_address: None,
+        tls: true,
+        builders: Builders {
+            list: vec![
+                BuilderConfig {
+                    name: "bench-rust".into(),
+                    path: builders_dir.join("rust"),
+                    propagate_environment: Vec::new(),
+                },
+                BuilderConfig {
+                    name: "bench-node".into(),
+                    path: builders_dir.join("node"),
+                    propagate_environment: vec![NODE_MODULES_VAR.into()],
+                },
+            ],
+        },
+        config: PeerConfig {
+            channel: "mychannel".into(),
+            msp_id: "Org1MSP".into(),
+            launch_timeout: Duration::from_secs(60),
+            execute_timeout: Duration::from_secs(30),
+            default_endorsers: 1,
+            runtime_params: false,
+        },
+    };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let reaper = ReapOnPanic::default();
+    let results = rt.block_on(async {
+        let started = devpeer::server::start(opts).await.expect("devpeer start");
+        let peer = started.peer.clone();
+        let mut results = Vec::new();
+
+        let binary_path = rust_exe.display().to_string();
+        let rust_pkg = package(
+            "kvrust",
+            "rust-binary",
+            &[("binary.path", binary_path.as_bytes())],
+        );
+        results.push(
+            measure(
+                &peer,
+                &reaper,
+                "rust (fabric-chaincode)",
+                "kvrust",
+                rust_pkg,
+                workers,
+                budget,
+                settle,
+            )
+            .await,
+        );
+        if let Some(dir) = &node_dir {
+            let js = std::fs::read(dir.join("chaincode.js")).expect("chaincode.js");
+            let pj = std::fs::read(dir.join("package.json")).expect("package.json");
+            let node_pkg = package(
+                "kvnode",
+                "node",
+                &[("chaincode.js", &js), ("package.json", &pj)],
+            );
+            results.push(
+                measure(
+                    &peer,
+                    &reaper,
+                    "node (fabric-shim 2.5.8)",
+                    "kvnode",
+                    node_pkg,
+                    workers,
+                    budget,
+                    settle,
+                )
+                .await,
+            );
+        }
+        let _ = started.shutdown.send(true);
+        started.run_until_stopped().await;
+        results
+    });
+
+    print_report(&results, bench_mode, workers, budget);
+}
+
+fn print_report(results: &[SideResult], bench_mode: bool, workers: usize, budget: Budget) {
+    println!();
+    println!(
+        "devpeer (in-process, normal mode, TLS, redb ledger) -> chaincode over gRPC; {workers} in flight, {}",
+        match budget.max_tx {
+            Some(n) => format!("{n} transactions per phase (smoke)"),
+            None => format!("{} s per phase", budget.secs),
+        }
+    );
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!(
+            "machine: {} CPUs, load average {}",
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            load.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    let rust = results.first();
+    let node = results.get(1);
+    println!();
+    println!(
+        "{:<28} {:>12} {:>12} {:>11}",
+        "phase", "rust tx/s", "node tx/s", "rust/node"
+    );
+    for (i, phase) in Phase::ALL.iter().enumerate() {
+        let r = rust.map(|s| &s.phases[i]);
+        let n = node.map(|s| &s.phases[i]);
+        let fmt =
+            |p: Option<&PhaseResult>| p.map_or("-".to_string(), |p| format!("{:.0}", p.tx_per_s));
+        let ratio = match (r, n) {
+            (Some(r), Some(n)) if n.tx_per_s > 0.0 => format!("{:.2}x", r.tx_per_s / n.tx_per_s),
+            _ => "-".into(),
+        };
+        println!(
+            "{:<28} {:>12} {:>12} {:>11}",
+            phase.label(),
+            fmt(r),
+            fmt(n),
+            ratio
+        );
+    }
+    println!();
+    println!(
+        "{:<28} {:>14} {:>14} {:>9}",
+        "chaincode process", "idle RSS MiB", "peak RSS MiB", "tx run"
+    );
+    for s in results {
+        println!(
+            "{:<28} {:>14.1} {:>14.1} {:>9}",
+            s.name,
+            mib(s.idle_rss_kib),
+            mib(s.peak_rss_kib),
+            s.phases.iter().map(|p| p.done).sum::<u64>()
+        );
+    }
+    if !bench_mode {
+        println!("(smoke run under cargo test: every transaction checked, numbers not meaningful)");
+        return;
+    }
+    println!();
+    if let (Some(r), Some(n)) = (rust, node) {
+        let worst = Phase::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, _)| r.phases[i].tx_per_s / n.phases[i].tx_per_s.max(f64::MIN_POSITIVE))
+            .fold(f64::INFINITY, f64::min);
+        println!(
+            "target >= 2x Node throughput: {} (lowest phase ratio {worst:.2}x)",
+            if worst >= 2.0 { "met" } else { "NOT met" }
+        );
+        println!(
+            "peak RSS node/rust: {:.1}x",
+            n.peak_rss_kib as f64 / r.peak_rss_kib.max(1) as f64
+        );
+    }
+    if let Some(r) = rust {
+        println!(
+            "target < 15 MiB idle RSS (rust): {} ({:.1} MiB)",
+            if mib(r.idle_rss_kib) < 15.0 {
+                "met"
+            } else {
+                "NOT met"
+            },
+            mib(r.idle_rss_kib)
+        );
+    }
+}
