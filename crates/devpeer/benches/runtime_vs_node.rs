@@ -58,6 +58,25 @@ fn status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time (user + system, all threads) a process has used, in microseconds.
+fn cpu_us(pid: &str) -> u64 {
+    // /proc reports it in USER_HZ ticks, 100 per second on every Linux ABI.
+    const TICK_US: u64 = 10_000;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name may hold spaces or parentheses: count fields after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (tick(11) + tick(12)) * TICK_US
+}
+
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -85,6 +104,28 @@ fn rust_chaincode(bench_mode: bool) -> PathBuf {
         ]);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
+        }
+        // Drop what cargo sets for running this bench: build scripts track some of these
+        // (ring's reruns on CARGO_MANIFEST_DIR), so leaking them would rebuild the shared
+        // dependencies here and again at the next `cargo bench`.
+        for (var, _) in std::env::vars_os() {
+            let name = var.to_string_lossy();
+            if name.starts_with("CARGO_PKG_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_MANIFEST_LINKS",
+                    "CARGO_CRATE_NAME",
+                    "CARGO_BIN_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "CARGO_RUSTC_CURRENT_DIR",
+                    "OUT_DIR",
+                ]
+                .contains(&name.as_ref())
+            {
+                cmd.env_remove(&var);
+            }
         }
         eprintln!("building the Rust chaincode: {cmd:?}");
         let status = cmd.status().expect("run cargo");
@@ -195,6 +236,11 @@ struct Budget {
 struct PhaseResult {
     tx_per_s: f64,
     done: u64,
+    /// CPU the chaincode process spent per transaction (µs): the runtime's cost, whatever
+    /// else competes for the machine.
+    chaincode_cpu_us: f64,
+    /// CPU this process (the peer and the load generator) spent per transaction (µs).
+    peer_cpu_us: f64,
 }
 
 struct SideResult {
@@ -251,8 +297,10 @@ fn check(side: &str, phase: Phase, out: &TxOutcome, expected_payload: Option<&[u
 
 /// Runs one phase with `workers` transactions in flight. `last` holds each worker's committed
 /// value: invoke updates it, query checks that Get returns it.
+#[allow(clippy::too_many_arguments)]
 async fn run_phase(
     peer: &Arc<Peer>,
+    pid: u32,
     side: &'static str,
     chaincode: &str,
     phase: Phase,
@@ -263,6 +311,8 @@ async fn run_phase(
     let done = Arc::new(AtomicU64::new(0));
     let remaining = Arc::new(AtomicI64::new(budget.max_tx.map_or(i64::MAX, |n| n as i64)));
     let stop = Arc::new(AtomicBool::new(false));
+    let pid = pid.to_string();
+    let (cc_cpu0, peer_cpu0) = (cpu_us(&pid), cpu_us("self"));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(workers);
     for w in 0..workers {
@@ -313,10 +363,14 @@ async fn run_phase(
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let (cc_cpu, peer_cpu) = (cpu_us(&pid) - cc_cpu0, cpu_us("self") - peer_cpu0);
     let done = done.load(Ordering::Relaxed);
+    let per_tx = |us: u64| us as f64 / done.max(1) as f64;
     PhaseResult {
         tx_per_s: done as f64 / elapsed,
         done,
+        chaincode_cpu_us: per_tx(cc_cpu),
+        peer_cpu_us: per_tx(peer_cpu),
     }
 }
 
@@ -378,7 +432,7 @@ async fn measure(
 
     let mut phases = Vec::new();
     for phase in Phase::ALL {
-        phases.push(run_phase(peer, name, chaincode, phase, workers, budget, &last).await);
+        phases.push(run_phase(peer, pid, name, chaincode, phase, workers, budget, &last).await);
     }
     let peak_rss_kib = status_kib(pid, "VmHWM:");
     assert!(
@@ -557,6 +611,33 @@ fn print_report(results: &[SideResult], bench_mode: bool, workers: usize, budget
             fmt(r),
             fmt(n),
             ratio
+        );
+    }
+    println!();
+    println!(
+        "{:<28} {:>12} {:>12} {:>11} {:>12} {:>12}",
+        "CPU per transaction (us)", "rust cc", "node cc", "node/rust", "peer (rust)", "peer (node)"
+    );
+    for (i, phase) in Phase::ALL.iter().enumerate() {
+        let r = rust.map(|s| &s.phases[i]);
+        let n = node.map(|s| &s.phases[i]);
+        let us = |p: Option<&PhaseResult>, f: fn(&PhaseResult) -> f64| {
+            p.map_or("-".to_string(), |p| format!("{:.0}", f(p)))
+        };
+        let ratio = match (r, n) {
+            (Some(r), Some(n)) if r.chaincode_cpu_us > 0.0 => {
+                format!("{:.2}x", n.chaincode_cpu_us / r.chaincode_cpu_us)
+            }
+            _ => "-".into(),
+        };
+        println!(
+            "{:<28} {:>12} {:>12} {:>11} {:>12} {:>12}",
+            phase.label(),
+            us(r, |p| p.chaincode_cpu_us),
+            us(n, |p| p.chaincode_cpu_us),
+            ratio,
+            us(r, |p| p.peer_cpu_us),
+            us(n, |p| p.peer_cpu_us),
         );
     }
     println!();
