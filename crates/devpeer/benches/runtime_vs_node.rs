@@ -669,6 +669,16 @@ fn print_report(results: &[SideResult], bench_mode: bool, workers: usize, budget
             "target >= 2x Node throughput: {} (lowest phase ratio {worst:.2}x)",
             if worst >= 2.0 { "met" } else { "NOT met" }
         );
+        let cpu = Phase::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                n.phases[i].chaincode_cpu_us / r.phases[i].chaincode_cpu_us.max(f64::MIN_POSITIVE)
+            })
+            .fold(f64::INFINITY, f64::min);
+        println!(
+            "chaincode CPU per transaction node/rust: lowest phase {cpu:.2}x (tx/s also pays the peer's CPU, on the same machine)"
+        );
         println!(
             "peak RSS node/rust: {:.1}x",
             n.peak_rss_kib as f64 / r.peak_rss_kib.max(1) as f64
