@@ -330,10 +330,67 @@ fn rejection_suite(peer: &DevPeer, trust: &Trust, placeholder: &str) {
 fn normal_mode_rejects_every_bad_registration_and_writes_nothing() {
     let t0 = Instant::now();
     let trust = Trust::new();
-    let peer = DevPeer::start(options(trust.policy_env(false)));
+    // Also the official Node shim's builder: a chaincode written against fabric-shim calls the
+    // registry chaincode-to-chaincode, as FPC chaincodes do.
+    let mut opts = options(trust.policy_env(false));
+    let node = common::node_options();
+    opts.builders
+        .extend(node.builders.into_iter().filter(|b| b.starts_with("node=")));
+    opts.propagate.extend(node.propagate);
+    opts.env.extend(node.env);
+    let peer = DevPeer::start(opts);
     deploy_normal(&peer);
     let placeholder = install_placeholder_cc(&peer, "fpccc");
     rejection_suite(&peer, &trust, &placeholder);
+
+    // The Go registry's post-MVP functions, and the contract API's argument count check.
+    for (f, args) in [
+        ("registerCCKeys", vec!["x"]),
+        ("PutKeyExport", vec!["x"]),
+        ("getKeyExport", vec!["mycc", "x"]),
+    ] {
+        let mut all = vec![f];
+        all.extend(args);
+        let before = snapshot(&peer, "ercc", &["mycc"]);
+        let r = peer.invoke("ercc", &all, &AT);
+        assert_eq!(failure_message(&r), "not implemented yet", "{f}");
+        assert_eq!(snapshot(&peer, "ercc", &["mycc"]), before);
+    }
+    let r = peer.query("ercc", &["queryEnclaveCredentials", "mycc"], &AT);
+    assert_eq!(
+        failure_message(&r),
+        "incorrect number of params. Expected 2, received 1"
+    );
+
+    // Chaincode-to-chaincode from a Node chaincode, on the same channel.
+    let node_id = peer.install("node.tgz", &common::node_package("nodecc"));
+    peer.define("nodecc", "1", 1, &node_id).ok();
+    let call = |f: &str, arg: &str| -> serde_json::Value {
+        let out = peer.query("nodecc", &["Call", "ercc", f, arg], &AT).ok();
+        serde_json::from_str(&out).unwrap()
+    };
+    let listed = call("queryListProvisionedEnclaves", "othercc");
+    assert_eq!(listed["status"], 200, "{listed}");
+    let ids: Vec<String> = serde_json::from_str(listed["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(ids.len(), 1);
+    let creds = call("queryListEnclaveCredentials", "othercc");
+    let creds: Vec<String> = serde_json::from_str(creds["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        creds,
+        [peer
+            .query(
+                "ercc",
+                &["queryEnclaveCredentials", "othercc", &ids[0]],
+                &AT
+            )
+            .ok()]
+    );
+    let missing = call("queryChaincodeEncryptionKey", "nosuchcc");
+    assert_eq!(missing["status"], 500, "{missing}");
+    assert_eq!(
+        missing["message"],
+        "no enclave registered for chaincode nosuchcc"
+    );
     eprintln!("normal mode rejections: {:?}", t0.elapsed());
 }
 
