@@ -81,6 +81,25 @@ fn deploy_normal(peer: &DevPeer) -> String {
     id.clone()
 }
 
+/// The log of the registry's endorser `slot` (normal mode: one `ercc` process per slot).
+fn endorser_log(peer: &DevPeer, slot: usize) -> String {
+    let id = &normal_package().1;
+    let name = format!("{}-{slot}.log", id.replace(':', "-"));
+    std::fs::read_to_string(peer.home.join("logs").join(&name)).unwrap_or_else(|e| {
+        panic!(
+            "no log {name} for endorser {slot} ({e}):\n{}",
+            chaincode_logs(&peer.home)
+        )
+    })
+}
+
+/// The registry's "enclave registered" log lines (not the "no enclave registered" rejections).
+fn registered_lines(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains("enclave registered") && !l.contains("no enclave"))
+        .collect()
+}
+
 fn height(peer: &DevPeer) -> u64 {
     let status: serde_json::Value = serde_json::from_str(&peer.cli(&["status"]).ok()).unwrap();
     status["height"].as_u64().unwrap()
@@ -144,6 +163,13 @@ fn normal_mode_registers_every_evidence_type_and_survives_a_restart() {
     let dcap_creds = dcap.credentials(&trust.dcap(MR_B, &dcap.statement()));
     register(&peer, "registerEnclave", &dcap_creds, &["--endorsers", "2"]);
     assert_registered(&peer, "ercc", "dcapcc", &[(&dcap, &dcap_creds)]);
+    // Two registry processes each ran (and logged) the registration: endorser 0 has also run
+    // the EPID one, endorser 1 only this one.
+    for (slot, registrations) in [(0, 2), (1, 1)] {
+        let log = endorser_log(&peer, slot);
+        let lines = registered_lines(&log);
+        assert_eq!(lines.len(), registrations, "endorser {slot}: {lines:?}");
+    }
     // Queries agree across two endorsers too.
     let two = peer
         .query(
