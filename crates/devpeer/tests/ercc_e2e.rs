@@ -100,6 +100,13 @@ fn registered_lines(log: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The registry's start lines naming its attestation policy.
+fn policy_lines(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains("accepted evidence:"))
+        .collect()
+}
+
 fn height(peer: &DevPeer) -> u64 {
     let status: serde_json::Value = serde_json::from_str(&peer.cli(&["status"]).ok()).unwrap();
     status["height"].as_u64().unwrap()
@@ -170,6 +177,14 @@ fn normal_mode_registers_every_evidence_type_and_survives_a_restart() {
         let lines = registered_lines(&log);
         assert_eq!(lines.len(), registrations, "endorser {slot}: {lines:?}");
     }
+    // The builder passed FABRIC_LOGGING_SPEC (ercc=debug) and the policy on to the registry.
+    let log = endorser_log(&peer, 0);
+    assert!(log.contains("DEBUG"), "no debug lines: {log}");
+    let policies = policy_lines(&log);
+    assert!(
+        !policies.is_empty() && policies.iter().all(|l| !l.contains("simulated")),
+        "{policies:?}"
+    );
     // Queries agree across two endorsers too.
     let two = peer
         .query(
@@ -200,6 +215,12 @@ fn normal_mode_registers_every_evidence_type_and_survives_a_restart() {
     assert_registered(&peer, "ercc", "simcc", &[]);
     register(&peer, "registerEnclave", &sim_creds, &[]);
     assert_registered(&peer, "ercc", "simcc", &[(&sim, &sim_creds)]);
+    let log = endorser_log(&peer, 0);
+    let policies = policy_lines(&log);
+    assert!(
+        policies.last().is_some_and(|l| l.contains("simulated")),
+        "{policies:?}"
+    );
     // The other chaincodes are untouched.
     assert_registered(&peer, "ercc", "epidcc", &[(&epid, &epid_creds)]);
     assert_registered(&peer, "ercc", "unknowncc", &[]);
