@@ -25,7 +25,7 @@ pub use sigs::SigCheck;
 pub use tcb::TcbStatus;
 
 /// Intel SGX Root CA (DER), the default DCAP trust anchor.
-pub const INTEL_SGX_ROOT_CA_DER: &[u8] = include_bytes!("intel_sgx_root_ca.der");
+pub const INTEL_SGX_ROOT_CA_DER: &[u8] = crate::anchors::INTEL_SGX_ROOT_DER;
 
 /// What a verified quote proves, before any policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
