@@ -50,6 +50,20 @@ pub struct DcapVerified {
     pub quote_version: u16,
 }
 
+impl DcapVerified {
+    /// The attested enclave, in the form shared with the other evidence types.
+    pub fn enclave_report(&self) -> crate::claims::EnclaveReport {
+        crate::claims::EnclaveReport {
+            mrenclave: self.mrenclave,
+            mrsigner: self.mrsigner,
+            isv_prod_id: self.isv_prod_id,
+            isv_svn: self.isv_svn,
+            report_data: self.report_data,
+            debug: self.debug,
+        }
+    }
+}
+
 /// Verifies `dcap` evidence against `root_ca_der` at `now_unix_secs` (the transaction time):
 /// certificate chains and CRLs, TCB info and QE identity (signatures and validity windows), the QE
 /// report and its binding of the attestation key, the quote signature, and the TCB status.
