@@ -18,7 +18,7 @@ use crate::builder::{BuildDirs, BuilderError};
 use crate::connection::ConnectionInfo;
 use crate::handler::{Expect, Handler};
 use crate::peer::Peer;
-use crate::tls::TlsError;
+use crate::tls::{write_private, TlsError};
 
 /// Grace period between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -411,16 +411,4 @@ impl Launcher {
             )),
         }
     }
-}
-
-fn write_private(path: &Path, data: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(data.as_bytes())
 }
