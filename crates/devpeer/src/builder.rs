@@ -84,9 +84,13 @@ pub struct Builders {
     pub list: Vec<BuilderConfig>,
 }
 
-fn tail(bytes: &[u8]) -> String {
-    let start = bytes.len().saturating_sub(OUTPUT_TAIL);
-    let s = String::from_utf8_lossy(&bytes[start..]).trim().to_string();
+/// The last `max` bytes of a program's output as text for an error message (`\n`-prefixed,
+/// empty when there is nothing to show).
+pub(crate) fn output_tail(bytes: &[u8], max: usize) -> String {
+    let start = bytes.len().saturating_sub(max);
+    let s = String::from_utf8_lossy(bytes.get(start..).unwrap_or_default())
+        .trim()
+        .to_string();
     if s.is_empty() {
         String::new()
     } else {
@@ -208,7 +212,7 @@ impl Builders {
                 builder: b.name.clone(),
                 program: "build",
                 status: out.status.to_string(),
-                output: tail(&out.stderr),
+                output: output_tail(&out.stderr, OUTPUT_TAIL),
             });
         }
         if b.program("release").is_file() {
@@ -220,7 +224,7 @@ impl Builders {
                     builder: b.name.clone(),
                     program: "release",
                     status: out.status.to_string(),
-                    output: tail(&out.stderr),
+                    output: output_tail(&out.stderr, OUTPUT_TAIL),
                 });
             }
         }
