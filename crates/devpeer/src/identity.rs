@@ -14,7 +14,8 @@ use rcgen::{
     KeyUsagePurpose,
 };
 
-use crate::tls::{pem_decode_all, pem_encode, write_private};
+use crate::files::write_private;
+use crate::tls::{pem_decode_all, pem_encode};
 
 /// Identity errors.
 #[derive(Debug, thiserror::Error)]

@@ -16,9 +16,10 @@ use tokio::sync::{oneshot, watch};
 
 use crate::builder::{BuildDirs, BuilderError};
 use crate::connection::ConnectionInfo;
+use crate::files::write_private;
 use crate::handler::{Expect, Handler};
 use crate::peer::Peer;
-use crate::tls::{write_private, TlsError};
+use crate::tls::TlsError;
 
 /// Grace period between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(5);

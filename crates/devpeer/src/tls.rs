@@ -55,19 +55,6 @@ pub fn pem_encode(label: &str, der: &[u8]) -> String {
     out
 }
 
-/// Writes key material (or a file holding it) readable by its owner only (mode 0600).
-pub(crate) fn write_private(path: &std::path::Path, data: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(data.as_bytes())
-}
-
 /// Decodes every PEM block of `text` as (label, DER).
 pub fn pem_decode_all(text: &str) -> Result<Vec<(String, Vec<u8>)>, TlsError> {
     let mut out = Vec::new();
