@@ -13,6 +13,8 @@ use crate::package::{self, Package};
 const ALWAYS_PROPAGATED: [&str; 4] = ["LD_LIBRARY_PATH", "LIBPATH", "PATH", "TMPDIR"];
 /// How much of a builder program's output is kept for error messages.
 const OUTPUT_TAIL: usize = 4096;
+/// Largest builders file accepted (a short JSON list).
+const MAX_BUILDERS_FILE: u64 = 1024 * 1024;
 
 /// One configured builder, like a core.yaml `externalBuilders` entry.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -84,9 +86,13 @@ pub struct Builders {
     pub list: Vec<BuilderConfig>,
 }
 
-fn tail(bytes: &[u8]) -> String {
-    let start = bytes.len().saturating_sub(OUTPUT_TAIL);
-    let s = String::from_utf8_lossy(&bytes[start..]).trim().to_string();
+/// The last `max` bytes of a program's output as text for an error message (`\n`-prefixed,
+/// empty when there is nothing to show).
+pub(crate) fn output_tail(bytes: &[u8], max: usize) -> String {
+    let start = bytes.len().saturating_sub(max);
+    let s = String::from_utf8_lossy(bytes.get(start..).unwrap_or_default())
+        .trim()
+        .to_string();
     if s.is_empty() {
         String::new()
     } else {
@@ -208,7 +214,7 @@ impl Builders {
                 builder: b.name.clone(),
                 program: "build",
                 status: out.status.to_string(),
-                output: tail(&out.stderr),
+                output: output_tail(&out.stderr, OUTPUT_TAIL),
             });
         }
         if b.program("release").is_file() {
@@ -220,7 +226,7 @@ impl Builders {
                     builder: b.name.clone(),
                     program: "release",
                     status: out.status.to_string(),
-                    output: tail(&out.stderr),
+                    output: output_tail(&out.stderr, OUTPUT_TAIL),
                 });
             }
         }
@@ -249,9 +255,9 @@ pub fn parse_builder_flag(s: &str, propagate: &[String]) -> Result<BuilderConfig
 /// Reads a builders file: a JSON list of `{name, path, propagateEnvironment}` (core.yaml's
 /// `externalBuilders` shape), or an object with an `externalBuilders` key.
 pub fn read_builders_file(path: &Path) -> Result<Vec<BuilderConfig>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = crate::files::read_limited(path, MAX_BUILDERS_FILE)?;
     let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     let list = match v {
         serde_json::Value::Object(mut o) => o
             .remove("externalBuilders")

@@ -280,7 +280,7 @@ async fn run(home: PathBuf, cmd: Command) -> Result<i32, String> {
         Command::Up(a) => up(home, a).await,
         Command::Install { package } => {
             let bytes =
-                std::fs::read(&package).map_err(|e| format!("{}: {e}", package.display()))?;
+                crate::files::read_limited(&package, crate::package::MAX_PACKAGE_BYTES as u64)?;
             let out = call(&home, Method::POST, "/install", bytes).await?;
             let o: InstallOutcome = serde_json::from_slice(&out).map_err(|e| e.to_string())?;
             if o.already_installed {

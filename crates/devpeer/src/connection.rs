@@ -99,11 +99,7 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
 impl ConnectionInfo {
     /// Reads and validates a connection.json file.
     pub fn read(path: &Path) -> Result<ConnectionInfo, String> {
-        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        if meta.len() > MAX_CONNECTION_JSON {
-            return Err(format!("{} is too large", path.display()));
-        }
-        let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let data = crate::files::read_limited(path, MAX_CONNECTION_JSON)?;
         Self::parse(&data)
     }
 

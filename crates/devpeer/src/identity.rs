@@ -14,6 +14,7 @@ use rcgen::{
     KeyUsagePurpose,
 };
 
+use crate::files::write_private;
 use crate::tls::{pem_decode_all, pem_encode};
 
 /// Identity errors.
@@ -146,18 +147,6 @@ fn generate(msp_id: &str, dir: &std::path::Path) -> Result<(), IdentityError> {
     .map_err(files)?;
     std::fs::write(dir.join("signcert.pem"), cert.pem()).map_err(files)?;
     Ok(())
-}
-
-fn write_private(path: &std::path::Path, data: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(data.as_bytes())
 }
 
 #[cfg(test)]

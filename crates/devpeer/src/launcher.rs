@@ -16,6 +16,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::builder::{BuildDirs, BuilderError};
 use crate::connection::ConnectionInfo;
+use crate::files::write_private;
 use crate::handler::{Expect, Handler};
 use crate::peer::Peer;
 use crate::tls::TlsError;
@@ -116,15 +117,21 @@ struct ChaincodeJson<'a> {
     mspid: &'a str,
 }
 
+/// The end of a chaincode's log for an error message; only the last bytes are read, as the
+/// log of a long-running chaincode can be large.
 fn log_tail(path: &Path) -> String {
-    let data = std::fs::read(path).unwrap_or_default();
-    let start = data.len().saturating_sub(2048);
-    let s = String::from_utf8_lossy(&data[start..]).trim().to_string();
-    if s.is_empty() {
-        String::new()
-    } else {
-        format!("\n{s}")
+    use std::io::{Read, Seek, SeekFrom};
+    const LOG_TAIL: u64 = 2048;
+    let mut data = Vec::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if f.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL)))
+            .is_ok()
+        {
+            let _ = f.take(LOG_TAIL).read_to_end(&mut data);
+        }
     }
+    crate::builder::output_tail(&data, LOG_TAIL as usize)
 }
 
 impl Launcher {
@@ -413,14 +420,30 @@ impl Launcher {
     }
 }
 
-fn write_private(path: &Path, data: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(data.as_bytes())
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn log_tail_reads_only_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cc.log");
+        let mut log = "x".repeat(10_000);
+        log.push_str("\nlast line\n");
+        std::fs::write(&path, &log).unwrap();
+        let tail = log_tail(&path);
+        assert!(
+            tail.starts_with('\n') && tail.ends_with("last line"),
+            "{tail:?}"
+        );
+        assert_eq!(
+            tail.len(),
+            1 + 2048 - 1,
+            "2048 bytes, trimmed, after a newline"
+        );
+        assert_eq!(log_tail(&dir.path().join("missing.log")), "");
+        std::fs::write(&path, "  \n").unwrap();
+        assert_eq!(log_tail(&path), "");
+    }
 }

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod builder;
 pub mod cli;
 pub mod connection;
+mod files;
 pub mod handler;
 pub mod identity;
 pub mod launcher;

@@ -74,14 +74,8 @@ pub fn parse(bytes: &[u8]) -> Result<Package, PackageError> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
     let mut metadata_json = None;
     let mut code = None;
-    let entries = archive
-        .entries()
-        .map_err(|e| PackageError::NotTarGz(e.to_string()))?;
-    for (n, entry) in entries.enumerate() {
-        if n >= MAX_ENTRIES {
-            return Err(PackageError::NotTarGz("too many entries".into()));
-        }
-        let mut entry = entry.map_err(|e| PackageError::NotTarGz(e.to_string()))?;
+    for entry in bounded_entries(&mut archive, PackageError::NotTarGz)? {
+        let mut entry = entry?;
         let name = entry
             .path()
             .map_err(|e| PackageError::NotTarGz(e.to_string()))?
@@ -132,16 +126,38 @@ pub fn parse(bytes: &[u8]) -> Result<Package, PackageError> {
     })
 }
 
+/// The entries of a tar, at most [`MAX_ENTRIES`], with tar and gzip errors mapped by `err`.
+fn bounded_entries<R: Read>(
+    archive: &mut tar::Archive<R>,
+    err: fn(String) -> PackageError,
+) -> Result<impl Iterator<Item = Result<tar::Entry<'_, R>, PackageError>>, PackageError> {
+    let entries = archive.entries().map_err(|e| err(e.to_string()))?;
+    Ok(entries.enumerate().map(move |(n, entry)| {
+        if n >= MAX_ENTRIES {
+            return Err(err("too many entries".into()));
+        }
+        entry.map_err(|e| err(e.to_string()))
+    }))
+}
+
+/// Adds a regular file's size to the running total of extracted bytes, refusing more than
+/// [`MAX_CODE_BYTES`] (a small gzip can inflate to far more).
+fn add_code_bytes(total: &mut u64, size: u64) -> Result<(), PackageError> {
+    *total = total.saturating_add(size);
+    if *total > MAX_CODE_BYTES {
+        return Err(PackageError::BadCode(
+            "code is too large once extracted".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn check_code(code: &[u8]) -> Result<(), PackageError> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(code));
-    let entries = archive
-        .entries()
-        .map_err(|e| PackageError::BadCode(e.to_string()))?;
-    for (n, entry) in entries.enumerate() {
-        if n >= MAX_ENTRIES {
-            return Err(PackageError::BadCode("too many entries".into()));
-        }
-        let mut entry = entry.map_err(|e| PackageError::BadCode(e.to_string()))?;
+    let mut total: u64 = 0;
+    for entry in bounded_entries(&mut archive, PackageError::BadCode)? {
+        let mut entry = entry?;
+        add_code_bytes(&mut total, entry.header().size().unwrap_or(u64::MAX))?;
         // Reading the body checks the gzip stream as a whole.
         std::io::copy(&mut entry, &mut std::io::sink())
             .map_err(|e| PackageError::BadCode(e.to_string()))?;
@@ -161,14 +177,8 @@ pub fn extract_code(code: &[u8], dest: &Path) -> Result<(), PackageError> {
     std::fs::create_dir_all(dest).map_err(io)?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(code));
     let mut total: u64 = 0;
-    let entries = archive
-        .entries()
-        .map_err(|e| PackageError::BadCode(e.to_string()))?;
-    for (n, entry) in entries.enumerate() {
-        if n >= MAX_ENTRIES {
-            return Err(PackageError::BadCode("too many entries".into()));
-        }
-        let mut entry = entry.map_err(|e| PackageError::BadCode(e.to_string()))?;
+    for entry in bounded_entries(&mut archive, PackageError::BadCode)? {
+        let mut entry = entry?;
         let path = entry
             .path()
             .map_err(|e| PackageError::BadCode(e.to_string()))?
@@ -186,12 +196,7 @@ pub fn extract_code(code: &[u8], dest: &Path) -> Result<(), PackageError> {
                 std::fs::create_dir_all(&target).map_err(io)?;
             }
             tar::EntryType::Regular => {
-                total = total.saturating_add(entry.header().size().unwrap_or(u64::MAX));
-                if total > MAX_CODE_BYTES {
-                    return Err(PackageError::BadCode(
-                        "code is too large once extracted".into(),
-                    ));
-                }
+                add_code_bytes(&mut total, entry.header().size().unwrap_or(u64::MAX))?;
                 if let Some(parent) = target.parent() {
                     std::fs::create_dir_all(parent).map_err(io)?;
                 }
@@ -277,6 +282,25 @@ mod tests {
             parse(&bad_meta),
             Err(PackageError::BadMetadata(_))
         ));
+    }
+
+    #[test]
+    fn code_too_large_once_extracted_is_refused_before_inflating() {
+        // A lone header claiming more than MAX_CODE_BYTES: refused on the header alone.
+        let mut h = tar::Header::new_gnu();
+        h.set_path("big.bin").unwrap();
+        h.set_size(MAX_CODE_BYTES + 1);
+        h.set_mode(0o644);
+        h.set_cksum();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, h.as_bytes()).unwrap();
+        let code = gz.finish().unwrap();
+        let e = check_code(&code).unwrap_err();
+        assert!(e.to_string().contains("too large once extracted"), "{e}");
+        let dir = std::env::temp_dir().join(format!("devpeer-pkg-big-{}", std::process::id()));
+        let e = extract_code(&code, &dir).unwrap_err();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(e.to_string().contains("too large once extracted"), "{e}");
     }
 
     #[test]

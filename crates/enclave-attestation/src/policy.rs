@@ -597,7 +597,7 @@ mod tests {
     fn reads_policy_files_with_relative_anchor_paths() {
         let dir = std::env::temp_dir().join(format!("attest-policy-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("tmp");
-        std::fs::write(dir.join("root.pem"), crate::anchors::INTEL_SGX_ROOT_PEM).expect("write");
+        std::fs::write(dir.join("root.pem"), crate::anchors::tests::sgx_root_pem()).expect("write");
         let file = dir.join("policy.json");
         std::fs::write(
             &file,

@@ -5,7 +5,7 @@
 //! `dcap` evidence is verified by [`crate::dcap`] (which applies no policy) through
 //! [`DcapVerifier`]; the common appraisal then applies the DCAP part of the policy.
 
-use crate::claims::{Claims, EnclaveReport, EvidenceType};
+use crate::claims::{Claims, EvidenceType};
 use crate::dcap::{self, DcapEvidence};
 use crate::envelope::Envelope;
 use crate::error::VerifyError;
@@ -54,14 +54,7 @@ impl EvidenceVerifier for DcapVerifier {
         let v = dcap::verify(&evidence, policy.dcap.root_ca.der(), now.as_secs())?;
         Ok(Claims {
             evidence_type: EvidenceType::Dcap,
-            enclave: Some(EnclaveReport {
-                mrenclave: v.mrenclave,
-                mrsigner: v.mrsigner,
-                isv_prod_id: v.isv_prod_id,
-                isv_svn: v.isv_svn,
-                report_data: v.report_data,
-                debug: v.debug,
-            }),
+            enclave: Some(v.enclave_report()),
             status: Some(v.tcb_status),
             advisory_ids: v.advisory_ids,
             // Freshness is the collateral's validity window, already checked at `now`.

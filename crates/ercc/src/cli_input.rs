@@ -3,11 +3,12 @@
 //! image, `/dev/zero`) fails fast instead of filling memory.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::credentials::MAX_CREDENTIALS_BASE64_LEN;
 
-/// Credentials source shared by `ercc inspect` and `ercc verify`.
+/// Credentials source shared by `ercc inspect` and `ercc verify` (`ercc convert` has its own
+/// `--in` flag but reads through [`read_file`]/[`read_stdin`]).
 #[derive(Debug, Clone, clap::Args)]
 pub struct CredentialsInput {
     /// Base64 credentials (what `registerEnclave` receives); `-` or absent reads stdin.
@@ -37,20 +38,31 @@ pub enum InputError {
 impl CredentialsInput {
     /// The base64 text, surrounding whitespace removed (files usually end in a newline).
     pub fn read(&self) -> Result<String, InputError> {
-        let text = match (&self.credentials, &self.file) {
-            (Some(arg), _) if arg != "-" => arg.clone(),
-            (_, Some(path)) => {
-                let what = format!("file {}", path.display());
-                let file = std::fs::File::open(path).map_err(|source| InputError::Io {
-                    what: what.clone(),
-                    source,
-                })?;
-                read_limited(file, what)?
-            }
-            _ => read_limited(std::io::stdin().lock(), "standard input".into())?,
-        };
-        Ok(text.trim().to_owned())
+        match (&self.credentials, &self.file) {
+            (Some(arg), _) if arg != "-" => Ok(arg.trim().to_owned()),
+            (_, Some(path)) => read_file(path),
+            _ => read_stdin(),
+        }
     }
+}
+
+/// Base64 credentials text from a file, bounded and trimmed (also used by `ercc convert`).
+pub fn read_file(path: &Path) -> Result<String, InputError> {
+    let what = format!("file {}", path.display());
+    let file = std::fs::File::open(path).map_err(|source| InputError::Io {
+        what: what.clone(),
+        source,
+    })?;
+    Ok(read_limited(file, what)?.trim().to_owned())
+}
+
+/// Base64 credentials text from standard input, bounded and trimmed.
+pub fn read_stdin() -> Result<String, InputError> {
+    Ok(
+        read_limited(std::io::stdin().lock(), "standard input".into())?
+            .trim()
+            .to_owned(),
+    )
 }
 
 /// Reads at most the limit (plus slack for a trailing newline), refusing anything longer.

@@ -190,7 +190,7 @@ impl Ledger for StubLedger<'_> {
 /// `FABRIC_LOGGING_SPEC`, the verifier and its policy from the `ERCC_*` variables.
 pub fn run_chaincode() -> ExitCode {
     fabric_chaincode::logging::init();
-    let (verifier, policy) = match crate::attestation::verifier_from_env() {
+    let (verifier, policy) = match crate::policy_verifier::verifier_from_env() {
         Ok(v) => v,
         Err(e) => {
             tracing::error!(error = %e, "cannot configure evidence verification");

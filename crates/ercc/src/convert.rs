@@ -4,7 +4,7 @@
 //!
 //! Blocking HTTP with `ureq`: a one-shot CLI making four sequential GETs needs no async runtime.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,22 +13,11 @@ use enclave_attestation::dcap::{self, Collateral, DcapEvidence};
 use prost::Message as _;
 use serde::Deserialize;
 
+use crate::cli_input::{self, InputError};
+use crate::credentials;
+
 /// Largest accepted response body from the collateral service.
 const MAX_BODY: u64 = 1024 * 1024;
-/// Largest accepted base64 credentials input.
-const MAX_INPUT: u64 = 1024 * 1024;
-
-/// FPC's `Credentials` message (fpc/attestation.proto). Declared here, privately, so this module
-/// does not depend on the registry's `proto.rs`; the integrator may replace it with that one.
-#[derive(Clone, PartialEq, prost::Message)]
-struct Credentials {
-    #[prost(message, optional, tag = "1")]
-    serialized_attested_data: Option<prost_types::Any>,
-    #[prost(bytes = "vec", tag = "2")]
-    attestation: Vec<u8>,
-    #[prost(bytes = "vec", tag = "3")]
-    evidence: Vec<u8>,
-}
 
 /// Fetch DCAP collateral for credentials and write credentials carrying `dcap` evidence.
 #[derive(Debug, Clone, clap::Args)]
@@ -55,8 +44,8 @@ pub struct ConvertArgs {
 /// Why a conversion failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
-    #[error("cannot read credentials from {0}: {1}")]
-    Input(String, std::io::Error),
+    #[error(transparent)]
+    Input(#[from] InputError),
     #[error("invalid credentials: {0}")]
     InvalidCredentials(String),
     #[error("credentials do not hold a dcap attestation: {0}")]
@@ -274,30 +263,10 @@ fn fetch_collateral(client: &Client, quote: &[u8]) -> Result<Collateral, Convert
     })
 }
 
-fn read_input(input: &Option<PathBuf>) -> Result<String, ConvertError> {
-    let mut text = String::new();
-    let (name, res) = match input {
-        Some(p) if p.as_os_str() != "-" => (
-            p.display().to_string(),
-            std::fs::File::open(p).and_then(|f| f.take(MAX_INPUT).read_to_string(&mut text)),
-        ),
-        _ => (
-            "standard input".to_string(),
-            std::io::stdin().take(MAX_INPUT).read_to_string(&mut text),
-        ),
-    };
-    res.map_err(|e| ConvertError::Input(name, e))?;
-    Ok(text)
-}
-
 /// Converts base64 `Credentials` text; the fetches go through `client`.
 fn convert_text(client: &Client, input: &str) -> Result<String, ConvertError> {
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(input.trim())
-        .map_err(|e| ConvertError::InvalidCredentials(format!("not base64: {e}")))?;
-    let mut creds = Credentials::decode(raw.as_slice()).map_err(|e| {
-        ConvertError::InvalidCredentials(format!("not an FPC Credentials message: {e}"))
-    })?;
+    let mut creds = credentials::decode_credentials(input)
+        .map_err(|e| ConvertError::InvalidCredentials(e.to_string()))?;
     if creds.attestation.is_empty() {
         return Err(ConvertError::NotDcap("attestation is empty".into()));
     }
@@ -378,7 +347,10 @@ pub fn run(args: ConvertArgs) -> Result<(), ConvertError> {
         Duration::from_secs(args.timeout_secs),
         args.pccs_ca_cert.as_deref(),
     )?;
-    let input = read_input(&args.input)?;
+    let input = match &args.input {
+        Some(p) if p.as_os_str() != "-" => cli_input::read_file(p)?,
+        _ => cli_input::read_stdin()?,
+    };
     let out = convert_text(&client, &input)?;
     match &args.output {
         Some(p) => std::fs::write(p, format!("{out}\n"))

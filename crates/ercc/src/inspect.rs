@@ -230,40 +230,15 @@ fn inspect_ias_report(report: &str) -> Value {
 }
 
 /// Length of `sgx_quote_t` without its signature, as IAS returns it.
-pub const QUOTE_BODY_LEN: usize = 432;
+pub use enclave_attestation::ias::QUOTE_BODY_LEN;
 
-/// Fields of the 432-byte quote body (offsets of `sgx_quote_t` / `sgx_report_body_t`).
+/// Fields of the 432-byte quote body, decoded by the attestation crate's parser (which only
+/// reads fixed offsets and never judges), so both inspection paths show the same fields.
 fn describe_quote_body(q: &[u8]) -> Value {
-    let Some(q) = q
-        .get(..QUOTE_BODY_LEN)
-        .filter(|_| q.len() == QUOTE_BODY_LEN)
-    else {
-        return json!({ "error": format!("quote body is {} bytes, expected {QUOTE_BODY_LEN}", q.len()) });
-    };
-    let u16_at = |o: usize| {
-        q.get(o..o + 2)
-            .map(|b| u16::from(b[0]) | (u16::from(b[1]) << 8))
-    };
-    let hex_at = |o: usize, n: usize| q.get(o..o + n).map(hex::encode);
-    let flags = q
-        .get(96..104)
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map(u64::from_le_bytes);
-    json!({
-        "version": u16_at(0),
-        "sign_type": u16_at(2),
-        "epid_group_id": hex_at(4, 4),
-        "qe_svn": u16_at(8),
-        "pce_svn": u16_at(10),
-        "cpu_svn": hex_at(48, 16),
-        "attributes_flags": flags.map(|f| format!("{f:#018x}")),
-        "debug": flags.map(|f| f & 0x02 != 0),
-        "mrenclave": hex_at(112, 32),
-        "mrsigner": hex_at(176, 32),
-        "isv_prod_id": u16_at(304),
-        "isv_svn": u16_at(306),
-        "report_data": hex_at(368, 64),
-    })
+    match enclave_attestation::ias::QuoteBody::parse(q) {
+        Ok(body) => body.to_json(),
+        Err(e) => json!({ "error": e.to_string() }),
+    }
 }
 
 #[cfg(test)]
@@ -387,7 +362,7 @@ mod tests {
         );
         assert_eq!(
             v["ias"]["report"]["quote"]["error"],
-            "quote body is 3 bytes, expected 432"
+            "isvEnclaveQuoteBody is 3 bytes, expected 432"
         );
         // Broken evidence inside valid credentials: the error plus the lenient decoding.
         let v = inspect_credentials(&creds_with_evidence(

@@ -8,7 +8,6 @@
 //! with [`keys`] for the composite-key layout, and [`contract`] putting it on the
 //! `fabric-chaincode` runtime.
 
-pub mod attestation;
 pub mod cli_input;
 pub mod contract;
 pub mod convert;

@@ -1,11 +1,16 @@
 //! [`EvidenceVerifier`] backed by `enclave-attestation`: verification and appraisal under an
 //! explicit [`Policy`] (from the `ERCC_*` environment or `ERCC_POLICY_FILE`), at the
-//! transaction time.
+//! transaction time. The one place where the registry meets the attestation crate; the
+//! chaincode and `ercc verify` both get their verifier from [`verifier_from_env`].
 
 use enclave_attestation::{Policy, UnixTime, VerificationRequest};
 
-use crate::attestation::VerifierSetupError;
 use crate::registry::EvidenceVerifier;
+
+/// Why no verifier could be built (bad policy configuration).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct VerifierSetupError(pub String);
 
 /// Verifies evidence with `enclave_attestation::verify` under one policy.
 #[derive(Debug, Clone)]
@@ -45,8 +50,9 @@ impl EvidenceVerifier for PolicyVerifier {
     }
 }
 
-/// The verifier configured from the environment, with its policy's one-line summary.
-pub fn from_env() -> Result<(Box<dyn EvidenceVerifier>, String), VerifierSetupError> {
+/// The verifier configured from the environment (`ERCC_POLICY_FILE`, `ERCC_ACCEPTED_EVIDENCE`,
+/// ...), with its policy's one-line summary for the start log.
+pub fn verifier_from_env() -> Result<(Box<dyn EvidenceVerifier>, String), VerifierSetupError> {
     let policy = Policy::from_env().map_err(|e| VerifierSetupError(e.to_string()))?;
     let summary = policy.to_string();
     Ok((Box::new(PolicyVerifier::new(policy)), summary))

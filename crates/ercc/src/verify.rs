@@ -8,8 +8,8 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::attestation::{self, VerifierSetupError};
 use crate::cli_input::{CredentialsInput, InputError};
+use crate::policy_verifier::{self, VerifierSetupError};
 use crate::registry::{EvidenceVerifier, Registry, RegistryError};
 
 /// Arguments of `ercc verify`.
@@ -50,7 +50,7 @@ pub enum VerifyCmdError {
 
 /// Runs `ercc verify` with the verifier configured from the environment.
 pub fn run(args: VerifyArgs) -> Result<(), VerifyCmdError> {
-    let (verifier, policy) = attestation::verifier_from_env()?;
+    let (verifier, policy) = policy_verifier::verifier_from_env()?;
     eprintln!("policy: {policy}");
     let report = verify_with(&args, verifier)?;
     println!("{}", serde_json::to_string_pretty(&report)?);

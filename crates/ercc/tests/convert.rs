@@ -13,18 +13,9 @@ use base64::Engine as _;
 use enclave_attestation::dcap::test_pki::{QuoteParams, TestPki};
 use enclave_attestation::dcap::{self, Collateral, DcapEvidence};
 use ercc::convert::{run, ConvertArgs, ConvertError};
+use ercc::proto::Credentials;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use prost::Message as _;
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct Credentials {
-    #[prost(message, optional, tag = "1")]
-    serialized_attested_data: Option<prost_types::Any>,
-    #[prost(bytes = "vec", tag = "2")]
-    attestation: Vec<u8>,
-    #[prost(bytes = "vec", tag = "3")]
-    evidence: Vec<u8>,
-}
 
 fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)

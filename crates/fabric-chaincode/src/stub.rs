@@ -305,7 +305,7 @@ impl ChaincodeStub {
 
     /// Reads a key. `None` when it does not exist (the peer answers a miss with an empty value).
     pub fn get_state(&self, key: &str) -> Result<Option<Vec<u8>>, StubError> {
-        self.get(key, "")
+        self.get(Type::GetState, key, "")
     }
 
     /// Writes a key. An empty value deletes the key, as on the peer.
@@ -425,7 +425,7 @@ impl ChaincodeStub {
         key: &str,
     ) -> Result<Option<Vec<u8>>, StubError> {
         require_collection(collection)?;
-        self.get(key, collection)
+        self.get(Type::GetState, key, collection)
     }
 
     /// Reads the hash of a private data value (works on peers outside the collection too).
@@ -435,13 +435,7 @@ impl ChaincodeStub {
         key: &str,
     ) -> Result<Option<Vec<u8>>, StubError> {
         require_collection(collection)?;
-        let payload = GetState {
-            key: key.to_owned(),
-            collection: collection.to_owned(),
-        }
-        .encode_to_vec();
-        let value = self.call(Type::GetPrivateDataHash, payload)?;
-        Ok((!value.is_empty()).then_some(value))
+        self.get(Type::GetPrivateDataHash, key, collection)
     }
 
     /// Writes a private data key (an empty value deletes it).
@@ -545,13 +539,14 @@ impl ChaincodeStub {
 
     // ----- shared request builders -----
 
-    fn get(&self, key: &str, collection: &str) -> Result<Option<Vec<u8>>, StubError> {
+    /// GET_STATE or GET_PRIVATE_DATA_HASH (same request message); an empty reply is absent.
+    fn get(&self, ty: Type, key: &str, collection: &str) -> Result<Option<Vec<u8>>, StubError> {
         let payload = GetState {
             key: key.to_owned(),
             collection: collection.to_owned(),
         }
         .encode_to_vec();
-        let value = self.call(Type::GetState, payload)?;
+        let value = self.call(ty, payload)?;
         Ok((!value.is_empty()).then_some(value))
     }
 

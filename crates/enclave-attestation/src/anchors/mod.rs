@@ -1,6 +1,9 @@
 //! Trust anchors: the root certificates evidence must chain to. Intel's two production roots are
 //! embedded as the defaults (they are the product's trust decision, not test data); operators
 //! and tests replace them with a PEM file.
+//!
+//! Each root is embedded once, in this folder: the IAS root as PEM, the SGX root as DER (the form
+//! `dcap::verify` takes, re-exported as `dcap::INTEL_SGX_ROOT_CA_DER`).
 
 use std::fmt;
 
@@ -12,9 +15,9 @@ use sha2::{Digest, Sha256};
 /// SHA-256(DER) 7B:42:E4:1E:...:40:73:5D, valid 2016-11-14 .. 2049-12-31.
 pub(crate) const INTEL_IAS_ROOT_PEM: &str = include_str!("Intel_SGX_Attestation_RootCA.pem");
 
-/// "Intel SGX Root CA": the root of the DCAP PCK, TCB-signing and CRL chains.
+/// "Intel SGX Root CA": the root of the DCAP PCK, TCB-signing and CRL chains, DER.
 /// SHA-256(DER) 44:A0:19:6B:...:B6:74:D3, valid 2018-05-21 .. 2049-12-31.
-pub(crate) const INTEL_SGX_ROOT_PEM: &str = include_str!("Intel_SGX_Root_CA.pem");
+pub(crate) const INTEL_SGX_ROOT_DER: &[u8] = include_bytes!("Intel_SGX_Root_CA.der");
 
 /// A root certificate the verifier trusts, parsed once when the policy is built.
 ///
@@ -84,21 +87,24 @@ impl RootCa {
 
     /// The embedded Intel SGX Attestation Report Signing CA (the IAS default).
     pub fn intel_ias_root() -> RootCa {
-        RootCa::embedded(
-            INTEL_IAS_ROOT_PEM,
-            "Intel SGX Attestation Report Signing CA",
-        )
+        RootCa::embedded(RootCa::from_pem(
+            INTEL_IAS_ROOT_PEM.as_bytes(),
+            "embedded Intel SGX Attestation Report Signing CA",
+        ))
     }
 
     /// The embedded Intel SGX Root CA (the DCAP default).
     pub fn intel_sgx_root() -> RootCa {
-        RootCa::embedded(INTEL_SGX_ROOT_PEM, "Intel SGX Root CA")
+        RootCa::embedded(RootCa::from_der(
+            INTEL_SGX_ROOT_DER,
+            "embedded Intel SGX Root CA",
+        ))
     }
 
-    fn embedded(pem: &str, name: &str) -> RootCa {
-        match RootCa::from_pem(pem.as_bytes(), format!("embedded {name}")) {
+    fn embedded(parsed: Result<RootCa, AnchorError>) -> RootCa {
+        match parsed {
             Ok(root) => root,
-            // The embedded PEMs are fixed at compile time and covered by the tests below.
+            // The embedded roots are fixed at compile time and covered by the tests below.
             Err(e) => unreachable!("embedded trust anchor does not parse: {e}"),
         }
     }
@@ -144,7 +150,7 @@ impl fmt::Display for RootCa {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -159,6 +165,27 @@ mod tests {
         );
     }
 
+    /// The embedded SGX root as PEM, for tests that need it as a file.
+    pub(crate) fn sgx_root_pem() -> String {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(INTEL_SGX_ROOT_DER);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .filter_map(|c| std::str::from_utf8(c).ok())
+            .collect();
+        format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            lines.join("\n")
+        )
+    }
+
+    #[test]
+    fn sgx_root_pem_round_trips() {
+        let root = RootCa::from_pem(sgx_root_pem().as_bytes(), "x").expect("parses");
+        assert_eq!(root.der(), INTEL_SGX_ROOT_DER);
+    }
+
     #[test]
     fn rejects_bad_anchor_files() {
         assert!(RootCa::from_pem(b"", "x").is_err());
@@ -167,7 +194,7 @@ mod tests {
             "x"
         )
         .is_err());
-        let two = format!("{INTEL_IAS_ROOT_PEM}{INTEL_SGX_ROOT_PEM}");
+        let two = format!("{INTEL_IAS_ROOT_PEM}{}", sgx_root_pem());
         let err = RootCa::from_pem(two.as_bytes(), "two.pem").expect_err("two certs");
         assert!(err.to_string().contains("more than one"), "{err}");
     }

@@ -25,7 +25,7 @@ pub use sigs::SigCheck;
 pub use tcb::TcbStatus;
 
 /// Intel SGX Root CA (DER), the default DCAP trust anchor.
-pub const INTEL_SGX_ROOT_CA_DER: &[u8] = include_bytes!("intel_sgx_root_ca.der");
+pub const INTEL_SGX_ROOT_CA_DER: &[u8] = crate::anchors::INTEL_SGX_ROOT_DER;
 
 /// What a verified quote proves, before any policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +48,20 @@ pub struct DcapVerified {
     pub collateral_not_after: i64,
     /// 3 or 4.
     pub quote_version: u16,
+}
+
+impl DcapVerified {
+    /// The attested enclave, in the form shared with the other evidence types.
+    pub fn enclave_report(&self) -> crate::claims::EnclaveReport {
+        crate::claims::EnclaveReport {
+            mrenclave: self.mrenclave,
+            mrsigner: self.mrsigner,
+            isv_prod_id: self.isv_prod_id,
+            isv_svn: self.isv_svn,
+            report_data: self.report_data,
+            debug: self.debug,
+        }
+    }
 }
 
 /// Verifies `dcap` evidence against `root_ca_der` at `now_unix_secs` (the transaction time):

@@ -30,6 +30,55 @@ impl Window {
     }
 }
 
+/// The certificate that signs a collateral item (TCB info, QE identity): `chain_pem` must verify
+/// up to the root with the signer issued directly by it, and the root CA CRL must not revoke it.
+fn collateral_signer(
+    chain_name: &'static str,
+    chain_pem: &str,
+    names: &[&'static str],
+    anchor: &Cert,
+    root_crl: &x509::Crl,
+    now: i64,
+    sigs: &mut Sigs<'_>,
+) -> Result<Cert, DcapError> {
+    let ders = x509::parse_pem_chain(chain_pem.as_bytes(), chain_name)?;
+    let chain = x509::verify_chain(chain_name, &ders, names, anchor, now, sigs)?;
+    let [signer] = chain.certs.as_slice() else {
+        return Err(DcapError::InvalidCertificate {
+            what: chain_name,
+            detail: "the signer must be issued directly by the root CA".into(),
+        });
+    };
+    if root_crl.revokes(signer) {
+        return Err(DcapError::Revoked {
+            what: names.first().copied().unwrap_or("signing certificate"),
+        });
+    }
+    Ok(signer.clone())
+}
+
+/// A signed JSON collateral item: current at `now` (its issue/next-update window, which also
+/// narrows `window`) and signed by `signer` (raw `r || s` signature) over its exact bytes.
+#[allow(clippy::too_many_arguments)]
+fn check_signed_json(
+    what: &'static str,
+    item_window: (i64, i64),
+    json: &str,
+    signature: &[u8],
+    signer: &Cert,
+    now: i64,
+    window: &mut Window,
+    sigs: &mut Sigs<'_>,
+) -> Result<(), DcapError> {
+    tcb::check_window(what, item_window, now)?;
+    window.add(item_window.0, item_window.1);
+    let sig = Sigs::raw_signature(signature).ok_or(DcapError::SignatureInvalid { what })?;
+    if !sigs.verify(what, &signer.key, json.as_bytes(), &sig) {
+        return Err(DcapError::SignatureInvalid { what });
+    }
+    Ok(())
+}
+
 pub(crate) fn verify_impl(
     ev: &DcapEvidence,
     root_ca_der: &[u8],
@@ -129,73 +178,42 @@ pub(crate) fn verify_impl(
     }
 
     // 5. TCB info: signed by a current, unrevoked signer under the root, and current itself.
-    let tcb_ders = x509::parse_pem_chain(
-        col.tcb_info_issuer_chain.as_bytes(),
+    let tcb_signer = collateral_signer(
         "TCB info issuer chain",
-    )?;
-    let tcb_chain = x509::verify_chain(
-        "TCB info issuer chain",
-        &tcb_ders,
+        &col.tcb_info_issuer_chain,
         TCB_CHAIN,
         &anchor,
+        &root_crl,
         now,
         &mut sigs,
     )?;
-    let [tcb_signer] = tcb_chain.certs.as_slice() else {
-        return Err(DcapError::InvalidCertificate {
-            what: "TCB info issuer chain",
-            detail: "the signer must be issued directly by the root CA".into(),
-        });
-    };
-    window.add_cert(tcb_signer);
-    if root_crl.revokes(tcb_signer) {
-        return Err(DcapError::Revoked {
-            what: "TCB info signing certificate",
-        });
-    }
+    window.add_cert(&tcb_signer);
     let tcb_info = tcb::parse_tcb_info(&col.tcb_info)?;
     let tcb_window = tcb::window("TCB info", &tcb_info.issue_date, &tcb_info.next_update)?;
-    tcb::check_window("TCB info", tcb_window, now)?;
-    window.add(tcb_window.0, tcb_window.1);
-    let tcb_sig = Sigs::raw_signature(&col.tcb_info_signature)
-        .ok_or(DcapError::SignatureInvalid { what: "TCB info" })?;
-    if !sigs.verify(
+    check_signed_json(
         "TCB info",
-        &tcb_signer.key,
-        col.tcb_info.as_bytes(),
-        &tcb_sig,
-    ) {
-        return Err(DcapError::SignatureInvalid { what: "TCB info" });
-    }
+        tcb_window,
+        &col.tcb_info,
+        &col.tcb_info_signature,
+        &tcb_signer,
+        now,
+        &mut window,
+        &mut sigs,
+    )?;
 
     // 6. QE identity, likewise (Intel signs both with one certificate: verify its chain once).
     let qe_signer = if col.qe_identity_issuer_chain == col.tcb_info_issuer_chain {
-        tcb_signer.clone()
+        tcb_signer
     } else {
-        let ders = x509::parse_pem_chain(
-            col.qe_identity_issuer_chain.as_bytes(),
+        collateral_signer(
             "QE identity issuer chain",
-        )?;
-        let chain = x509::verify_chain(
-            "QE identity issuer chain",
-            &ders,
+            &col.qe_identity_issuer_chain,
             QE_ID_CHAIN,
             &anchor,
+            &root_crl,
             now,
             &mut sigs,
-        )?;
-        let [signer] = chain.certs.as_slice() else {
-            return Err(DcapError::InvalidCertificate {
-                what: "QE identity issuer chain",
-                detail: "the signer must be issued directly by the root CA".into(),
-            });
-        };
-        if root_crl.revokes(signer) {
-            return Err(DcapError::Revoked {
-                what: "QE identity signing certificate",
-            });
-        }
-        signer.clone()
+        )?
     };
     window.add_cert(&qe_signer);
     let qe_identity = tcb::parse_qe_identity(&col.qe_identity)?;
@@ -204,22 +222,16 @@ pub(crate) fn verify_impl(
         &qe_identity.issue_date,
         &qe_identity.next_update,
     )?;
-    tcb::check_window("QE identity", qe_window, now)?;
-    window.add(qe_window.0, qe_window.1);
-    let qe_id_sig =
-        Sigs::raw_signature(&col.qe_identity_signature).ok_or(DcapError::SignatureInvalid {
-            what: "QE identity",
-        })?;
-    if !sigs.verify(
+    check_signed_json(
         "QE identity",
-        &qe_signer.key,
-        col.qe_identity.as_bytes(),
-        &qe_id_sig,
-    ) {
-        return Err(DcapError::SignatureInvalid {
-            what: "QE identity",
-        });
-    }
+        qe_window,
+        &col.qe_identity,
+        &col.qe_identity_signature,
+        &qe_signer,
+        now,
+        &mut window,
+        &mut sigs,
+    )?;
 
     // 7. TCB status: the platform's level from the PCK certificate, converged with the QE's.
     let pck_ext = x509::pck_extension(pck_leaf)?;

@@ -295,17 +295,28 @@ fn read_limited(name: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError>
         path: path.to_owned(),
         reason,
     };
-    let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
-    if meta.len() > MAX_PEM_FILE {
+    // The limit is applied while reading: a special file (`/dev/zero`) reports no size.
+    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_PEM_FILE + 1), &mut data)
+        .map_err(|e| fail(e.to_string()))?;
+    if data.len() as u64 > MAX_PEM_FILE {
         return Err(fail(format!("larger than {MAX_PEM_FILE} bytes")));
     }
-    std::fs::read(path).map_err(|e| fail(e.to_string()))
+    Ok(data)
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn pem_files_are_read_bounded() {
+        let e = read_limited("X", Path::new("/dev/zero")).unwrap_err();
+        assert!(e.to_string().contains("larger than"), "{e}");
+        assert!(read_limited("X", Path::new("/nonexistent/file.pem")).is_err());
+    }
 
     #[test]
     fn go_bools() {

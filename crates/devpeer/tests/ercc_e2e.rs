@@ -1,0 +1,715 @@
+//! The registry end to end: the real `ercc` binary on the real dev peer, in both run modes,
+//! through the repository's external builders with TLS on. Normal mode: `ercc package normal`,
+//! the `fpc-c` builder, registrations with simulated, test-PKI EPID and test-PKI DCAP evidence,
+//! every query under both capitalisations, every rejection of `registerEnclave` with its exact
+//! text and nothing written, two endorsers agreeing, a restart. CaaS: `ercc package caas`, the
+//! `fpc-external-launcher` builder, `ercc` started by hand as a TLS server. And `devpeer up`.
+//!
+//! Needs the `ercc` binary built next to `devpeer` (`cargo build -p ercc`, or
+//! `cargo test --workspace`), and `jq` for the builders.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod ercc_common;
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::{free_port, DevPeer, KillOnDrop, Options};
+use ercc_common::*;
+
+const MR_A: [u8; 32] = [0xa1; 32];
+const MR_B: [u8; 32] = [0xb2; 32];
+const MR_C: [u8; 32] = [0xc3; 32];
+
+/// A devpeer with both FPC builders; the policy variables and `CORE_PEER_ID` are set in its
+/// environment and propagated, as core.yaml would.
+fn options(policy: Vec<(String, String)>) -> Options {
+    let mut propagate: Vec<String> = POLICY_VARS.iter().map(|s| s.to_string()).collect();
+    propagate.push("CORE_PEER_ID".into());
+    let mut env = policy;
+    env.push(("CORE_PEER_ID".into(), PEER_ID.into()));
+    Options {
+        tls: true,
+        builders: vec![
+            format!("fpc-c={}", fpc_c_builder().display()),
+            format!("fpc-external-launcher={}", fpc_launcher_builder().display()),
+        ],
+        propagate,
+        env,
+        ..Options::default()
+    }
+}
+
+/// `ercc package normal` of the real binary, made once per test run and shared by the tests:
+/// gzip of a debug build's ~100 MB binary takes a debug-built packager tens of seconds.
+fn normal_package() -> &'static (PathBuf, String) {
+    static PKG: OnceLock<(PathBuf, String)> = OnceLock::new();
+    PKG.get_or_init(|| {
+        let pkg = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ercc-e2e-normal.tar.gz");
+        let ercc = ercc_bin();
+        let id = ercc_ok(&[
+            "package",
+            "normal",
+            "--label",
+            "ercc_1.0",
+            "--out",
+            pkg.to_str().unwrap(),
+            "--binary",
+            ercc.to_str().unwrap(),
+        ]);
+        (pkg, id)
+    })
+}
+
+/// `ercc package normal` → `devpeer install` → `devpeer define ercc`; returns the package id.
+fn deploy_normal(peer: &DevPeer) -> String {
+    let (pkg, id) = normal_package();
+    let installed = peer.cli(&["install", pkg.to_str().unwrap()]).ok();
+    assert_eq!(installed.trim(), id);
+    let out = peer.define("ercc", "1.0", 1, id);
+    assert!(out.success, "define ercc: {}", out.stderr);
+    assert!(
+        !out.stderr.contains("did not launch"),
+        "ercc did not launch: {}\n{}",
+        out.stderr,
+        chaincode_logs(&peer.home)
+    );
+    id.clone()
+}
+
+/// The log of the registry's endorser `slot` (normal mode: one `ercc` process per slot).
+fn endorser_log(peer: &DevPeer, slot: usize) -> String {
+    let id = &normal_package().1;
+    let name = format!("{}-{slot}.log", id.replace(':', "-"));
+    std::fs::read_to_string(peer.home.join("logs").join(&name)).unwrap_or_else(|e| {
+        panic!(
+            "no log {name} for endorser {slot} ({e}):\n{}",
+            chaincode_logs(&peer.home)
+        )
+    })
+}
+
+/// The registry's "enclave registered" log lines (not the "no enclave registered" rejections).
+fn registered_lines(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains("enclave registered") && !l.contains("no enclave"))
+        .collect()
+}
+
+/// The registry's start lines naming its attestation policy.
+fn policy_lines(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains("accepted evidence:"))
+        .collect()
+}
+
+fn height(peer: &DevPeer) -> u64 {
+    let status: serde_json::Value = serde_json::from_str(&peer.cli(&["status"]).ok()).unwrap();
+    status["height"].as_u64().unwrap()
+}
+
+/// Registers and asserts success (empty payload).
+fn register(peer: &DevPeer, function: &str, creds: &str, extra: &[&str]) {
+    let before = height(peer);
+    let mut flags = AT.to_vec();
+    flags.extend_from_slice(extra);
+    let out = peer.invoke("ercc", &[function, creds], &flags);
+    assert!(
+        out.success,
+        "{function} failed: {}\n{}",
+        out.stderr,
+        chaincode_logs(&peer.home)
+    );
+    assert_eq!(out.stdout_str(), "", "registerEnclave returns nothing");
+    // One committed block: what the rejections' snapshots would see change.
+    assert_eq!(height(peer), before + 1);
+}
+
+/// Registers, expects the exact rejection `expected`, and checks nothing was written.
+fn rejected(peer: &DevPeer, creds: &str, extra: &[&str], cc_ids: &[&str], expected: &str) {
+    let before = snapshot(peer, "ercc", cc_ids);
+    let mut flags = AT.to_vec();
+    flags.extend_from_slice(extra);
+    let out = peer.invoke("ercc", &["registerEnclave", creds], &flags);
+    assert_eq!(failure_message(&out), expected);
+    assert_eq!(
+        snapshot(peer, "ercc", cc_ids),
+        before,
+        "a rejected registration ({expected}) changed the ledger"
+    );
+}
+
+#[test]
+fn normal_mode_registers_every_evidence_type_and_survives_a_restart() {
+    let t0 = Instant::now();
+    let trust = Trust::new();
+    let mut peer = DevPeer::start(options(trust.policy_env(false)));
+    deploy_normal(&peer);
+    let placeholder = install_placeholder_cc(&peer, "fpccc");
+    define(&peer, "epidcc", &hex::encode(MR_A), &placeholder);
+    define(&peer, "dcapcc", &hex::encode(MR_B), &placeholder);
+    define(&peer, "simcc", &hex::encode(MR_C), &placeholder);
+
+    assert_metadata(&peer, "ercc");
+    for cc in ["epidcc", "dcapcc", "simcc", "unknowncc"] {
+        assert_registered(&peer, "ercc", cc, &[]);
+    }
+
+    // EPID (test PKI, ERCC_IAS_ROOT_CA), upper-camel name as FPC's peer.sh sends it.
+    let epid = Enclave::new("epidcc", MR_A);
+    let epid_creds = epid.credentials(&trust.epid(MR_A, &epid.statement()));
+    register(&peer, "RegisterEnclave", &epid_creds, &[]);
+    assert_registered(&peer, "ercc", "epidcc", &[(&epid, &epid_creds)]);
+
+    // DCAP (test PKI, ERCC_DCAP_ROOT_CA) on two endorsers that must agree.
+    let dcap = Enclave::new("dcapcc", MR_B);
+    let dcap_creds = dcap.credentials(&trust.dcap(MR_B, &dcap.statement()));
+    register(&peer, "registerEnclave", &dcap_creds, &["--endorsers", "2"]);
+    assert_registered(&peer, "ercc", "dcapcc", &[(&dcap, &dcap_creds)]);
+    // Two registry processes each ran (and logged) the registration: endorser 0 has also run
+    // the EPID one, endorser 1 only this one.
+    for (slot, registrations) in [(0, 2), (1, 1)] {
+        let log = endorser_log(&peer, slot);
+        let lines = registered_lines(&log);
+        assert_eq!(lines.len(), registrations, "endorser {slot}: {lines:?}");
+    }
+    // The builder passed FABRIC_LOGGING_SPEC (ercc=debug) and the policy on to the registry.
+    let log = endorser_log(&peer, 0);
+    assert!(log.contains("DEBUG"), "no debug lines: {log}");
+    let policies = policy_lines(&log);
+    assert!(
+        !policies.is_empty() && policies.iter().all(|l| !l.contains("simulated")),
+        "{policies:?}"
+    );
+    // Queries agree across two endorsers too.
+    let two = peer
+        .query(
+            "ercc",
+            &["queryListProvisionedEnclaves", "dcapcc"],
+            &["--endorsers", "2", "--timestamp", TX_TIME],
+        )
+        .ok();
+    assert_eq!(two, format!("[\"{}\"]", dcap.enclave_id()));
+
+    // Simulated evidence under the default accepted list: refused, nothing written.
+    let sim = Enclave::new("simcc", MR_C);
+    let sim_creds = sim.credentials(&simulated_evidence());
+    rejected(
+        &peer,
+        &sim_creds,
+        &[],
+        &["simcc", "epidcc", "dcapcc"],
+        "evidence verification failed: simulated evidence not accepted by policy",
+    );
+    eprintln!("normal mode, first run: {:?}", t0.elapsed());
+
+    // Restart with a policy that enables simulated evidence: the state is still there.
+    peer.opts.env = options(trust.policy_env(true)).env;
+    peer.restart();
+    assert_registered(&peer, "ercc", "epidcc", &[(&epid, &epid_creds)]);
+    assert_registered(&peer, "ercc", "dcapcc", &[(&dcap, &dcap_creds)]);
+    assert_registered(&peer, "ercc", "simcc", &[]);
+    register(&peer, "registerEnclave", &sim_creds, &[]);
+    assert_registered(&peer, "ercc", "simcc", &[(&sim, &sim_creds)]);
+    let log = endorser_log(&peer, 0);
+    let policies = policy_lines(&log);
+    assert!(
+        policies.last().is_some_and(|l| l.contains("simulated")),
+        "{policies:?}"
+    );
+    // The other chaincodes are untouched.
+    assert_registered(&peer, "ercc", "epidcc", &[(&epid, &epid_creds)]);
+    assert_registered(&peer, "ercc", "unknowncc", &[]);
+    eprintln!("normal mode, total: {:?}", t0.elapsed());
+}
+
+/// Every rejection of `registerEnclave`, in the Go registry's check order, each with its exact
+/// text and nothing written; around them, good registrations of `mycc` (first) and `othercc`
+/// (last). Needs a registry trusting the test roots under the default accepted evidence list.
+fn rejection_suite(peer: &DevPeer, trust: &Trust, placeholder: &str) {
+    define(peer, "mycc", &hex::encode(MR_A), placeholder);
+    define(peer, "othercc", &hex::encode(MR_B), placeholder);
+    let mine = Enclave::new("mycc", MR_A);
+    let mine_creds = mine.credentials(&trust.epid(MR_A, &mine.statement()));
+    register(peer, "registerEnclave", &mine_creds, &[]);
+    assert_registered(peer, "ercc", "mycc", &[(&mine, &mine_creds)]);
+
+    let ccs = &["mycc", "othercc", "nosuchcc"];
+    let good = Enclave::new("othercc", MR_B);
+    let epid_for = |e: &Enclave| e.credentials(&trust.epid(MR_B, &e.statement()));
+
+    // 1. base64 and protobuf.
+    rejected(
+        peer,
+        "%%%",
+        &[],
+        ccs,
+        "invalid credential bytes: illegal base64 data at input byte 0",
+    );
+    rejected(
+        peer,
+        "",
+        &[],
+        ccs,
+        "invalid credential bytes: credential input empty",
+    );
+    // 2. no evidence.
+    rejected(peer, &good.credentials(b""), &[], ccs, "evidence is empty");
+    // 4. channel.
+    let wrong_channel = Enclave {
+        channel: "otherchannel".into(),
+        ..good.clone()
+    };
+    rejected(
+        peer,
+        &epid_for(&wrong_channel),
+        &[],
+        ccs,
+        "wrong channel! expected=mychannel, actual=otherchannel",
+    );
+    // 5. no chaincode definition.
+    let undefined = Enclave {
+        cc_id: "nosuchcc".into(),
+        ..good.clone()
+    };
+    rejected(
+        peer,
+        &epid_for(&undefined),
+        &[],
+        ccs,
+        "cannot get chaincode definition: error while retrieving chaincode definition: [404] namespace nosuchcc is not defined",
+    );
+    // 6. MRENCLAVE (cc_params.version) is not the definition's version.
+    let other_mr = Enclave {
+        version: hex::encode(MR_A),
+        ..good.clone()
+    };
+    rejected(
+        peer,
+        &other_mr.credentials(&trust.epid(MR_A, &other_mr.statement())),
+        &[],
+        ccs,
+        "mrenclave does not match chaincode definition",
+    );
+    // 7. sequence.
+    let seq2 = Enclave {
+        sequence: 2,
+        ..good.clone()
+    };
+    rejected(
+        peer,
+        &epid_for(&seq2),
+        &[],
+        ccs,
+        "sequence does not match chaincode definition",
+    );
+    // 8. evidence: simulated under the default policy, another enclave's MRENCLAVE, a quote
+    // bound to other data (EPID and DCAP).
+    rejected(
+        peer,
+        &good.credentials(&simulated_evidence()),
+        &[],
+        ccs,
+        "evidence verification failed: simulated evidence not accepted by policy",
+    );
+    rejected(
+        peer,
+        &good.credentials(&trust.epid(MR_A, &good.statement())),
+        &[],
+        ccs,
+        &format!(
+            "evidence verification failed: MRENCLAVE mismatch: expected {}, found {}",
+            hex::encode(MR_B),
+            hex::encode(MR_A)
+        ),
+    );
+    let other_statement = Enclave::new("othercc", MR_B).statement();
+    rejected(
+        peer,
+        &good.credentials(&trust.epid(MR_B, &other_statement)),
+        &[],
+        ccs,
+        "evidence verification failed: report data does not match the attested data",
+    );
+    rejected(
+        peer,
+        &good.credentials(&trust.dcap(MR_B, &other_statement)),
+        &[],
+        ccs,
+        "evidence verification failed: report data does not match the attested data",
+    );
+    // 9. host params.
+    let no_host = Enclave {
+        host_params: false,
+        ..good.clone()
+    };
+    rejected(peer, &epid_for(&no_host), &[], ccs, "host params are empty");
+    // 10. the creator's MSP is not the host's.
+    rejected(
+        peer,
+        &epid_for(&good),
+        &["--msp", "Org2MSP"],
+        ccs,
+        "creator identity evaluation failed: creator msp does not match owner msp",
+    );
+    // 11. a second enclave for a chaincode that has one.
+    let second = Enclave::new("mycc", MR_A);
+    rejected(
+        peer,
+        &second.credentials(&trust.epid(MR_A, &second.statement())),
+        &[],
+        ccs,
+        "an enclave is already registered for chaincode mycc",
+    );
+
+    // The good one still goes through afterwards; the first registration is untouched.
+    let good_creds = epid_for(&good);
+    register(peer, "registerEnclave", &good_creds, &[]);
+    assert_registered(peer, "ercc", "othercc", &[(&good, &good_creds)]);
+    assert_registered(peer, "ercc", "mycc", &[(&mine, &mine_creds)]);
+}
+
+#[test]
+fn normal_mode_rejects_every_bad_registration_and_writes_nothing() {
+    let t0 = Instant::now();
+    let trust = Trust::new();
+    // Also the official Node shim's builder: a chaincode written against fabric-shim calls the
+    // registry chaincode-to-chaincode, as FPC chaincodes do.
+    let mut opts = options(trust.policy_env(false));
+    let node = common::node_options();
+    opts.builders
+        .extend(node.builders.into_iter().filter(|b| b.starts_with("node=")));
+    opts.propagate.extend(node.propagate);
+    opts.env.extend(node.env);
+    let peer = DevPeer::start(opts);
+    deploy_normal(&peer);
+    let placeholder = install_placeholder_cc(&peer, "fpccc");
+    rejection_suite(&peer, &trust, &placeholder);
+
+    // The Go registry's post-MVP functions, and the contract API's argument count check.
+    for (f, args) in [
+        ("registerCCKeys", vec!["x"]),
+        ("PutKeyExport", vec!["x"]),
+        ("getKeyExport", vec!["mycc", "x"]),
+    ] {
+        let mut all = vec![f];
+        all.extend(args);
+        let before = snapshot(&peer, "ercc", &["mycc"]);
+        let r = peer.invoke("ercc", &all, &AT);
+        assert_eq!(failure_message(&r), "not implemented yet", "{f}");
+        assert_eq!(snapshot(&peer, "ercc", &["mycc"]), before);
+    }
+    let r = peer.query("ercc", &["queryEnclaveCredentials", "mycc"], &AT);
+    assert_eq!(
+        failure_message(&r),
+        "incorrect number of params. Expected 2, received 1"
+    );
+
+    // Chaincode-to-chaincode from a Node chaincode, on the same channel.
+    let node_id = peer.install("node.tgz", &common::node_package("nodecc"));
+    peer.define("nodecc", "1", 1, &node_id).ok();
+    let call = |f: &str, arg: &str| -> serde_json::Value {
+        let out = peer.query("nodecc", &["Call", "ercc", f, arg], &AT).ok();
+        serde_json::from_str(&out).unwrap()
+    };
+    let listed = call("queryListProvisionedEnclaves", "othercc");
+    assert_eq!(listed["status"], 200, "{listed}");
+    let ids: Vec<String> = serde_json::from_str(listed["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(ids.len(), 1);
+    let creds = call("queryListEnclaveCredentials", "othercc");
+    let creds: Vec<String> = serde_json::from_str(creds["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        creds,
+        [peer
+            .query(
+                "ercc",
+                &["queryEnclaveCredentials", "othercc", &ids[0]],
+                &AT
+            )
+            .ok()]
+    );
+    let missing = call("queryChaincodeEncryptionKey", "nosuchcc");
+    assert_eq!(missing["status"], 500, "{missing}");
+    assert_eq!(
+        missing["message"],
+        "no enclave registered for chaincode nosuchcc"
+    );
+    eprintln!("normal mode rejections: {:?}", t0.elapsed());
+}
+
+/// A CA and a server certificate for 127.0.0.1 / localhost, written to `dir`.
+fn server_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::default();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "ercc e2e CaaS CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut srv = CertificateParams::default();
+    srv.distinguished_name.push(DnType::CommonName, "ercc");
+    srv.subject_alt_names = vec![
+        SanType::IpAddress("127.0.0.1".parse().unwrap()),
+        SanType::DnsName("localhost".try_into().unwrap()),
+    ];
+    let cert = srv.signed_by(&key, &issuer).unwrap();
+    let (ca_p, cert_p, key_p) = (
+        dir.join("ca.pem"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&ca_p, ca_cert.pem()).unwrap();
+    std::fs::write(&cert_p, cert.pem()).unwrap();
+    std::fs::write(&key_p, key.serialize_pem()).unwrap();
+    (ca_p, cert_p, key_p)
+}
+
+fn wait_listening(port: u16, server: &mut KillOnDrop, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(s)) = server.0.try_wait() {
+            panic!(
+                "ercc server exited ({s}):\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "ercc server never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `ercc` started by hand as a CaaS server, as an operator would; logs go to `log`.
+fn start_server(
+    pkg_id: &str,
+    port: u16,
+    tls: &(PathBuf, PathBuf, PathBuf),
+    policy: Vec<(String, String)>,
+    log: &Path,
+) -> KillOnDrop {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let mut cmd = ercc_command();
+    cmd.env("CHAINCODE_PKG_ID", pkg_id)
+        .env("CHAINCODE_SERVER_ADDRESS", format!("127.0.0.1:{port}"))
+        .env("CHAINCODE_TLS_CERT", &tls.1)
+        .env("CHAINCODE_TLS_KEY", &tls.2)
+        .envs(policy)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    let mut server = KillOnDrop(cmd.spawn().unwrap());
+    wait_listening(port, &mut server, log);
+    server
+}
+
+/// SIGTERM, and the server must exit 0 within 10 s.
+fn stop_server(mut server: KillOnDrop, log: &Path) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(server.0.id()).unwrap()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = server.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "ercc ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        status.success(),
+        "ercc exit {status}:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+#[test]
+fn caas_mode_serves_the_registry_over_tls() {
+    let t0 = Instant::now();
+    let trust = Trust::new();
+    let dir = tempfile::tempdir().unwrap();
+    let tls = server_tls(dir.path());
+    let port = free_port();
+    let pkg = dir.path().join("ercc-caas.tar.gz");
+    let pkg_id = package_caas(
+        &pkg,
+        "ercc_caas_1",
+        &format!("127.0.0.1:{port}"),
+        Some(&tls.0),
+    );
+    let log = dir.path().join("ercc-server.log");
+    let server = start_server(&pkg_id, port, &tls, trust.policy_env(false), &log);
+
+    // The peer has no policy of its own in this mode: the server's environment is the policy.
+    let mut peer = DevPeer::start(options(Vec::new()));
+    let installed = peer.cli(&["install", pkg.to_str().unwrap()]).ok();
+    assert_eq!(installed.trim(), pkg_id);
+    let out = peer.define("ercc", "1.0", 1, &pkg_id);
+    assert!(
+        out.success && !out.stderr.contains("did not launch"),
+        "define: {}\nserver log:\n{}\npeer log:\n{}",
+        out.stderr,
+        std::fs::read_to_string(&log).unwrap_or_default(),
+        peer.log()
+    );
+    assert_metadata(&peer, "ercc");
+    let placeholder = install_placeholder_cc(&peer, "fpccc");
+
+    // EPID registrations and every rejection.
+    rejection_suite(&peer, &trust, &placeholder);
+
+    // DCAP, on two endorsers (two Connect streams to the server) that must agree.
+    define(&peer, "dcapcc", &hex::encode(MR_C), &placeholder);
+    assert_registered(&peer, "ercc", "dcapcc", &[]);
+    let dcap = Enclave::new("dcapcc", MR_C);
+    let dcap_creds = dcap.credentials(&trust.dcap(MR_C, &dcap.statement()));
+    register(&peer, "RegisterEnclave", &dcap_creds, &["--endorsers", "2"]);
+    assert_registered(&peer, "ercc", "dcapcc", &[(&dcap, &dcap_creds)]);
+
+    // Simulated evidence is refused until the operator enables it: restart the server with
+    // simulated accepted, and the peer (whose state survives).
+    define(&peer, "simcc", &hex::encode(MR_C), &placeholder);
+    let sim = Enclave::new("simcc", MR_C);
+    let sim_creds = sim.credentials(&simulated_evidence());
+    rejected(
+        &peer,
+        &sim_creds,
+        &[],
+        &["simcc", "dcapcc"],
+        "evidence verification failed: simulated evidence not accepted by policy",
+    );
+    stop_server(server, &log);
+    peer.stop();
+    let server = start_server(&pkg_id, port, &tls, trust.policy_env(true), &log);
+    peer.restart();
+    assert_registered(&peer, "ercc", "dcapcc", &[(&dcap, &dcap_creds)]);
+    register(&peer, "registerEnclave", &sim_creds, &[]);
+    assert_registered(&peer, "ercc", "simcc", &[(&sim, &sim_creds)]);
+    peer.stop();
+    stop_server(server, &log);
+    eprintln!("caas mode: {:?}", t0.elapsed());
+}
+
+#[test]
+fn caas_refuses_to_start_with_only_one_of_the_two_variables() {
+    for (set, value) in [
+        ("CHAINCODE_PKG_ID", "ercc_caas_1:00"),
+        ("CHAINCODE_SERVER_ADDRESS", "127.0.0.1:1"),
+    ] {
+        let mut child = ercc_command()
+            .env(set, value)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // It must refuse at once, not try to dial a peer.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("ercc with only {set} did not exit");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert!(!status.success(), "ercc with only {set} exited 0");
+        assert!(
+            err.contains("CHAINCODE_PKG_ID") && err.contains("CHAINCODE_SERVER_ADDRESS"),
+            "with only {set}: {err}"
+        );
+    }
+}
+
+#[test]
+fn devpeer_up_runs_the_real_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    // Defaults: the ercc next to devpeer, the fpc-c builder found above the current directory.
+    let _ = ercc_bin();
+    let mut child = KillOnDrop(
+        Command::new(common::devpeer_bin())
+            .arg("--home")
+            .arg(&home)
+            .args(["up", "--chaincode-listen", "127.0.0.1:0"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("up.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first = match lines.next() {
+        Some(Ok(l)) => l,
+        _ => panic!(
+            "devpeer up printed nothing:\n{}",
+            std::fs::read_to_string(dir.path().join("up.log")).unwrap_or_default()
+        ),
+    };
+    assert!(first.starts_with("devpeer is up"), "{first}");
+    let shown: Vec<String> = lines.take(4).map(|l| l.unwrap()).collect();
+    let query = shown
+        .iter()
+        .find(|l| l.contains(" query ercc "))
+        .unwrap_or_else(|| panic!("no query shown: {shown:?}"));
+    assert!(query.contains("QueryListProvisionedEnclaves"), "{query}");
+
+    // The shown query works on the real registry: nothing registered yet.
+    let q = common::cli_in(
+        &home,
+        &[
+            "query",
+            "ercc",
+            "-c",
+            r#"{"Args":["QueryListProvisionedEnclaves","mycc"]}"#,
+        ],
+    );
+    assert_eq!(q.ok(), "");
+    let q = common::cli_in(
+        &home,
+        &[
+            "query",
+            "ercc",
+            "-c",
+            r#"{"Args":["queryListEnclaveCredentials","mycc"]}"#,
+        ],
+    );
+    assert_eq!(q.ok(), "");
+    // The shown invoke reaches the registry, which refuses a placeholder.
+    let r = common::cli_in(
+        &home,
+        &[
+            "invoke",
+            "ercc",
+            "-c",
+            r#"{"Args":["RegisterEnclave","<base64 credentials>"]}"#,
+        ],
+    );
+    assert!(
+        failure_message(&r).starts_with("invalid credential bytes: illegal base64 data"),
+        "{}",
+        r.stderr
+    );
+    common::cli_in(&home, &["stop"]).ok();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.0.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "devpeer up did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
