@@ -62,6 +62,30 @@ fn rust_chaincode(bench_mode: bool) -> PathBuf {
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
+        // Drop what cargo sets for running this bench: build scripts track some of these
+        // (ring's reruns on CARGO_MANIFEST_DIR), so leaking them would rebuild the shared
+        // dependencies here and again at the next `cargo bench`. The same list as the
+        // devpeer runtime bench strips.
+        for (var, _) in std::env::vars_os() {
+            let name = var.to_string_lossy();
+            if name.starts_with("CARGO_PKG_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_MANIFEST_LINKS",
+                    "CARGO_CRATE_NAME",
+                    "CARGO_BIN_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "CARGO_RUSTC_CURRENT_DIR",
+                    "OUT_DIR",
+                ]
+                .contains(&name.as_ref())
+            {
+                cmd.env_remove(&var);
+            }
+        }
+        eprintln!("building the Rust chaincode: {cmd:?}");
         let status = cmd.status().expect("run cargo");
         assert!(status.success(), "building examples/kv_chaincode failed");
     }
