@@ -83,6 +83,10 @@ pub fn verify_with(
         })
     })?;
     let cc = checked.attested_data.cc_params.clone().unwrap_or_default();
+    // The evidence passed verification above; its decoded form shows the operator what was
+    // attested (IAS status and time, or DCAP FMSPC, TCB status, advisories, collateral window).
+    let evidence = enclave_attestation::inspect_evidence(&checked.credentials.evidence)
+        .unwrap_or_else(|e| json!({ "error": e.to_string() }));
     Ok(json!({
         "verdict": "accepted",
         "enclave_id": checked.enclave_id,
@@ -93,6 +97,7 @@ pub fn verify_with(
         "peer_msp_id": checked.host_params.peer_msp_id,
         "peer_endpoint": checked.host_params.peer_endpoint,
         "time_unix": now,
+        "evidence": evidence,
     }))
 }
 

@@ -176,3 +176,52 @@ fn verify_rejections_carry_the_registry_texts() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("ERCC_MAX_REPORT_AGE"));
 }
+
+/// Credentials carrying test-PKI `dcap` evidence bound to the attested data.
+fn dcap_credentials(pki: &enclave_attestation::dcap::test_pki::TestPki) -> String {
+    let with_ias = credentials(vec![]);
+    let mut c = Credentials::decode(STANDARD.decode(with_ias).unwrap().as_slice()).unwrap();
+    let statement = c.serialized_attested_data.as_ref().unwrap().value.clone();
+    c.evidence = pki.fpc_evidence(MRENCLAVE, &statement).unwrap();
+    STANDARD.encode(c.encode_to_vec())
+}
+
+#[test]
+fn inspect_and_verify_understand_dcap_evidence() {
+    use enclave_attestation::dcap::test_pki::{TestPki as DcapPki, TEST_FMSPC};
+    let pki = DcapPki::new("ercc-cli", TIME_UNIX - 3600).unwrap();
+    let creds = dcap_credentials(&pki);
+
+    let mut cmd = ercc();
+    cmd.arg("inspect");
+    let out = run_with_stdin(cmd, &creds);
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ev = &v["evidence"];
+    assert_eq!(ev["attestation_type"], "dcap");
+    assert_eq!(ev["fmspc"], hex::encode_upper(TEST_FMSPC));
+    assert_eq!(ev["mrenclave"], hex::encode(MRENCLAVE));
+    assert_eq!(ev["tcb_status"], "UpToDate");
+    assert!(ev["mrsigner"].is_string() && ev["isv_svn"].is_number());
+    assert!(ev["collateral_validity"]["not_after"].is_string());
+
+    // Verified under the test root, with the claims shown.
+    let mut root = tempfile::NamedTempFile::new().unwrap();
+    root.write_all(pki.root_ca_pem().as_bytes()).unwrap();
+    let mut cmd = ercc();
+    cmd.env("ERCC_DCAP_ROOT_CA", root.path());
+    verify_args(&mut cmd, &hex::encode(MRENCLAVE));
+    let out = run_with_stdin(cmd, &creds);
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "accepted");
+    assert_eq!(v["evidence"]["tcb_status"], "UpToDate");
+    assert_eq!(v["evidence"]["fmspc"], hex::encode_upper(TEST_FMSPC));
+
+    // Under the default policy (Intel's root) the same evidence is refused.
+    let mut cmd = ercc();
+    verify_args(&mut cmd, &hex::encode(MRENCLAVE));
+    let out = run_with_stdin(cmd, &creds);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("evidence verification failed: "));
+}
