@@ -42,18 +42,6 @@ impl<T: EvidenceVerifier + ?Sized> EvidenceVerifier for Box<T> {
     }
 }
 
-impl<T: EvidenceVerifier + ?Sized> EvidenceVerifier for std::sync::Arc<T> {
-    fn verify(
-        &self,
-        evidence: &[u8],
-        expected_mrenclave: &str,
-        statement: &[u8],
-        now_unix: i64,
-    ) -> Result<(), String> {
-        (**self).verify(evidence, expected_mrenclave, statement, now_unix)
-    }
-}
-
 /// Why a registry function failed. `Display` is the text the client receives (the Go
 /// registry's text wherever it has one).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
