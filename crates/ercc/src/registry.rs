@@ -11,7 +11,7 @@ use fabric_protos::lifecycle::QueryChaincodeDefinitionResult;
 use crate::credentials::{self, AttestedDataError, CredentialsError};
 use crate::keys;
 use crate::ledger::{Ledger, LedgerError};
-use crate::proto::{AttestedData, Credentials, HostParameters};
+use crate::proto::{AttestedData, CcParameters, Credentials, HostParameters};
 
 /// Checks attestation evidence. The registry calls it once per `registerEnclave`, after
 /// the chaincode-definition checks and before anything is written.
@@ -225,8 +225,8 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let channel = ledger.channel_id().to_owned();
         let now = ledger.tx_timestamp_unix();
-        let checked = self.check_credentials(credentials_base64, &channel, now, |cc_id| {
-            ledger.query_chaincode_definition(cc_id)
+        let checked = self.check_credentials(credentials_base64, &channel, now, |cc| {
+            ledger.query_chaincode_definition(&cc.chaincode_id)
         })?;
 
         // 10. The creator must belong to the organisation hosting the enclave.
@@ -272,14 +272,15 @@ impl Registry {
 
     /// Checks 1–9 of `registerEnclave` (everything but the creator and the existing
     /// registrations): parsing, channel, chaincode definition, evidence, host params.
-    /// `definition` answers `_lifecycle` for the attested chaincode id; `now_unix` is
+    /// `definition` answers `_lifecycle` for the attested chaincode parameters (it looks up
+    /// `chaincode_id`; `ercc verify` may also take the attested sequence); `now_unix` is
     /// the transaction time. Used by `registerEnclave` and by `ercc verify` offline.
     pub fn check_credentials(
         &self,
         credentials_base64: &str,
         channel_id: &str,
         now_unix: Option<i64>,
-        definition: impl FnOnce(&str) -> Result<QueryChaincodeDefinitionResult, String>,
+        definition: impl FnOnce(&CcParameters) -> Result<QueryChaincodeDefinitionResult, String>,
     ) -> Result<CheckedCredentials, RegistryError> {
         // 1. base64 + protobuf.
         let credentials = credentials::decode_credentials(credentials_base64)
@@ -303,8 +304,7 @@ impl Registry {
             });
         }
         // 5. chaincode definition.
-        let def =
-            definition(&cc_params.chaincode_id).map_err(RegistryError::ChaincodeDefinition)?;
+        let def = definition(&cc_params).map_err(RegistryError::ChaincodeDefinition)?;
         // 6. MRENCLAVE = definition version.
         if cc_params.version != def.version {
             return Err(RegistryError::MrenclaveMismatch);

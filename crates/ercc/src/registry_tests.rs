@@ -641,7 +641,7 @@ fn offline_check_reports_the_enclave() {
     let (registry, _, _) = setup();
     let checked = registry
         .check_credentials(&b64(&good()), CHANNEL, Some(NOW), |cc| {
-            assert_eq!(cc, CC);
+            assert_eq!(cc.chaincode_id, CC);
             Ok(fabric_protos::lifecycle::QueryChaincodeDefinitionResult {
                 version: mrenclave(),
                 sequence: 1,

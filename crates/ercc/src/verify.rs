@@ -64,21 +64,12 @@ pub fn verify_with(
 ) -> Result<serde_json::Value, VerifyCmdError> {
     let text = args.input.read()?;
     let now = parse_time(&args.time)?;
-    // Without --sequence the definition takes the attested one, so it is not checked.
-    // (Undecodable credentials get 0 here and fail properly in the check below.)
-    let sequence = args.sequence.unwrap_or_else(|| {
-        crate::credentials::decode_credentials(&text)
-            .ok()
-            .and_then(|c| crate::credentials::decode_attested_data(&c).ok())
-            .and_then(|a| a.cc_params)
-            .map(|p| p.sequence)
-            .unwrap_or_default()
-    });
     let registry = Registry::new(verifier);
-    let checked = registry.check_credentials(&text, &args.channel, Some(now), |_| {
+    // Without --sequence the definition takes the attested one, so it is not checked.
+    let checked = registry.check_credentials(&text, &args.channel, Some(now), |cc| {
         Ok(fabric_protos::lifecycle::QueryChaincodeDefinitionResult {
             version: args.mrenclave.clone(),
-            sequence,
+            sequence: args.sequence.unwrap_or(cc.sequence),
             ..Default::default()
         })
     })?;
