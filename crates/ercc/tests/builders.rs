@@ -1217,151 +1217,94 @@ fn package_cli_refuses_bad_input_and_writes_nothing() {
     let b = bin.to_str().unwrap();
     let ca = fixture("ca.pem");
     let key = fixture("client.key");
+    // `<kind> --label x --out <o>` followed by the case's own arguments.
+    fn args<'a>(kind: &'a str, o: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+        let mut v = vec![kind, "--label", "x", "--out", o];
+        v.extend_from_slice(rest);
+        v
+    }
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["normal", "--label", "bad label", "--out", o, "--binary", b],
             "invalid label",
         ),
         (
-            vec![
-                "normal",
-                "--label",
-                "x",
-                "--out",
-                o,
-                "--binary",
-                "/nonexistent/ercc",
-            ],
+            args("normal", o, &["--binary", "/nonexistent/ercc"]),
             "/nonexistent/ercc",
         ),
+        (args("normal", o, &["--binary", "/"]), "not a regular file"),
         (
-            vec!["normal", "--label", "x", "--out", o, "--binary", "/"],
+            args("normal", o, &["--binary", "/dev/null"]),
             "not a regular file",
         ),
+        (args("caas", o, &[]), "--peer"),
+        (args("caas", o, &["--peer", "p0"]), "PEER_ID=HOST:PORT"),
+        (args("caas", o, &["--peer", "p0=h"]), "invalid address"),
         (
-            vec![
-                "normal",
-                "--label",
-                "x",
-                "--out",
-                o,
-                "--binary",
-                "/dev/null",
-            ],
-            "not a regular file",
-        ),
-        (vec!["caas", "--label", "x", "--out", o], "--peer"),
-        (
-            vec!["caas", "--label", "x", "--out", o, "--peer", "p0"],
-            "PEER_ID=HOST:PORT",
-        ),
-        (
-            vec!["caas", "--label", "x", "--out", o, "--peer", "p0=h"],
-            "invalid address",
-        ),
-        (
-            vec![
-                "caas", "--label", "x", "--out", o, "--peer", "p0=h:1", "--peer", "p0=h:2",
-            ],
+            args("caas", o, &["--peer", "p0=h:1", "--peer", "p0=h:2"]),
             "more than once",
         ),
+        (args("caas", o, &["--peer", "../p=h:1"]), "invalid peer id"),
         (
-            vec!["caas", "--label", "x", "--out", o, "--peer", "../p=h:1"],
-            "invalid peer id",
-        ),
-        (
-            vec![
-                "caas",
-                "--label",
-                "x",
-                "--out",
-                o,
-                "--peer",
-                "p=h:1",
-                "--dial-timeout",
-                "10",
-            ],
+            args("caas", o, &["--peer", "p=h:1", "--dial-timeout", "10"]),
             "invalid dial timeout",
         ),
         (
-            vec![
+            args(
                 "caas",
-                "--label",
-                "x",
-                "--out",
                 o,
-                "--peer",
-                "p=h:1",
-                "--tls-root-cert",
-                key.to_str().unwrap(),
-            ],
+                &["--peer", "p=h:1", "--tls-root-cert", key.to_str().unwrap()],
+            ),
             "no PEM certificate",
         ),
         (
-            vec![
-                "caas",
-                "--label",
-                "x",
-                "--out",
-                o,
-                "--peer",
-                "p=h:1",
-                "--client-auth",
-            ],
+            args("caas", o, &["--peer", "p=h:1", "--client-auth"]),
             "client authentication needs",
         ),
         (
-            vec![
+            args(
                 "caas",
-                "--label",
-                "x",
-                "--out",
                 o,
-                "--peer",
-                "p=h:1",
-                "--tls-root-cert",
-                ca.to_str().unwrap(),
-                "--client-auth",
-                "--client-cert",
-                ca.to_str().unwrap(),
-                "--client-key",
-                ca.to_str().unwrap(),
-            ],
+                &[
+                    "--peer",
+                    "p=h:1",
+                    "--tls-root-cert",
+                    ca.to_str().unwrap(),
+                    "--client-auth",
+                    "--client-cert",
+                    ca.to_str().unwrap(),
+                    "--client-key",
+                    ca.to_str().unwrap(),
+                ],
+            ),
             "no PEM private key",
         ),
         (
-            vec![
+            args(
                 "caas",
-                "--label",
-                "x",
-                "--out",
                 o,
-                "--peer",
-                "p=h:1",
-                "--client-cert",
-                ca.to_str().unwrap(),
-            ],
+                &["--peer", "p=h:1", "--client-cert", ca.to_str().unwrap()],
+            ),
             "--client-auth",
         ),
         (
-            vec![
+            args(
                 "caas",
-                "--label",
-                "x",
-                "--out",
                 o,
-                "--peer",
-                "p=h:1",
-                "--tls-root-cert",
-                ca.to_str().unwrap(),
-                "--client-auth",
-                "--client-cert",
-                ca.to_str().unwrap(),
-                "--client-key",
-                key.to_str().unwrap(),
-                "--domain",
-                "",
-            ],
+                &[
+                    "--peer",
+                    "p=h:1",
+                    "--tls-root-cert",
+                    ca.to_str().unwrap(),
+                    "--client-auth",
+                    "--client-cert",
+                    ca.to_str().unwrap(),
+                    "--client-key",
+                    key.to_str().unwrap(),
+                    "--domain",
+                    "",
+                ],
+            ),
             "--domain must not be empty",
         ),
     ];
