@@ -353,8 +353,9 @@ pub fn run(args: ConvertArgs) -> Result<(), ConvertError> {
     };
     let out = convert_text(&client, &input)?;
     match &args.output {
-        Some(p) => std::fs::write(p, format!("{out}\n"))
-            .map_err(|e| ConvertError::Output(p.display().to_string(), e)),
+        // Renamed into place, so a failed write never leaves truncated credentials at `--out`.
+        Some(p) => crate::package::write_atomically(p, format!("{out}\n").as_bytes())
+            .map_err(|(path, e)| ConvertError::Output(path.display().to_string(), e)),
         None => {
             let mut stdout = std::io::stdout().lock();
             writeln!(stdout, "{out}").map_err(|e| ConvertError::Output("standard output".into(), e))

@@ -457,7 +457,7 @@ pub fn run(args: PackageArgs) -> Result<(), PackageError> {
             (a.label, a.out, package)
         }
     };
-    write_atomically(&out, &package)?;
+    write_atomically(&out, &package).map_err(|(path, source)| PackageError::Io { path, source })?;
     let id = package_id(&label, &package);
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "{id}").map_err(PackageError::Stdout)
@@ -584,20 +584,16 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, PackageError> {
     Ok(data)
 }
 
-/// Writes next to the target and renames, so an interrupted run never leaves a truncated package
-/// under the name an operator would install.
-fn write_atomically(out: &Path, data: &[u8]) -> Result<(), PackageError> {
-    let io_err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| PackageError::Io { path, source }
-    };
+/// Writes next to the target and renames, so an interrupted run never leaves a truncated file
+/// under the name an operator would use. The error names the path that failed.
+pub(crate) fn write_atomically(out: &Path, data: &[u8]) -> Result<(), (PathBuf, std::io::Error)> {
     let mut tmp_name = out.as_os_str().to_owned();
     tmp_name.push(".partial");
     let tmp = PathBuf::from(tmp_name);
     let result = File::create(&tmp)
         .and_then(|mut f| f.write_all(data).and_then(|()| f.sync_all()))
-        .map_err(io_err(&tmp))
-        .and_then(|()| std::fs::rename(&tmp, out).map_err(io_err(out)));
+        .map_err(|e| (tmp.clone(), e))
+        .and_then(|()| std::fs::rename(&tmp, out).map_err(|e| (out.to_owned(), e)));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
