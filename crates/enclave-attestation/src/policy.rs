@@ -611,6 +611,11 @@ mod tests {
         assert!(p.allow_debug_enclaves);
         assert_eq!(p.max_report_age, 5);
         assert_eq!(p.ias_root_ca.der(), RootCa::intel_sgx_root().der());
+        assert_eq!(
+            p.dcap.accepted_tcb_statuses,
+            BTreeSet::from(["OutOfDate".to_owned()])
+        );
+        assert!(p.dcap.rejected_advisories.is_empty());
         // Variables override the file.
         let p = Policy::from_vars([
             ("ERCC_POLICY_FILE", file.to_str().expect("utf8")),

@@ -59,6 +59,8 @@ proptest! {
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
         exercise(&bytes);
+        // Random bytes are no signed evidence: a verifier that accepted them would otherwise pass.
+        prop_assert!(verify(&policy(), &request(&bytes)).is_err());
     }
 
     #[test]
