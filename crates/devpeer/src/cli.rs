@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use base64::Engine;
 use clap::{Args, Parser, Subcommand};
@@ -497,7 +496,6 @@ async fn up(home: PathBuf, a: UpArgs) -> Result<i32, String> {
     println!("  devpeer {home_flag} invoke {} -c '{{\"Args\":[\"RegisterEnclave\",\"<base64 credentials>\"]}}'", a.name);
     println!("  devpeer {home_flag} status");
     println!("Stop with Ctrl-C or `devpeer {home_flag} stop`.");
-    let _ = Duration::ZERO;
     started.run_until_stopped().await;
     Ok(0)
 }

@@ -401,16 +401,24 @@ fn no_private(collection: &str) -> Result<(), String> {
 }
 
 fn query_response(results: Vec<Vec<u8>>, has_more: bool, id: &str) -> Vec<u8> {
+    query_response_msg(results, has_more, id.to_string(), Vec::new()).encode_to_vec()
+}
+
+fn query_response_msg(
+    results: Vec<Vec<u8>>,
+    has_more: bool,
+    id: String,
+    metadata: Vec<u8>,
+) -> QueryResponse {
     QueryResponse {
         results: results
             .into_iter()
             .map(|r| QueryResultBytes { result_bytes: r })
             .collect(),
         has_more,
-        id: id.to_string(),
-        metadata: Vec::new(),
+        id,
+        metadata,
     }
-    .encode_to_vec()
 }
 
 fn open_iterator(active: &ActiveTx, sim: &mut Simulation, mut it: QueryIter) -> Vec<u8> {
@@ -500,17 +508,13 @@ async fn handle_request(
                     let (results, bookmark) = sim
                         .range_page(ns, &r.start_key, &r.end_key, size, &q.bookmark)
                         .map_err(e)?;
-                    let count = results.len() as i32;
-                    let mut resp =
-                        QueryResponse::decode(query_response(results, false, "").as_slice())
-                            .map_err(|e| e.to_string())?;
-                    resp.id = format!("{}", active.next_iter.fetch_add(1, Ordering::SeqCst));
-                    resp.metadata = QueryResponseMetadata {
-                        fetched_records_count: count,
+                    let metadata = QueryResponseMetadata {
+                        fetched_records_count: results.len() as i32,
                         bookmark,
                     }
                     .encode_to_vec();
-                    Ok(resp.encode_to_vec())
+                    let id = format!("{}", active.next_iter.fetch_add(1, Ordering::SeqCst));
+                    Ok(query_response_msg(results, false, id, metadata).encode_to_vec())
                 }
                 None => {
                     let it = sim.range(ns, &r.start_key, &r.end_key).map_err(e)?;

@@ -180,6 +180,13 @@ fn now_timestamp() -> prost_types::Timestamp {
     }
 }
 
+/// Fabric's error for a chaincode with no committed definition on the channel.
+fn not_defined(name: &str, channel: &str) -> String {
+    format!(
+        "make sure the chaincode {name} has been successfully defined on channel {channel} and try again: chaincode {name} not found"
+    )
+}
+
 fn valid_cc_name(n: &str) -> bool {
     // Fabric: ^[a-zA-Z0-9]+([-_][a-zA-Z0-9]+)*$
     !n.is_empty()
@@ -384,16 +391,7 @@ impl Peer {
         }
         let def = match self.ledger.definition(&req.chaincode) {
             Ok(Some(d)) => d,
-            Ok(None) => {
-                return failure(
-                    "",
-                    500,
-                    format!(
-                        "make sure the chaincode {} has been successfully defined on channel {channel} and try again: chaincode {} not found",
-                        req.chaincode, req.chaincode
-                    ),
-                )
-            }
+            Ok(None) => return failure("", 500, not_defined(&req.chaincode, &channel)),
             Err(e) => return failure("", 500, e.to_string()),
         };
         let msp = req
@@ -629,12 +627,7 @@ impl Peer {
             .ledger
             .definition(name)
             .map_err(|e| e.to_string())?
-            .ok_or_else(|| {
-                format!(
-                    "make sure the chaincode {name} has been successfully defined on channel {} and try again: chaincode {name} not found",
-                    ctx.channel
-                )
-            })?;
+            .ok_or_else(|| not_defined(name, &ctx.channel))?;
         let callee = Arc::new(TxContext {
             channel: ctx.channel.clone(),
             txid: ctx.txid.clone(),

@@ -47,7 +47,11 @@ fn broken_packages_and_failing_builders() {
     let evil = b"evil";
     h.set_size(evil.len() as u64);
     h.set_mode(0o644);
-    h.as_gnu_mut().unwrap().name[..9].copy_from_slice(b"../escape");
+    // Extraction is into builds/<id>.work/src, so three levels up is externalbuilder/escape,
+    // the path checked below (a plain "../escape" would land inside the work directory,
+    // which is removed anyway, so that check could not fail).
+    let escape = b"../../../escape";
+    h.as_gnu_mut().unwrap().name[..escape.len()].copy_from_slice(escape);
     h.set_cksum();
     b.append(&h, &evil[..]).unwrap();
     let code = b.into_inner().unwrap().finish().unwrap();

@@ -669,17 +669,20 @@ fn devpeer_up_runs_the_real_registry() {
         .find(|l| l.contains(" query ercc "))
         .unwrap_or_else(|| panic!("no query shown: {shown:?}"));
     assert!(query.contains("QueryListProvisionedEnclaves"), "{query}");
+    let invoke = shown
+        .iter()
+        .find(|l| l.contains(" invoke ercc "))
+        .unwrap_or_else(|| panic!("no invoke shown: {shown:?}"));
+    // The -c argument exactly as shown, without the shell quotes.
+    let shown_args = |line: &str| -> String {
+        let (_, quoted) = line
+            .split_once(" -c '")
+            .unwrap_or_else(|| panic!("no -c in {line}"));
+        quoted.strip_suffix('\'').unwrap().to_string()
+    };
 
     // The shown query works on the real registry: nothing registered yet.
-    let q = common::cli_in(
-        &home,
-        &[
-            "query",
-            "ercc",
-            "-c",
-            r#"{"Args":["QueryListProvisionedEnclaves","mycc"]}"#,
-        ],
-    );
+    let q = common::cli_in(&home, &["query", "ercc", "-c", &shown_args(query)]);
     assert_eq!(q.ok(), "");
     let q = common::cli_in(
         &home,
@@ -692,15 +695,7 @@ fn devpeer_up_runs_the_real_registry() {
     );
     assert_eq!(q.ok(), "");
     // The shown invoke reaches the registry, which refuses a placeholder.
-    let r = common::cli_in(
-        &home,
-        &[
-            "invoke",
-            "ercc",
-            "-c",
-            r#"{"Args":["RegisterEnclave","<base64 credentials>"]}"#,
-        ],
-    );
+    let r = common::cli_in(&home, &["invoke", "ercc", "-c", &shown_args(invoke)]);
     assert!(
         failure_message(&r).starts_with("invalid credential bytes: illegal base64 data"),
         "{}",

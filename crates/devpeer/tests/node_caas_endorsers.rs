@@ -5,7 +5,7 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use devpeer::tls::TlsCa;
@@ -64,14 +64,7 @@ fn caas_mode_with_tls_and_client_auth() {
             .spawn()
             .expect("node"),
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "node chaincode server did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_listener(port, Duration::from_secs(20), "node chaincode server");
 
     let mut peer = DevPeer::start(node_options());
     assert_eq!(peer.install("caas.tgz", &pkg), id);

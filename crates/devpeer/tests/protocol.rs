@@ -46,6 +46,18 @@ fn m(t: Type, payload: Vec<u8>, txid: &str, channel: &str) -> ChaincodeMessage {
     }
 }
 
+/// A message in the transaction `t` (same txid and channel).
+fn in_tx(t: &ChaincodeMessage, ty: Type, payload: Vec<u8>) -> ChaincodeMessage {
+    m(ty, payload, &t.txid, &t.channel_id)
+}
+
+/// Waits (off the async runtime) for a CLI call started with [`spawn_cli`].
+async fn finish(q: std::thread::JoinHandle<CliResult>) -> CliResult {
+    tokio::task::spawn_blocking(move || q.join().unwrap())
+        .await
+        .unwrap()
+}
+
 /// Dials the peer with chaincode.json's credentials and sends REGISTER{name}.
 async fn connect(cc: &serde_json::Value, name: &str) -> Chaincode {
     let addr = cc["peer_address"].as_str().unwrap();
@@ -182,15 +194,14 @@ fn peer_side_protocol_and_violations() {
         assert!(t.proposal.is_some());
         let input = ChaincodeInput::decode(t.payload.as_slice()).unwrap();
         assert_eq!(input.args, vec![b"Get".to_vec(), b"a".to_vec()]);
-        c.send(m(
+        c.send(in_tx(
+            &t,
             Type::GetState,
             GetState {
                 key: "a".into(),
                 collection: String::new(),
             }
             .encode_to_vec(),
-            &t.txid,
-            &t.channel_id,
         ))
         .await;
         let r = c.recv().await;
@@ -215,16 +226,8 @@ fn peer_side_protocol_and_violations() {
             message: String::new(),
             payload: b"manual-ok".to_vec(),
         };
-        c.send(m(
-            Type::Completed,
-            ok.encode_to_vec(),
-            &t.txid,
-            &t.channel_id,
-        ))
-        .await;
-        let out = tokio::task::spawn_blocking(move || q.join().unwrap())
-            .await
-            .unwrap();
+        c.send(in_tx(&t, Type::Completed, ok.encode_to_vec())).await;
+        let out = finish(q).await;
         assert_eq!(out.ok(), "manual-ok");
 
         // 1b. Fabric 3.1 write batch and multi-key read; reads do not see the pending write.
@@ -238,75 +241,42 @@ fn peer_side_protocol_and_violations() {
                 ..Default::default()
             }],
         };
-        c.send(m(
-            Type::WriteBatchState,
-            batch.encode_to_vec(),
-            &t.txid,
-            &t.channel_id,
-        ))
-        .await;
+        c.send(in_tx(&t, Type::WriteBatchState, batch.encode_to_vec()))
+            .await;
         assert_eq!(c.recv().await.r#type, Type::Response as i32);
         let multi = GetStateMultiple {
             keys: vec!["a".into(), "wb".into()],
             collection: String::new(),
         };
-        c.send(m(
-            Type::GetStateMultiple,
-            multi.encode_to_vec(),
-            &t.txid,
-            &t.channel_id,
-        ))
-        .await;
+        c.send(in_tx(&t, Type::GetStateMultiple, multi.encode_to_vec()))
+            .await;
         let r = c.recv().await;
         let values = GetStateMultipleResult::decode(r.payload.as_slice())
             .unwrap()
             .values;
         assert_eq!(values, vec![Vec::<u8>::new(), Vec::new()]);
-        c.send(m(
-            Type::Completed,
-            ok.encode_to_vec(),
-            &t.txid,
-            &t.channel_id,
-        ))
-        .await;
-        let out = tokio::task::spawn_blocking(move || q.join().unwrap())
-            .await
-            .unwrap();
+        c.send(in_tx(&t, Type::Completed, ok.encode_to_vec())).await;
+        let out = finish(q).await;
         assert_eq!(out.ok(), "manual-ok");
 
         // 1c. No reply at all: the execute timeout fails the transaction; a late reply is ignored.
         let q = spawn_cli(&home, &["invoke", "manual", "-c", r#"{"Args":["Slow"]}"#]);
         let t = c.recv().await;
-        let out = tokio::task::spawn_blocking(move || q.join().unwrap())
-            .await
-            .unwrap();
+        let out = finish(q).await;
         assert!(
             out.err()
                 .contains("timeout expired while executing transaction"),
             "{}",
             out.stderr
         );
-        c.send(m(
-            Type::Completed,
-            ok.encode_to_vec(),
-            &t.txid,
-            &t.channel_id,
-        ))
-        .await;
+        c.send(in_tx(&t, Type::Completed, ok.encode_to_vec())).await;
 
         // 2. A COMPLETED whose payload is not a Response: the transaction fails, nothing commits.
         let q = spawn_cli(&home, &["invoke", "manual", "-c", r#"{"Args":["Put"]}"#]);
         let t = c.recv().await;
-        c.send(m(
-            Type::Completed,
-            vec![0xff, 0xff, 0xff],
-            &t.txid,
-            &t.channel_id,
-        ))
-        .await;
-        let out = tokio::task::spawn_blocking(move || q.join().unwrap())
-            .await
-            .unwrap();
+        c.send(in_tx(&t, Type::Completed, vec![0xff, 0xff, 0xff]))
+            .await;
+        let out = finish(q).await;
         assert!(
             out.err().contains("failed to unmarshal chaincode response"),
             "{}",
@@ -323,9 +293,7 @@ fn peer_side_protocol_and_violations() {
             ..Default::default()
         };
         c.send(m(Type::Register, reg.encode_to_vec(), "", "")).await;
-        let out = tokio::task::spawn_blocking(move || q.join().unwrap())
-            .await
-            .unwrap();
+        let out = finish(q).await;
         assert!(
             out.err().contains("chaincode stream terminated"),
             "{}",
@@ -356,28 +324,14 @@ fn peer_side_protocol_and_violations() {
             key: "wb".into(),
             collection: String::new(),
         };
-        c.send(m(
-            Type::GetState,
-            wb.encode_to_vec(),
-            &t.txid,
-            &t.channel_id,
-        ))
-        .await;
+        c.send(in_tx(&t, Type::GetState, wb.encode_to_vec())).await;
         let ok = Response {
             status: 200,
             message: String::new(),
             payload: c.recv().await.payload,
         };
-        c.send(m(
-            Type::Completed,
-            ok.encode_to_vec(),
-            &t.txid,
-            &t.channel_id,
-        ))
-        .await;
-        let out = tokio::task::spawn_blocking(move || q.join().unwrap())
-            .await
-            .unwrap();
+        c.send(in_tx(&t, Type::Completed, ok.encode_to_vec())).await;
+        let out = finish(q).await;
         assert_eq!(out.ok(), "1", "the batched write was committed");
     });
     let status: serde_json::Value = serde_json::from_str(&peer.cli(&["status"]).ok()).unwrap();

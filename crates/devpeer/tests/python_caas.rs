@@ -6,7 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use devpeer::tls::TlsCa;
@@ -83,14 +83,7 @@ fn python_shim_as_a_service_with_tls() {
             .spawn()
             .expect("python"),
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "python chaincode server did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_listener(port, Duration::from_secs(30), "python chaincode server");
     let mut peer = DevPeer::start(node_options());
     assert_eq!(peer.install("py.tgz", &pkg), id);
     let d = peer.define("pyfixture", "1.0", 1, &id);

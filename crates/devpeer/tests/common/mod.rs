@@ -339,6 +339,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Waits until something accepts TCP connections on 127.0.0.1:`port`; panics with
+/// "`what` did not listen" after `timeout`.
+pub fn wait_for_listener(port: u16, timeout: Duration, what: &str) {
+    let deadline = Instant::now() + timeout;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A child process killed when dropped.
 pub struct KillOnDrop(pub Child);
 
