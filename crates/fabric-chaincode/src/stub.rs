@@ -860,13 +860,18 @@ mod tests {
             }
         }
         assert!(rejected > 0);
+        let mut rejected = 0;
         for i in 0..base.payload.len() {
             let mut m = base.clone();
             m.payload[i] ^= 0xff;
-            let _ = TxData::from_message(m);
+            rejected += usize::from(TxData::from_message(m).is_err());
             let mut m = base.clone();
             m.payload.truncate(i);
-            let _ = TxData::from_message(m);
+            rejected += usize::from(TxData::from_message(m).is_err());
         }
+        assert!(
+            rejected > 0,
+            "no corrupted ChaincodeInput payload was rejected"
+        );
     }
 }
