@@ -699,18 +699,6 @@ impl<'a, T: Message + Default> QueryIterator<'a, T> {
         self.send_close()
     }
 
-    fn send_close(&mut self) -> Result<(), StubError> {
-        if !self.has_more {
-            return Ok(());
-        }
-        self.has_more = false;
-        let payload = QueryStateClose {
-            id: self.id.clone(),
-        }
-        .encode_to_vec();
-        self.stub.call(Type::QueryStateClose, payload).map(drop)
-    }
-
     fn fetch_next(&mut self) -> Result<(), StubError> {
         let payload = QueryStateNext {
             id: self.id.clone(),
@@ -748,17 +736,24 @@ impl<T: Message + Default> Iterator for QueryIterator<'_, T> {
     }
 }
 
-impl<T> Drop for QueryIterator<'_, T> {
-    fn drop(&mut self) {
+impl<T> QueryIterator<'_, T> {
+    /// Sends QUERY_STATE_CLOSE once, and only while the peer still holds the iterator.
+    fn send_close(&mut self) -> Result<(), StubError> {
         if !self.has_more {
-            return;
+            return Ok(());
         }
         self.has_more = false;
         let payload = QueryStateClose {
             id: self.id.clone(),
         }
         .encode_to_vec();
-        if let Err(e) = self.stub.call(Type::QueryStateClose, payload) {
+        self.stub.call(Type::QueryStateClose, payload).map(drop)
+    }
+}
+
+impl<T> Drop for QueryIterator<'_, T> {
+    fn drop(&mut self) {
+        if let Err(e) = self.send_close() {
             tracing::warn!(txid = %self.stub.key.txid, "closing query iterator failed: {e}");
         }
     }
@@ -865,13 +860,18 @@ mod tests {
             }
         }
         assert!(rejected > 0);
+        let mut rejected = 0;
         for i in 0..base.payload.len() {
             let mut m = base.clone();
             m.payload[i] ^= 0xff;
-            let _ = TxData::from_message(m);
+            rejected += usize::from(TxData::from_message(m).is_err());
             let mut m = base.clone();
             m.payload.truncate(i);
-            let _ = TxData::from_message(m);
+            rejected += usize::from(TxData::from_message(m).is_err());
         }
+        assert!(
+            rejected > 0,
+            "no corrupted ChaincodeInput payload was rejected"
+        );
     }
 }
