@@ -67,10 +67,10 @@ pub(crate) fn inspect_impl(ev: &DcapEvidence) -> Value {
         if let Ok(crl) = x509::parse_crl(der, what) {
             let t = &crl.tbs_cert_list;
             if let Some(next) = &t.next_update {
-                let secs = |t: &x509_cert::time::Time| {
-                    i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
-                };
-                windows.push((secs(&t.this_update), secs(next).saturating_sub(1)));
+                windows.push((
+                    x509::secs(&t.this_update),
+                    x509::secs(next).saturating_sub(1),
+                ));
             }
         }
     }

@@ -6,6 +6,7 @@
 mod error;
 mod evidence;
 mod inspect;
+mod path;
 mod quote;
 mod sigs;
 mod tcb;

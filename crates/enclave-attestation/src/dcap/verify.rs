@@ -4,6 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
+use super::path::{Anchor, Chain, Crl};
 use super::quote::Quote;
 use super::sigs::{SigCheck, Sigs};
 use super::tcb::{self, TcbStatus};
@@ -28,6 +29,9 @@ impl Window {
     fn add_cert(&mut self, c: &Cert) {
         self.add(c.not_before, c.not_after);
     }
+    fn add_crl(&mut self, c: &Crl<'_>) {
+        self.add(c.this_update, c.next_update.saturating_sub(1));
+    }
 }
 
 /// The certificate that signs a collateral item (TCB info, QE identity): `chain_pem` must verify
@@ -35,26 +39,29 @@ impl Window {
 fn collateral_signer(
     chain_name: &'static str,
     chain_pem: &str,
-    names: &[&'static str],
-    anchor: &Cert,
-    root_crl: &x509::Crl,
+    names: &'static [&'static str],
+    anchor: &Anchor,
+    root_crl: &Crl<'_>,
     now: i64,
-    sigs: &mut Sigs<'_>,
+    sigs: &Sigs<'_>,
 ) -> Result<Cert, DcapError> {
     let ders = x509::parse_pem_chain(chain_pem.as_bytes(), chain_name)?;
-    let chain = x509::verify_chain(chain_name, &ders, names, anchor, now, sigs)?;
-    let [signer] = chain.certs.as_slice() else {
+    let chain = Chain::parse(chain_name, &ders, names, anchor)?;
+    if chain.certs.len() != 1 {
         return Err(DcapError::InvalidCertificate {
             what: chain_name,
             detail: "the signer must be issued directly by the root CA".into(),
         });
-    };
-    if root_crl.revokes(signer) {
-        return Err(DcapError::Revoked {
-            what: names.first().copied().unwrap_or("signing certificate"),
-        });
     }
-    Ok(signer.clone())
+    chain.verify(anchor, &[root_crl], now, sigs)?;
+    chain
+        .certs
+        .into_iter()
+        .next()
+        .ok_or(DcapError::InvalidCertificate {
+            what: chain_name,
+            detail: "empty chain".into(),
+        })
 }
 
 /// A signed JSON collateral item: current at `now` (its issue/next-update window, which also
@@ -68,12 +75,11 @@ fn check_signed_json(
     signer: &Cert,
     now: i64,
     window: &mut Window,
-    sigs: &mut Sigs<'_>,
+    sigs: &Sigs<'_>,
 ) -> Result<(), DcapError> {
     tcb::check_window(what, item_window, now)?;
     window.add(item_window.0, item_window.1);
-    let sig = Sigs::raw_signature(signature).ok_or(DcapError::SignatureInvalid { what })?;
-    if !sigs.verify(what, &signer.key, json.as_bytes(), &sig) {
+    if !sigs.verify_raw(what, &signer.key, json.as_bytes(), signature) {
         return Err(DcapError::SignatureInvalid { what });
     }
     Ok(())
@@ -85,22 +91,19 @@ pub(crate) fn verify_impl(
     now: i64,
     log: Option<&mut Vec<SigCheck>>,
 ) -> Result<DcapVerified, DcapError> {
-    let mut sigs = Sigs { log };
+    let sigs = Sigs::new(log);
     let col = &ev.collateral;
     let quote = Quote::parse(&ev.quote)?;
-    let anchor = Cert::from_der(root_ca_der, "root CA certificate")?;
+    let anchor = Anchor::parse(root_ca_der, now)?;
     let mut window = Window {
         not_before: i64::MIN,
         not_after: i64::MAX,
     };
-    window.add_cert(&anchor);
+    window.add_cert(&anchor.cert);
 
     // 1. The attestation key signed the header and the ISV enclave report.
-    let att_key = Sigs::raw_key(&quote.attestation_key)
-        .ok_or_else(|| DcapError::MalformedQuote("attestation key is not a P-256 point".into()))?;
-    let sig = Sigs::raw_signature(&quote.signature)
-        .ok_or(DcapError::SignatureInvalid { what: "quote" })?;
-    if !sigs.verify("quote", &att_key, quote.signed, &sig) {
+    let att_key = Sigs::raw_key(&quote.attestation_key);
+    if !sigs.verify_raw("quote", &att_key, quote.signed, &quote.signature) {
         return Err(DcapError::SignatureInvalid { what: "quote" });
     }
 
@@ -119,16 +122,10 @@ pub(crate) fn verify_impl(
         return Err(DcapError::AttestationKeyNotBound);
     }
 
-    // 3. The PCK chain from the quote leads to the trust anchor, and the PCK key signed the QE report.
+    // 3. The PCK chain from the quote, and the CRLs of its two issuers: the root's revokes
+    //    intermediate CAs and signing certificates, the PCK CA's revokes PCKs.
     let pck_ders = x509::parse_pem_chain(quote.pck_chain_pem, "PCK certificate chain")?;
-    let pck_chain = x509::verify_chain(
-        "PCK certificate chain",
-        &pck_ders,
-        PCK_CHAIN,
-        &anchor,
-        now,
-        &mut sigs,
-    )?;
+    let pck_chain = Chain::parse("PCK certificate chain", &pck_ders, PCK_CHAIN, &anchor)?;
     let [pck_leaf, pck_ca] = pck_chain.certs.as_slice() else {
         return Err(DcapError::InvalidCertificate {
             what: "PCK certificate chain",
@@ -138,24 +135,12 @@ pub(crate) fn verify_impl(
             ),
         });
     };
-    for c in &pck_chain.certs {
-        window.add_cert(c);
-    }
-    let qe_sig = Sigs::raw_signature(&quote.qe_report_signature)
-        .ok_or(DcapError::SignatureInvalid { what: "QE report" })?;
-    if !sigs.verify("QE report", &pck_leaf.key, &quote.qe_report.raw, &qe_sig) {
-        return Err(DcapError::SignatureInvalid { what: "QE report" });
-    }
-
-    // 4. CRLs: the root's revokes intermediate CAs and signing certificates, the PCK CA's revokes PCKs.
-    let root_crl = x509::parse_crl(&col.root_ca_crl, "root CA CRL")?;
-    let root_crl = x509::verify_crl(root_crl, "root CA CRL", &anchor, now, &mut sigs)?;
-    window.add(root_crl.this_update, root_crl.next_update.saturating_sub(1));
+    let root_crl = Crl::parse(&col.root_ca_crl, "root CA CRL", &anchor.cert)?;
     let pck_crl_chain =
         x509::parse_pem_chain(col.pck_crl_issuer_chain.as_bytes(), "PCK CRL issuer chain")?;
     let chain_ok = match pck_crl_chain.as_slice() {
         [ca] => *ca == pck_ca.der,
-        [ca, root] => *ca == pck_ca.der && *root == anchor.der,
+        [ca, root] => *ca == pck_ca.der && *root == anchor.cert.der,
         _ => false,
     };
     if !chain_ok {
@@ -163,18 +148,25 @@ pub(crate) fn verify_impl(
             "the PCK CRL issuer chain is not the quote's PCK CA and root".into(),
         ));
     }
-    let pck_crl = x509::parse_crl(&col.pck_crl, "PCK CRL")?;
-    let pck_crl = x509::verify_crl(pck_crl, "PCK CRL", pck_ca, now, &mut sigs)?;
-    window.add(pck_crl.this_update, pck_crl.next_update.saturating_sub(1));
-    if root_crl.revokes(pck_ca) {
-        return Err(DcapError::Revoked {
-            what: "PCK CA certificate",
-        });
+    let pck_crl = Crl::parse(&col.pck_crl, "PCK CRL", pck_ca)?;
+
+    // 4. webpki: the PCK chain leads to the trust anchor and neither CRL revokes it.
+    pck_chain.verify(&anchor, &[&root_crl, &pck_crl], now, &sigs)?;
+    for crl in [&root_crl, &pck_crl] {
+        crl.check_issued(now)?;
+        window.add_crl(crl);
     }
-    if pck_crl.revokes(pck_leaf) {
-        return Err(DcapError::Revoked {
-            what: "PCK certificate",
-        });
+    for c in &pck_chain.certs {
+        window.add_cert(c);
+    }
+    // The PCK key signed the QE report.
+    if !sigs.verify_raw(
+        "QE report",
+        &pck_leaf.key,
+        &quote.qe_report.raw,
+        &quote.qe_report_signature,
+    ) {
+        return Err(DcapError::SignatureInvalid { what: "QE report" });
     }
 
     // 5. TCB info: signed by a current, unrevoked signer under the root, and current itself.
@@ -185,7 +177,7 @@ pub(crate) fn verify_impl(
         &anchor,
         &root_crl,
         now,
-        &mut sigs,
+        &sigs,
     )?;
     window.add_cert(&tcb_signer);
     let tcb_info = tcb::parse_tcb_info(&col.tcb_info)?;
@@ -198,7 +190,7 @@ pub(crate) fn verify_impl(
         &tcb_signer,
         now,
         &mut window,
-        &mut sigs,
+        &sigs,
     )?;
 
     // 6. QE identity, likewise (Intel signs both with one certificate: verify its chain once).
@@ -212,7 +204,7 @@ pub(crate) fn verify_impl(
             &anchor,
             &root_crl,
             now,
-            &mut sigs,
+            &sigs,
         )?
     };
     window.add_cert(&qe_signer);
@@ -230,7 +222,7 @@ pub(crate) fn verify_impl(
         &qe_signer,
         now,
         &mut window,
-        &mut sigs,
+        &sigs,
     )?;
 
     // 7. TCB status: the platform's level from the PCK certificate, converged with the QE's.

@@ -1,22 +1,23 @@
-//! X.509 for DCAP: strict PEM chains, ECDSA P-256 certificate chains to a configured trust anchor,
-//! CRLs (signature, validity window, revoked serials), and the Intel SGX extension of PCK certificates.
+//! X.509 fields for DCAP: strict PEM chains, the parts of a certificate the verifier reads (P-256
+//! key, validity window, names, CA flag), CRLs as data, and the Intel SGX extension of PCK
+//! certificates. Reading only: path validation and CRL checks are `path`'s (webpki).
 
 use base64::Engine as _;
 use der::asn1::{Any, ObjectIdentifier};
 use der::{Decode, Encode, Sequence};
-use p256::ecdsa::{Signature, VerifyingKey};
 use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::BasicConstraints;
 use x509_cert::Certificate;
 
 use super::error::UtcSeconds;
-use super::sigs::Sigs;
 use super::DcapError;
 
 pub(crate) const ECDSA_WITH_SHA256: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 pub(crate) const EC_PUBLIC_KEY: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+/// `prime256v1`, the curve parameter of a P-256 `ecPublicKey`.
+const P256_CURVE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 pub(crate) const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
 pub(crate) const SGX_EXTENSION: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113741.1.13.1");
@@ -36,12 +37,13 @@ const MAX_CHAIN_CERTS: usize = 5;
 pub(crate) struct Cert {
     pub der: Vec<u8>,
     pub cert: Certificate,
-    pub key: VerifyingKey,
+    /// The P-256 public key, an uncompressed SEC1 point (as ring and webpki take it).
+    pub key: Vec<u8>,
     pub not_before: i64,
     pub not_after: i64,
 }
 
-fn secs(t: &x509_cert::time::Time) -> i64 {
+pub(crate) fn secs(t: &x509_cert::time::Time) -> i64 {
     i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
 }
 
@@ -56,24 +58,34 @@ impl Cert {
                 spki.algorithm.oid
             )));
         }
-        let key_bytes = spki
+        let key = spki
             .subject_public_key
             .as_bytes()
             .ok_or_else(|| bad("public key bit string".into()))?;
-        let key = VerifyingKey::from_sec1_bytes(key_bytes)
-            .map_err(|_| bad("public key is not P-256".into()))?;
+        // Whether the point is on the curve is ring's to decide, at the first signature check.
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .map(|p| p.decode_as::<ObjectIdentifier>());
+        if !matches!(curve, Some(Ok(c)) if c == P256_CURVE)
+            || key.len() != 65
+            || key.first() != Some(&0x04)
+        {
+            return Err(bad("public key is not P-256".into()));
+        }
         let v = &cert.tbs_certificate.validity;
         let (not_before, not_after) = (secs(&v.not_before), secs(&v.not_after));
         Ok(Cert {
             der: der.to_vec(),
+            key: key.to_vec(),
             cert,
-            key,
             not_before,
             not_after,
         })
     }
 
-    fn is_ca(&self) -> bool {
+    pub(crate) fn is_ca(&self) -> bool {
         self.cert
             .tbs_certificate
             .extensions
@@ -87,7 +99,7 @@ impl Cert {
         self.cert.tbs_certificate.issuer.to_string()
     }
 
-    fn check_time(&self, what: &'static str, now: i64) -> Result<(), DcapError> {
+    pub(crate) fn check_time(&self, what: &'static str, now: i64) -> Result<(), DcapError> {
         if now < self.not_before {
             return Err(DcapError::CertificateNotYetValid {
                 what,
@@ -104,24 +116,6 @@ impl Cert {
         }
         Ok(())
     }
-
-    /// Whether `self` is signed by `issuer` (names chained, ECDSA-with-SHA256, signature valid).
-    fn signed_by(&self, issuer: &Cert, sigs: &mut Sigs<'_>) -> bool {
-        let tbs = &self.cert.tbs_certificate;
-        if tbs.issuer != issuer.cert.tbs_certificate.subject
-            || self.cert.signature_algorithm.oid != ECDSA_WITH_SHA256
-            || tbs.signature != self.cert.signature_algorithm
-        {
-            return false;
-        }
-        let (Ok(msg), Some(sig)) = (tbs.to_der(), self.cert.signature.as_bytes()) else {
-            return false;
-        };
-        let Ok(sig) = Signature::from_der(sig) else {
-            return false;
-        };
-        sigs.verify("certificate", &issuer.key, &msg, &sig)
-    }
 }
 
 /// Splits a PEM certificate chain. Strict: only `CERTIFICATE` blocks, canonical base64 inside, and
@@ -135,6 +129,20 @@ pub(crate) fn parse_pem_lenient(pem: &[u8], what: &'static str) -> Result<Vec<Ve
     parse_pem(pem, what, false)
 }
 
+/// The first `needle` (a PEM boundary, starting with `-`) in `hay`. Base64 holds no `-`, so
+/// scanning for that one byte is cheap, where comparing a window at every offset is not.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut from = 0;
+    loop {
+        let i = from + hay.get(from..)?.iter().position(|b| *b == first)?;
+        if hay.get(i..)?.starts_with(needle) {
+            return Some(i);
+        }
+        from = i + 1;
+    }
+}
+
 fn parse_pem(pem: &[u8], what: &'static str, strict: bool) -> Result<Vec<Vec<u8>>, DcapError> {
     const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
     const END: &[u8] = b"-----END CERTIFICATE-----";
@@ -143,7 +151,6 @@ fn parse_pem(pem: &[u8], what: &'static str, strict: bool) -> Result<Vec<Vec<u8>
         detail: format!("PEM chain: {detail}"),
     };
     let is_filler = |c: &u8| !strict || matches!(c, b'\n' | b'\r' | 0);
-    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
     let mut rest = pem;
     let mut out = Vec::new();
     loop {
@@ -160,11 +167,13 @@ fn parse_pem(pem: &[u8], what: &'static str, strict: bool) -> Result<Vec<Vec<u8>
         let after = after.get(BEGIN.len()..).unwrap_or_default();
         let end = find(after, END).ok_or_else(|| bad("unterminated certificate block"))?;
         let (body, tail) = after.split_at(end);
-        let b64: Vec<u8> = body
-            .iter()
-            .copied()
-            .filter(|c| !matches!(c, b'\n' | b'\r') && (strict || !c.is_ascii_whitespace()))
-            .collect();
+        // Line by line rather than byte by byte: the same bytes dropped, copied in runs.
+        let mut b64 = Vec::with_capacity(body.len());
+        for run in
+            body.split(|c| matches!(c, b'\n' | b'\r') || (!strict && c.is_ascii_whitespace()))
+        {
+            b64.extend_from_slice(run);
+        }
         let der = base64::engine::general_purpose::STANDARD
             .decode(&b64)
             .map_err(|e| bad(&format!("base64: {e}")))?;
@@ -180,166 +189,11 @@ fn parse_pem(pem: &[u8], what: &'static str, strict: bool) -> Result<Vec<Vec<u8>
     Ok(out)
 }
 
-/// A verified chain: the certificates below the trust anchor, leaf first.
-pub(crate) struct Chain {
-    pub certs: Vec<Cert>,
-}
-
-/// Verifies `ders` (leaf first, optionally ending with the anchor itself) up to `anchor`, with every
-/// certificate valid at `now`. `names[i]` names the i-th certificate in errors.
-pub(crate) fn verify_chain(
-    chain_name: &'static str,
-    ders: &[Vec<u8>],
-    names: &[&'static str],
-    anchor: &Cert,
-    now: i64,
-    sigs: &mut Sigs<'_>,
-) -> Result<Chain, DcapError> {
-    let name = |i: usize| names.get(i).copied().unwrap_or("certificate");
-    anchor.check_time("root CA certificate", now)?;
-    if !anchor.is_ca() {
-        return Err(DcapError::InvalidCertificate {
-            what: "root CA certificate",
-            detail: "not a CA".into(),
-        });
-    }
-    let mut certs = Vec::new();
-    for (i, der) in ders.iter().enumerate() {
-        if *der == anchor.der {
-            // The root may close the chain, and nothing may follow it.
-            if i == 0 || i + 1 != ders.len() {
-                return Err(DcapError::InvalidCertificate {
-                    what: name(i),
-                    detail: "the root CA appears at the wrong place in the chain".into(),
-                });
-            }
-            break;
-        }
-        let cert = Cert::from_der(der, name(i))?;
-        // A self-issued certificate other than the anchor: a different root.
-        if cert.cert.tbs_certificate.issuer == cert.cert.tbs_certificate.subject {
-            return Err(DcapError::UntrustedRoot { what: chain_name });
-        }
-        certs.push(cert);
-    }
-    if certs.is_empty() {
-        return Err(DcapError::InvalidCertificate {
-            what: name(0),
-            detail: "empty chain".into(),
-        });
-    }
-    for (i, c) in certs.iter().enumerate() {
-        c.check_time(name(i), now)?;
-        match certs.get(i + 1) {
-            Some(issuer) => {
-                if !issuer.is_ca() {
-                    return Err(DcapError::InvalidCertificate {
-                        what: name(i + 1),
-                        detail: "not a CA".into(),
-                    });
-                }
-                if !c.signed_by(issuer, sigs) {
-                    return Err(DcapError::CertificateSignatureInvalid { what: name(i) });
-                }
-            }
-            None => {
-                if !c.signed_by(anchor, sigs) {
-                    return Err(DcapError::UntrustedRoot { what: chain_name });
-                }
-            }
-        }
-    }
-    Ok(Chain { certs })
-}
-
-/// A CRL whose signature and validity window have been checked.
-pub(crate) struct Crl {
-    pub list: CertificateList,
-    pub this_update: i64,
-    /// Exclusive: the CRL is stale from this instant on.
-    pub next_update: i64,
-}
-
 pub(crate) fn parse_crl(der: &[u8], what: &'static str) -> Result<CertificateList, DcapError> {
     CertificateList::from_der(der).map_err(|e| DcapError::InvalidCrl {
         what,
         detail: e.to_string(),
     })
-}
-
-/// Checks a CRL is issued and signed by `issuer` and current at `now`.
-pub(crate) fn verify_crl(
-    list: CertificateList,
-    what: &'static str,
-    issuer: &Cert,
-    now: i64,
-    sigs: &mut Sigs<'_>,
-) -> Result<Crl, DcapError> {
-    let bad = |detail: &str| DcapError::InvalidCrl {
-        what,
-        detail: detail.into(),
-    };
-    let tbs = &list.tbs_cert_list;
-    if tbs.issuer != issuer.cert.tbs_certificate.subject {
-        return Err(bad(&format!(
-            "issued by {}, expected {}",
-            tbs.issuer, issuer.cert.tbs_certificate.subject
-        )));
-    }
-    if list.signature_algorithm.oid != ECDSA_WITH_SHA256
-        || tbs.signature != list.signature_algorithm
-    {
-        return Err(bad("signature algorithm is not ECDSA with SHA-256"));
-    }
-    let msg = tbs.to_der().map_err(|e| bad(&e.to_string()))?;
-    let sig = list
-        .signature
-        .as_bytes()
-        .and_then(|s| Signature::from_der(s).ok())
-        .ok_or_else(|| bad("malformed signature"))?;
-    if !sigs.verify("CRL", &issuer.key, &msg, &sig) {
-        return Err(DcapError::CrlSignatureInvalid { what });
-    }
-    let this_update = secs(&tbs.this_update);
-    let next_update = tbs
-        .next_update
-        .as_ref()
-        .map(secs)
-        .ok_or_else(|| bad("no nextUpdate"))?;
-    if now < this_update {
-        return Err(DcapError::CrlNotYetValid {
-            what,
-            this_update: UtcSeconds(this_update),
-            now: UtcSeconds(now),
-        });
-    }
-    if now >= next_update {
-        return Err(DcapError::CrlExpired {
-            what,
-            next_update: UtcSeconds(next_update),
-            now: UtcSeconds(now),
-        });
-    }
-    Ok(Crl {
-        list,
-        this_update,
-        next_update,
-    })
-}
-
-impl Crl {
-    /// Whether the CRL lists `cert` (which must be issued by the CRL's issuer).
-    pub(crate) fn revokes(&self, cert: &Cert) -> bool {
-        let serial = &cert.cert.tbs_certificate.serial_number;
-        cert.cert.tbs_certificate.issuer == self.list.tbs_cert_list.issuer
-            && self
-                .list
-                .tbs_cert_list
-                .revoked_certificates
-                .iter()
-                .flatten()
-                .any(|r| &r.serial_number == serial)
-    }
 }
 
 /// The PCK certificate's Intel SGX extension values the verifier needs.

@@ -10,7 +10,7 @@
 mod evidence;
 mod quote;
 mod report;
-mod signing;
+pub(crate) mod signing;
 
 pub use evidence::IasEvidence;
 pub use quote::{QuoteBody, QUOTE_BODY_LEN};

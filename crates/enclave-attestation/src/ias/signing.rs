@@ -78,8 +78,9 @@ impl<'a> SigningCertificate<'a> {
 }
 
 /// IAS report-signing certificates carry no extended key usage and no EKU is defined for report
-/// signing, so any (well-formed) EKU list, or none, is accepted; webpki still checks the rest.
-struct AnyKeyPurpose;
+/// signing (nor for DCAP's PCK and collateral-signing certificates), so any (well-formed) EKU
+/// list, or none, is accepted; webpki still checks the rest.
+pub(crate) struct AnyKeyPurpose;
 
 impl ExtendedKeyUsageValidator for AnyKeyPurpose {
     fn validate(&self, iter: KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
