@@ -120,3 +120,25 @@ fn pem_crlf(pem: &[u8]) -> Vec<u8> {
         .replace('\n', " \r\n")
         .into_bytes()
 }
+
+#[test]
+fn each_signature_of_the_real_sample_is_checked_once() {
+    let (verified, checks) = dcap::verify_recording(&sgx_evidence(), &root(), 1_751_624_924);
+    verified.unwrap();
+    // quote, QE report, PCK certificate, PCK CA, both CRLs, TCB signing certificate, TCB info,
+    // QE identity: the root CA CRL serves two paths but is checked once.
+    assert_eq!(
+        checks.len(),
+        9,
+        "{:?}",
+        checks.iter().map(|c| c.what).collect::<Vec<_>>()
+    );
+    for (i, a) in checks.iter().enumerate() {
+        assert!(a.verify(), "check {i} ({}) does not replay", a.what);
+        assert!(
+            !checks[..i].iter().any(|b| b.same_as(a)),
+            "check {i} ({}) repeated",
+            a.what
+        );
+    }
+}

@@ -68,9 +68,6 @@ impl<'a> Crl<'a> {
     ) -> Result<Self, DcapError> {
         let bad = |detail: String| DcapError::InvalidCrl { what, detail };
         let list = x509::parse_crl(der, what)?;
-        let webpki = BorrowedCertRevocationList::from_der(der)
-            .map_err(|e| bad(format!("{e:?}")))?
-            .into();
         let tbs = &list.tbs_cert_list;
         let expected = &issuer.cert.tbs_certificate.subject;
         if tbs.issuer != *expected {
@@ -89,6 +86,9 @@ impl<'a> Crl<'a> {
             .as_ref()
             .map(x509::secs)
             .ok_or_else(|| bad("no nextUpdate".into()))?;
+        let webpki = BorrowedCertRevocationList::from_der(der)
+            .map_err(|e| bad(format!("{e:?}")))?
+            .into();
         Ok(Crl {
             what,
             this_update: x509::secs(&tbs.this_update),
@@ -177,9 +177,10 @@ impl Chain {
     }
 
     /// webpki's path validation at `now`: every certificate valid, each signed by the next and the
-    /// last by `anchor`, CA flags and key usages right, and none revoked by `crls` (each
-    /// certificate needs one, signed by its issuer and current). Every certificate of the chain
-    /// must be on the path.
+    /// last by `anchor`, CA flags and key usages right, and, unless `crls` is empty, none revoked
+    /// by them (each certificate needs one, signed by its issuer and current). Every certificate
+    /// of the chain must be on the path. The pipeline validates a path first and its revocation
+    /// after (RFC 5280's order); the second pass re-checks no signature (see `sigs`).
     pub(crate) fn verify(
         &self,
         anchor: &Anchor,
@@ -207,15 +208,13 @@ impl Chain {
             detail: format!("{e:?}"),
         })?;
         let crl_refs: Vec<&CertRevocationList<'_>> = crls.iter().map(|c| &c.webpki).collect();
-        let revocation = RevocationOptionsBuilder::new(&crl_refs)
-            .map_err(|_| DcapError::InvalidCertificate {
-                what: self.name,
-                detail: "no CRL to check revocation against".into(),
-            })?
-            .with_depth(RevocationCheckDepth::Chain)
-            .with_status_policy(UnknownStatusPolicy::Deny)
-            .with_expiration_policy(ExpirationPolicy::Enforce)
-            .build();
+        // `new` refuses only an empty list: no revocation pass asked for.
+        let revocation = RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
+            b.with_depth(RevocationCheckDepth::Chain)
+                .with_status_policy(UnknownStatusPolicy::Deny)
+                .with_expiration_policy(ExpirationPolicy::Enforce)
+                .build()
+        });
         let algs: [&dyn SignatureVerificationAlgorithm; 1] = [sigs];
         let path = leaf
             .verify_for_usage(
@@ -224,15 +223,13 @@ impl Chain {
                 intermediates,
                 time,
                 AnyKeyPurpose,
-                Some(revocation),
+                revocation,
                 None,
             )
             .map_err(|e| self.explain(e, anchor, crls, now, sigs))?;
+        // webpki found a shorter path, around a certificate of ours: that one does not chain.
         if path.intermediate_certificates().count() != intermediates.len() {
-            return Err(DcapError::InvalidCertificate {
-                what: self.name,
-                detail: "a certificate of the chain is not on the path to the root".into(),
-            });
+            return Err(self.unchained());
         }
         Ok(())
     }
@@ -254,7 +251,17 @@ impl Chain {
                 .iter()
                 .enumerate()
                 .find_map(|(i, c)| c.check_time(self.cert_name(i), now).err()),
-            W::UnknownIssuer => Some(DcapError::UntrustedRoot { what: self.name }),
+            W::UnknownIssuer => Some(self.unchained()),
+            W::EndEntityUsedAsCa => self
+                .certs
+                .iter()
+                .enumerate()
+                .skip(1)
+                .find(|(_, c)| !c.is_ca())
+                .map(|(i, _)| DcapError::InvalidCertificate {
+                    what: self.cert_name(i),
+                    detail: "not a CA".into(),
+                }),
             W::InvalidSignatureForPublicKey => self.bad_signature(anchor, sigs),
             W::InvalidCrlSignatureForPublicKey => self.key_owner(anchor, sigs).and_then(|issuer| {
                 crls.iter()
@@ -271,14 +278,20 @@ impl Chain {
                         now: UtcSeconds(now),
                     })
             }
-            W::CertRevoked => self
-                .certs
+            // A CRL dated in the future is refused before anything it lists counts (as before
+            // webpki); then the revoked certificate nearest the root is named.
+            W::CertRevoked => crls
                 .iter()
-                .enumerate()
-                .rev()
-                .find(|(_, c)| crls.iter().any(|crl| crl.lists(c)))
-                .map(|(i, _)| DcapError::Revoked {
-                    what: self.cert_name(i),
+                .find_map(|c| c.check_issued(now).err())
+                .or_else(|| {
+                    self.certs
+                        .iter()
+                        .enumerate()
+                        .rev()
+                        .find(|(_, c)| crls.iter().any(|crl| crl.lists(c)))
+                        .map(|(i, _)| DcapError::Revoked {
+                            what: self.cert_name(i),
+                        })
                 }),
             _ => None,
         };
@@ -286,6 +299,22 @@ impl Chain {
             what: self.name,
             detail: format!("{e:?}"),
         })
+    }
+
+    /// No path through every certificate: the first whose issuer is not the next one's subject
+    /// is not signed by it; when they all chain by name, the last is not issued by the root.
+    fn unchained(&self) -> DcapError {
+        self.certs
+            .windows(2)
+            .position(|w| {
+                matches!(w, [c, issuer]
+                    if c.cert.tbs_certificate.issuer != issuer.cert.tbs_certificate.subject)
+            })
+            .map_or(DcapError::UntrustedRoot { what: self.name }, |i| {
+                DcapError::CertificateSignatureInvalid {
+                    what: self.cert_name(i),
+                }
+            })
     }
 
     /// A certificate signature failed: under the anchor's key the chain does not lead to the

@@ -47,6 +47,7 @@ fn collateral_signer(
 ) -> Result<Cert, DcapError> {
     let ders = x509::parse_pem_chain(chain_pem.as_bytes(), chain_name)?;
     let chain = Chain::parse(chain_name, &ders, names, anchor)?;
+    chain.verify(anchor, &[], now, sigs)?;
     if chain.certs.len() != 1 {
         return Err(DcapError::InvalidCertificate {
             what: chain_name,
@@ -122,10 +123,10 @@ pub(crate) fn verify_impl(
         return Err(DcapError::AttestationKeyNotBound);
     }
 
-    // 3. The PCK chain from the quote, and the CRLs of its two issuers: the root's revokes
-    //    intermediate CAs and signing certificates, the PCK CA's revokes PCKs.
+    // 3. The PCK chain from the quote leads to the trust anchor, and the PCK key signed the QE report.
     let pck_ders = x509::parse_pem_chain(quote.pck_chain_pem, "PCK certificate chain")?;
     let pck_chain = Chain::parse("PCK certificate chain", &pck_ders, PCK_CHAIN, &anchor)?;
+    pck_chain.verify(&anchor, &[], now, &sigs)?;
     let [pck_leaf, pck_ca] = pck_chain.certs.as_slice() else {
         return Err(DcapError::InvalidCertificate {
             what: "PCK certificate chain",
@@ -135,6 +136,20 @@ pub(crate) fn verify_impl(
             ),
         });
     };
+    for c in &pck_chain.certs {
+        window.add_cert(c);
+    }
+    if !sigs.verify_raw(
+        "QE report",
+        &pck_leaf.key,
+        &quote.qe_report.raw,
+        &quote.qe_report_signature,
+    ) {
+        return Err(DcapError::SignatureInvalid { what: "QE report" });
+    }
+
+    // 4. CRLs: the root's revokes intermediate CAs and signing certificates, the PCK CA's revokes
+    //    PCKs. webpki checks both on the PCK path (signatures, nextUpdate, serials).
     let root_crl = Crl::parse(&col.root_ca_crl, "root CA CRL", &anchor.cert)?;
     let pck_crl_chain =
         x509::parse_pem_chain(col.pck_crl_issuer_chain.as_bytes(), "PCK CRL issuer chain")?;
@@ -150,23 +165,10 @@ pub(crate) fn verify_impl(
     }
     let pck_crl = Crl::parse(&col.pck_crl, "PCK CRL", pck_ca)?;
 
-    // 4. webpki: the PCK chain leads to the trust anchor and neither CRL revokes it.
     pck_chain.verify(&anchor, &[&root_crl, &pck_crl], now, &sigs)?;
     for crl in [&root_crl, &pck_crl] {
         crl.check_issued(now)?;
         window.add_crl(crl);
-    }
-    for c in &pck_chain.certs {
-        window.add_cert(c);
-    }
-    // The PCK key signed the QE report.
-    if !sigs.verify_raw(
-        "QE report",
-        &pck_leaf.key,
-        &quote.qe_report.raw,
-        &quote.qe_report_signature,
-    ) {
-        return Err(DcapError::SignatureInvalid { what: "QE report" });
     }
 
     // 5. TCB info: signed by a current, unrevoked signer under the root, and current itself.
