@@ -8,7 +8,9 @@
 //!
 //! On a loaded machine, instruction counts compare more steadily than time: with
 //! `DCAP_BENCH_ONLY=ours|dcap-qvl|raw` the binary runs only that contender on the real sample,
-//! `PROFILE_ITERATIONS` times (`none`: only the set-up, to subtract), for `valgrind --tool=callgrind` (see the crate README).
+//! `PROFILE_ITERATIONS` times (`none`: only the set-up, to subtract), for
+//! `valgrind --tool=callgrind` (see the crate README). Rounds are short (5 verifications) and
+//! many, so that the best of them is likely to have run undisturbed.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -19,8 +21,8 @@ use std::time::{Duration, Instant};
 use enclave_attestation::dcap::test_pki::{QuoteParams, TestPki};
 use enclave_attestation::dcap::{self, Collateral, DcapEvidence, SigCheck};
 
-const ROUNDS: usize = 30;
-const PER_ROUND: u32 = 10;
+const ROUNDS: usize = 200;
+const PER_ROUND: u32 = 5;
 
 fn per_iter(mut f: impl FnMut()) -> Duration {
     let start = Instant::now();
