@@ -4,7 +4,7 @@
 
 use base64::Engine as _;
 use der::asn1::{Any, ObjectIdentifier};
-use der::{Decode, Encode, Sequence};
+use der::{Choice, Decode, DecodeValue, Sequence};
 use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::BasicConstraints;
 use x509_cert::Certificate;
@@ -213,14 +213,13 @@ pub(crate) struct SgxEntry {
     pub value: Any,
 }
 
-fn decode_any<'a, T: Decode<'a>>(any: &Any, buf: &'a mut Vec<u8>) -> Option<T> {
-    *buf = any.to_der().ok()?;
-    T::from_der(buf).ok()
+/// The value of an extension entry as `T`, all of it (in place: no re-encoding).
+fn decode_any<'a, T: Choice<'a> + DecodeValue<'a>>(any: &'a Any) -> Option<T> {
+    any.decode_as().ok()
 }
 
 fn octets<const N: usize>(any: &Any) -> Option<[u8; N]> {
-    let mut buf = Vec::new();
-    let o: der::asn1::OctetString = decode_any(any, &mut buf)?;
+    let o: der::asn1::OctetStringRef<'_> = decode_any(any)?;
     o.as_bytes().try_into().ok()
 }
 
@@ -241,9 +240,8 @@ pub(crate) fn pck_extension(cert: &Cert) -> Result<PckExtension, DcapError> {
     let entries =
         Vec::<SgxEntry>::from_der(ext.extn_value.as_bytes()).map_err(|e| bad(&e.to_string()))?;
     let get = |oid: ObjectIdentifier| entries.iter().find(|e| e.id == oid).map(|e| &e.value);
-    let mut buf = Vec::new();
-    let ppid: der::asn1::OctetString = get(SGX_PPID)
-        .and_then(|v| decode_any(v, &mut buf))
+    let ppid: der::asn1::OctetStringRef<'_> = get(SGX_PPID)
+        .and_then(decode_any)
         .ok_or_else(|| bad("PPID"))?;
     let fmspc = get(SGX_FMSPC)
         .and_then(octets::<6>)
@@ -252,25 +250,22 @@ pub(crate) fn pck_extension(cert: &Cert) -> Result<PckExtension, DcapError> {
         .and_then(octets::<2>)
         .ok_or_else(|| bad("PCE-ID"))?;
     let tcb_any = get(SGX_TCB).ok_or_else(|| bad("TCB"))?;
-    let mut tcb_buf = Vec::new();
-    let tcb: Vec<SgxEntry> = decode_any(tcb_any, &mut tcb_buf).ok_or_else(|| bad("TCB"))?;
+    let tcb: Vec<SgxEntry> = decode_any(tcb_any).ok_or_else(|| bad("TCB"))?;
     let mut comp_svn = [0u8; 16];
     for (i, slot) in comp_svn.iter_mut().enumerate() {
         let oid = SGX_TCB.push_arc(i as u32 + 1).map_err(|_| bad("TCB"))?;
-        let mut b = Vec::new();
         *slot = tcb
             .iter()
             .find(|e| e.id == oid)
-            .and_then(|e| decode_any::<u8>(&e.value, &mut b))
+            .and_then(|e| decode_any::<u8>(&e.value))
             .ok_or_else(|| bad(&format!("TCB component {}", i + 1)))?;
     }
     let pce_oid = SGX_TCB.push_arc(17).map_err(|_| bad("TCB"))?;
     let cpu_oid = SGX_TCB.push_arc(18).map_err(|_| bad("TCB"))?;
-    let mut b = Vec::new();
     let pce_svn = tcb
         .iter()
         .find(|e| e.id == pce_oid)
-        .and_then(|e| decode_any::<u16>(&e.value, &mut b))
+        .and_then(|e| decode_any::<u16>(&e.value))
         .ok_or_else(|| bad("PCESVN"))?;
     let cpu_svn = tcb
         .iter()
