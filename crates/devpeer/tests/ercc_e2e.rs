@@ -338,12 +338,12 @@ fn normal_mode_rejects_every_bad_registration_and_writes_nothing() {
         (
             "registerCCKeys",
             vec!["x"],
-            "invalid key registration message: illegal base64 data at input byte 0",
+            "invalid key registration message: illegal base64 data at input byte 1",
         ),
         (
             "PutKeyExport",
             vec!["x"],
-            "invalid export message: illegal base64 data at input byte 0",
+            "invalid export message: illegal base64 data at input byte 1",
         ),
         (
             "getKeyExport",
