@@ -95,33 +95,10 @@ pub fn register_enclave(data: &[u8]) {
 /// Seed inputs for the `register_enclave` target: a registration that succeeds, in
 /// both input modes, so mutations start next to every check.
 pub fn register_enclave_seeds() -> Vec<Vec<u8>> {
-    use crate::proto::{AttestedData, CcParameters, Credentials, HostParameters};
-    use prost::Message;
-    let ad = AttestedData {
-        cc_params: Some(CcParameters {
-            chaincode_id: FUZZ_CHAINCODE.into(),
-            version: FUZZ_MRENCLAVE.into(),
-            sequence: 1,
-            channel_id: FUZZ_CHANNEL.into(),
-        }),
-        host_params: Some(HostParameters {
-            peer_msp_id: FUZZ_MSP.into(),
-            peer_endpoint: "peer0:7051".into(),
-            certificate: vec![],
-        }),
-        enclave_vk: b"vk".to_vec(),
-        chaincode_ek: b"ek".to_vec(),
-        ..Default::default()
-    };
-    let creds = Credentials {
-        serialized_attested_data: Some(prost_types::Any {
-            type_url: crate::proto::ATTESTED_DATA_TYPE_URL.into(),
-            value: ad.encode_to_vec(),
-        }),
-        attestation: vec![],
-        evidence: FUZZ_GOOD_EVIDENCE.to_vec(),
-    }
-    .encode_to_vec();
+    let text = WorldEnclave::new(1, FUZZ_MSP).credentials;
+    let creds = STANDARD
+        .decode(&text)
+        .unwrap_or_else(|e| panic!("world credentials: {e}"));
     let mut raw = vec![0u8];
     raw.extend_from_slice(&creds);
     let mut text = vec![1u8];

@@ -511,6 +511,18 @@ mod tests {
     }
 
     #[test]
+    fn both_s_halves_verify_like_go() {
+        let key = EnclaveKey::fixed(3);
+        let sig = Signature::from_der(&key.sign(b"m")).unwrap();
+        let (r, s) = sig.split_scalars();
+        let flipped = Signature::from_scalars(r, -s).unwrap();
+        for sig in [sig, flipped] {
+            let der = sig.to_der();
+            verify_enclave_signature(key.vk_pem(), b"m", der.as_bytes()).unwrap();
+        }
+    }
+
+    #[test]
     fn signature_errors_name_the_reason() {
         let e = verify_enclave_signature(b"not pem", b"m", &[0x30]).unwrap_err();
         assert!(matches!(e, SignatureError::VerifyingKey(_)), "{e}");
