@@ -10,6 +10,7 @@ use base64::Engine;
 
 use crate::credentials;
 use crate::ledger::MemLedger;
+use crate::lifecycle::Judgement;
 use crate::registry::{EvidenceVerifier, Registry};
 
 /// Channel, chaincode, MRENCLAVE and MSP of the ledger the contract target runs on;
@@ -43,9 +44,15 @@ fn parse_all_the_way(text: &str) {
 struct PrefixVerifier;
 
 impl EvidenceVerifier for PrefixVerifier {
-    fn verify(&self, evidence: &[u8], expected: &str, _: &[u8], _: i64) -> Result<(), String> {
+    fn verify(
+        &self,
+        evidence: &[u8],
+        expected: &str,
+        _: &[u8],
+        _: i64,
+    ) -> Result<Judgement, String> {
         if evidence.starts_with(FUZZ_GOOD_EVIDENCE) && expected == FUZZ_MRENCLAVE {
-            Ok(())
+            Ok(Judgement::default())
         } else {
             Err("fake verifier refuses".into())
         }
@@ -70,7 +77,7 @@ pub fn register_enclave(data: &[u8]) {
 
     let result = registry.register_enclave(&mut ledger, &text);
     match &result {
-        Ok(()) => assert_eq!(ledger.state.len(), 2, "a registration writes two keys"),
+        Ok(()) => assert_eq!(ledger.state.len(), 3, "a registration writes three keys"),
         Err(_) => {
             assert!(ledger.state.is_empty(), "failed registration wrote state");
             assert_eq!(ledger.puts, 0, "failed registration attempted a write");

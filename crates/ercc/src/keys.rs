@@ -1,5 +1,5 @@
 //! Fabric composite keys (`0x00 type 0x00 attr1 0x00 … 0x00`) and the registry's two
-//! key spaces, byte-for-byte as the Go shim builds them, so the Go registry's state
+//! key spaces (plus the appraisal records, ours alone), byte-for-byte as the Go shim builds them, so the Go registry's state
 //! reads back here and ours reads back there.
 //!
 //! Creating and splitting keys is the runtime's (`fabric_chaincode`), with the Go shim's
@@ -12,6 +12,10 @@ pub const PROVISIONED_OBJECT_TYPE: &str = "namespaces/provisioned";
 /// The value Go's registry writes under `namespaces/provisioned` (an MVP placeholder
 /// standing for the `SignedCCKeyRegistrationMessage` of the post-MVP design).
 pub const PROVISIONED_PLACEHOLDER: &[u8] = b"a SignedCCKeyRegistrationMessage";
+
+/// Object type of the registry's appraisal records: `[ccId, enclaveId]` → JSON
+/// [`crate::lifecycle::AppraisalRecord`] (what was judged, when; not in the Go registry).
+pub const APPRAISAL_OBJECT_TYPE: &str = "namespaces/appraisal";
 
 /// Upper bound appended to a partial key to scan everything below it.
 pub const MAX_UNICODE_RUNE: char = '\u{10FFFF}';
@@ -37,6 +41,11 @@ pub fn credentials_key(cc_id: &str, enclave_id: &str) -> Result<String, KeyError
 /// Key of the provisioned marker of one enclave.
 pub fn provisioned_key(cc_id: &str, enclave_id: &str) -> Result<String, KeyError> {
     create_composite_key(PROVISIONED_OBJECT_TYPE, &[cc_id, enclave_id])
+}
+
+/// Key of the appraisal record of one enclave.
+pub fn appraisal_key(cc_id: &str, enclave_id: &str) -> Result<String, KeyError> {
+    create_composite_key(APPRAISAL_OBJECT_TYPE, &[cc_id, enclave_id])
 }
 
 #[cfg(test)]

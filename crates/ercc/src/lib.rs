@@ -16,6 +16,7 @@ pub mod fuzzing;
 pub mod inspect;
 pub mod keys;
 pub mod ledger;
+pub mod lifecycle;
 pub mod package;
 pub mod policy_verifier;
 pub mod proto;

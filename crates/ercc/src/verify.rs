@@ -112,9 +112,15 @@ mod tests {
     /// Accepts evidence `ok` only, and only at or after time 1000.
     struct Fake;
     impl EvidenceVerifier for Fake {
-        fn verify(&self, evidence: &[u8], _: &str, _: &[u8], now: i64) -> Result<(), String> {
+        fn verify(
+            &self,
+            evidence: &[u8],
+            _: &str,
+            _: &[u8],
+            now: i64,
+        ) -> Result<crate::lifecycle::Judgement, String> {
             match (evidence, now >= 1000) {
-                (b"ok", true) => Ok(()),
+                (b"ok", true) => Ok(Default::default()),
                 (b"ok", false) => Err("report is from the future".into()),
                 _ => Err("bad evidence".into()),
             }

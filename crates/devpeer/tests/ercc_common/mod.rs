@@ -436,10 +436,13 @@ pub fn assert_metadata(peer: &DevPeer, name: &str) {
             "QueryChaincodeEncryptionKey",
             "QueryChaincodeEndPoints",
             "QueryEnclaveCredentials",
+            "QueryEnclaveStatus",
             "QueryListEnclaveCredentials",
             "QueryListProvisionedEnclaves",
+            "ReappraiseEnclave",
             "RegisterCCKeys",
             "RegisterEnclave",
+            "RetireEnclave",
         ]
     );
     assert!(
