@@ -390,17 +390,30 @@ fn normal_mode_rejects_every_bad_registration_and_writes_nothing() {
     let placeholder = install_placeholder_cc(&peer, "fpccc");
     rejection_suite(&peer, &trust, &placeholder);
 
-    // The Go registry's post-MVP functions, and the contract API's argument count check.
-    for (f, args) in [
-        ("registerCCKeys", vec!["x"]),
-        ("PutKeyExport", vec!["x"]),
-        ("getKeyExport", vec!["mycc", "x"]),
+    // The key-distribution functions (the Go registry's post-MVP ones) on garbage, and the
+    // contract API's argument count check (ercc_keydist.rs runs them for real).
+    for (f, args, message) in [
+        (
+            "registerCCKeys",
+            vec!["x"],
+            "invalid key registration message: illegal base64 data at input byte 0",
+        ),
+        (
+            "PutKeyExport",
+            vec!["x"],
+            "invalid export message: illegal base64 data at input byte 0",
+        ),
+        (
+            "getKeyExport",
+            vec!["mycc", "x"],
+            "no key export stored for enclave x of chaincode mycc",
+        ),
     ] {
         let mut all = vec![f];
         all.extend(args);
         let before = snapshot(&peer, "ercc", &["mycc"]);
         let r = peer.invoke("ercc", &all, &AT);
-        assert_eq!(failure_message(&r), "not implemented yet", "{f}");
+        assert_eq!(failure_message(&r), message, "{f}");
         assert_eq!(snapshot(&peer, "ercc", &["mycc"]), before);
     }
     let r = peer.query("ercc", &["queryEnclaveCredentials", "mycc"], &AT);

@@ -203,7 +203,8 @@ impl Ledger for StubLedger<'_> {
 }
 
 /// Runs the registry chaincode (mode from the environment): logging from
-/// `FABRIC_LOGGING_SPEC`, the verifier and its policy from the `ERCC_*` variables.
+/// `FABRIC_LOGGING_SPEC`, the verifier, its policy and the registry policy from the
+/// `ERCC_*` variables.
 pub fn run_chaincode() -> ExitCode {
     fabric_chaincode::logging::init();
     let (verifier, policy) = match crate::policy_verifier::verifier_from_env() {
@@ -213,15 +214,15 @@ pub fn run_chaincode() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let lifecycle = match crate::lifecycle::LifecyclePolicy::from_env() {
-        Ok(l) => l,
+    let registry_policy = match crate::registry_policy::RegistryPolicy::from_env() {
+        Ok(p) => p,
         Err(e) => {
-            tracing::error!(error = %e, "cannot configure the enclave lifecycle");
+            tracing::error!(error = %e, "cannot configure the registry policy");
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(%policy, %lifecycle, "ercc starting; attestation policy");
-    let contract = RegistryContract::new(Registry::new(verifier).with_lifecycle(lifecycle));
+    tracing::info!(%policy, %registry_policy, "ercc starting; attestation and registry policy");
+    let contract = RegistryContract::new(Registry::new(verifier).with_policy(registry_policy));
     let chaincode = ContractChaincode::new(vec![Arc::new(contract)]);
     fabric_chaincode::start(Arc::new(chaincode))
 }

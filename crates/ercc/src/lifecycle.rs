@@ -20,89 +20,6 @@ use crate::registry::{CheckedCredentials, Registry, RegistryError};
 /// Version of the [`AppraisalRecord`] JSON.
 pub const RECORD_VERSION: u32 = 1;
 
-/// The lifecycle settings of the registry. The default is FPC's behaviour: registrations
-/// never expire, enclaves of earlier definitions stay listed, no renewal.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LifecyclePolicy {
-    /// Largest age (seconds since attestation, at the transaction time) of an enclave that
-    /// client queries hand out; `None`: registrations never expire.
-    pub max_registration_age: Option<u64>,
-    /// Client queries hand out only enclaves of the current chaincode definition (same
-    /// version and sequence; one `_lifecycle` call per query), and the one-enclave rule
-    /// counts only those, so a new version's enclave can register after an upgrade.
-    pub current_definition_only: bool,
-    /// A provisioned enclave of an earlier definition may export the chaincode keys to an
-    /// enclave of the current one.
-    pub allow_upgrade_transfer: bool,
-}
-
-/// Environment variable: largest registration age in seconds (unset: never expire).
-pub const ENV_REGISTRATION_MAX_AGE: &str = "ERCC_REGISTRATION_MAX_AGE";
-/// Environment variable: `true` to hand out only enclaves of the current definition.
-pub const ENV_CURRENT_DEFINITION_ONLY: &str = "ERCC_CURRENT_DEFINITION_ONLY";
-/// Environment variable: `true` to allow key transfers from an earlier definition's enclave.
-pub const ENV_UPGRADE_TRANSFER: &str = "ERCC_UPGRADE_TRANSFER";
-
-/// A lifecycle setting with a value that cannot be used; the registry refuses to start.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}: {reason}")]
-pub struct LifecyclePolicyError {
-    pub variable: &'static str,
-    pub reason: String,
-}
-
-impl LifecyclePolicy {
-    /// The settings from the environment (`ERCC_REGISTRATION_MAX_AGE`,
-    /// `ERCC_CURRENT_DEFINITION_ONLY`, `ERCC_UPGRADE_TRANSFER`); unset means the default.
-    pub fn from_env() -> Result<Self, LifecyclePolicyError> {
-        Self::from_vars(|name| std::env::var(name).ok())
-    }
-
-    /// The settings from a variable lookup (testable without touching the environment).
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, LifecyclePolicyError> {
-        let flag = |variable: &'static str| match var(variable).as_deref().map(str::trim) {
-            None | Some("") | Some("false") => Ok(false),
-            Some("true") => Ok(true),
-            Some(other) => Err(LifecyclePolicyError {
-                variable,
-                reason: format!("{other:?} is not true or false"),
-            }),
-        };
-        let max_registration_age = match var(ENV_REGISTRATION_MAX_AGE).as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(v) => Some(v.parse::<u64>().map_err(|e| LifecyclePolicyError {
-                variable: ENV_REGISTRATION_MAX_AGE,
-                reason: format!("{v:?} is not a number of seconds: {e}"),
-            })?),
-        };
-        Ok(LifecyclePolicy {
-            max_registration_age,
-            current_definition_only: flag(ENV_CURRENT_DEFINITION_ONLY)?,
-            allow_upgrade_transfer: flag(ENV_UPGRADE_TRANSFER)?,
-        })
-    }
-
-    /// Renewal (the same enclave registering again with fresh evidence) is what expiry and
-    /// upgrades need; with neither enabled a second registration keeps FPC's refusal.
-    pub fn allows_renewal(&self) -> bool {
-        self.max_registration_age.is_some() || self.current_definition_only
-    }
-}
-
-impl std::fmt::Display for LifecyclePolicy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.max_registration_age {
-            Some(age) => write!(f, "registrations expire after {age} s")?,
-            None => f.write_str("registrations never expire")?,
-        }
-        write!(
-            f,
-            "; current definition only: {}; upgrade transfer: {}",
-            self.current_definition_only, self.allow_upgrade_transfer
-        )
-    }
-}
-
 /// What the verifier judged about accepted evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Judgement {
@@ -239,6 +156,8 @@ pub enum LifecycleError {
     ReappraisalRefused(String),
     #[error("renewal refused: {0}")]
     RenewalRefused(String),
+    #[error("sender enclave {enclave_id} runs an earlier definition of chaincode {cc_id}: the registry policy does not allow upgrade transfers")]
+    UpgradeTransferNotAllowed { cc_id: String, enclave_id: String },
     #[error("corrupt appraisal record at {key:?}: {reason}")]
     CorruptRecord { key: String, reason: String },
 }
@@ -358,7 +277,7 @@ impl Registry {
         ledger: &mut L,
         cc_id: &str,
     ) -> Option<Definition> {
-        self.lifecycle().current_definition_only.then(|| {
+        self.policy().current_definition_only.then(|| {
             ledger
                 .query_chaincode_definition(cc_id)
                 .map(|d| (d.version, d.sequence))
@@ -387,7 +306,7 @@ impl Registry {
     }
 
     fn expired(&self, record: Option<&AppraisalRecord>, now: Option<i64>) -> Option<String> {
-        let max = self.lifecycle().max_registration_age?;
+        let max = self.policy().max_registration_age?;
         let Some(record) = record else {
             return Some(
                 "registered without an appraisal record: its attestation time is unknown".into(),
@@ -403,61 +322,79 @@ impl Registry {
     }
 
     /// `registerEnclave` step 11 with the lifecycle rules: whether `checked` (which passed
-    /// checks 1–10) may register next to the existing registrations of `cc_id`. Returns
-    /// the record to write.
+    /// checks 1–10) may register next to the existing registrations of `cc_id`, under the
+    /// policy's enclave count (FPC's one enclave by default) counting only enclaves that may
+    /// still serve; or renew its own registration. Returns the record to write.
     pub(crate) fn admit<L: Ledger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
         checked: &CheckedCredentials,
         now: i64,
-    ) -> Result<AppraisalRecord, RegistryError> {
-        let cc = checked.attested_data.cc_params.clone().unwrap_or_default();
-        // This registration passed check 6–7, so its definition is the current one.
-        let definition: Definition = Ok((cc.version.clone(), cc.sequence));
-        let policy = self.lifecycle();
-        let mut others = 0usize;
+    ) -> Result<Admission, RegistryError> {
+        let policy = self.policy();
+        let mut renewal = false;
+        let mut counted = Vec::new();
         for r in self.registrations(ledger, cc_id)? {
-            if r.enclave_id()? == checked.enclave_id {
-                if !policy.allows_renewal() {
-                    return Err(RegistryError::AlreadyRegistered(cc_id.to_owned()));
-                }
+            if policy.allows_renewal() && r.enclave_id()? == checked.enclave_id {
                 check_renewal(&r, checked)?;
-                continue;
+                renewal = true;
+            } else if self.still_counts(&r, checked, now)? {
+                counted.push(r);
             }
-            let counted = match self.not_current(
-                &r,
-                policy.current_definition_only.then_some(&definition),
-                Some(now),
-            )? {
-                // A revoked or superseded enclave will never serve again: it does not
-                // block its replacement. An expired one may renew, so it still counts.
-                Some(NotCurrent::Revoked(_) | NotCurrent::Superseded(_)) => false,
-                Some(NotCurrent::Expired(_)) | None => true,
-            };
-            others += usize::from(counted);
         }
-        if others > 0 {
-            return Err(RegistryError::AlreadyRegistered(cc_id.to_owned()));
+        if policy.single_enclave() {
+            if !counted.is_empty() {
+                return Err(RegistryError::AlreadyRegistered(cc_id.to_owned()));
+            }
+        } else {
+            let max = policy.max_enclaves_per_chaincode;
+            if counted.len() >= usize::try_from(max).unwrap_or(usize::MAX) {
+                return Err(RegistryError::TooManyEnclaves {
+                    cc_id: cc_id.to_owned(),
+                    max,
+                });
+            }
+            let msp_id = &checked.host_params.peer_msp_id;
+            for r in &counted {
+                if r.attested()?
+                    .host_params
+                    .is_some_and(|h| &h.peer_msp_id == msp_id)
+                {
+                    return Err(RegistryError::OrganisationHasEnclave {
+                        cc_id: cc_id.to_owned(),
+                        msp_id: msp_id.clone(),
+                    });
+                }
+            }
         }
-        let j = &checked.judgement;
-        Ok(AppraisalRecord {
-            version: RECORD_VERSION,
-            evidence_type: j.evidence_type.clone(),
-            status: j.status.clone(),
-            advisory_ids: j.advisory_ids.clone(),
-            attested_at: j.issued_at.unwrap_or(now),
-            registered_at: now,
-            mrenclave: cc.version,
-            sequence: cc.sequence,
-            tcb_info: j.tcb_info.clone(),
-            reappraised_at: None,
-            revoked: None,
+        Ok(Admission {
+            record: new_record(checked, now),
+            renewal,
         })
     }
 
-    /// `retireEnclave(ccId, enclaveId)`: removes an enclave's credentials, provisioned marker
-    /// and appraisal record. Only a member of the enclave's organisation may.
+    /// Whether registration `r` counts against the enclave limit when `checked` registers:
+    /// a revoked or (under `current_definition_only`) superseded enclave will never serve
+    /// again and does not block its replacement; an expired one may renew, so it counts.
+    fn still_counts(
+        &self,
+        r: &Registration,
+        checked: &CheckedCredentials,
+        now: i64,
+    ) -> Result<bool, RegistryError> {
+        let cc = checked.attested_data.cc_params.clone().unwrap_or_default();
+        // `checked` passed checks 6–7, so its definition is the current one.
+        let definition: Definition = Ok((cc.version, cc.sequence));
+        let current_only = self.policy().current_definition_only;
+        Ok(!matches!(
+            self.not_current(r, current_only.then_some(&definition), Some(now))?,
+            Some(NotCurrent::Revoked(_) | NotCurrent::Superseded(_))
+        ))
+    }
+
+    /// `retireEnclave(ccId, enclaveId)`: removes an enclave's credentials, provisioned marker,
+    /// pending key export and appraisal record. Only a member of the enclave's organisation may.
     pub fn retire_enclave<L: Ledger + ?Sized>(
         &self,
         ledger: &mut L,
@@ -481,6 +418,7 @@ impl Registry {
         let keys = [
             r.key.clone(),
             keys::provisioned_key(cc_id, enclave_id)?,
+            keys::exported_key(cc_id, enclave_id)?,
             keys::appraisal_key(cc_id, enclave_id)?,
         ];
         for key in keys {
@@ -639,6 +577,33 @@ impl Registry {
             record,
             key,
         })
+    }
+}
+
+/// What `registerEnclave` writes after step 11.
+#[derive(Debug, Clone)]
+pub(crate) struct Admission {
+    pub(crate) record: AppraisalRecord,
+    /// The enclave renews its own registration.
+    pub(crate) renewal: bool,
+}
+
+/// The appraisal record of a registration accepted at `now`.
+fn new_record(checked: &CheckedCredentials, now: i64) -> AppraisalRecord {
+    let cc = checked.attested_data.cc_params.clone().unwrap_or_default();
+    let j = &checked.judgement;
+    AppraisalRecord {
+        version: RECORD_VERSION,
+        evidence_type: j.evidence_type.clone(),
+        status: j.status.clone(),
+        advisory_ids: j.advisory_ids.clone(),
+        attested_at: j.issued_at.unwrap_or(now),
+        registered_at: now,
+        mrenclave: cc.version,
+        sequence: cc.sequence,
+        tcb_info: j.tcb_info.clone(),
+        reappraised_at: None,
+        revoked: None,
     }
 }
 

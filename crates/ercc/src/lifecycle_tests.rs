@@ -2,9 +2,8 @@
 //! the appraisal record) over [`MemLedger`], with a verifier whose verdicts the test sets.
 
 use super::*;
-use crate::lifecycle::{
-    AppraisalRecord, LifecyclePolicy, ReappraisalInput, Rejudgement, TcbInfoRecord,
-};
+use crate::lifecycle::{AppraisalRecord, ReappraisalInput, Rejudgement, TcbInfoRecord};
+use crate::registry_policy::RegistryPolicy;
 
 const V2: &str = "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd";
 const HOUR: i64 = 3600;
@@ -54,7 +53,7 @@ fn dcap_judgement(tcb_info: TcbInfoRecord) -> Judgement {
     }
 }
 
-fn lc_setup(policy: LifecyclePolicy) -> (Registry, LcVerifier, MemLedger) {
+fn lc_setup(policy: RegistryPolicy) -> (Registry, LcVerifier, MemLedger) {
     let verifier = LcVerifier::default();
     *verifier.judgement.lock().unwrap() = Judgement {
         evidence_type: "epid-linkable".into(),
@@ -63,23 +62,23 @@ fn lc_setup(policy: LifecyclePolicy) -> (Registry, LcVerifier, MemLedger) {
         issued_at: Some(NOW - 60),
         tcb_info: None,
     };
-    let registry = Registry::new(verifier.clone()).with_lifecycle(policy);
+    let registry = Registry::new(verifier.clone()).with_policy(policy);
     let mut ledger = MemLedger::new(CHANNEL, NOW, MSP);
     ledger.define_chaincode(CC, &mrenclave(), 1);
     (registry, verifier, ledger)
 }
 
-fn upgrades() -> LifecyclePolicy {
-    LifecyclePolicy {
+fn upgrades() -> RegistryPolicy {
+    RegistryPolicy {
         current_definition_only: true,
-        ..LifecyclePolicy::default()
+        ..RegistryPolicy::default()
     }
 }
 
-fn expiring(max: u64) -> LifecyclePolicy {
-    LifecyclePolicy {
+fn expiring(max: u64) -> RegistryPolicy {
+    RegistryPolicy {
         max_registration_age: Some(max),
-        ..LifecyclePolicy::default()
+        ..RegistryPolicy::default()
     }
 }
 
@@ -133,7 +132,7 @@ fn assert_refused<T: std::fmt::Debug>(
 
 #[test]
 fn default_policy_keeps_fpc_answers_after_an_upgrade() {
-    let (registry, _, mut ledger) = lc_setup(LifecyclePolicy::default());
+    let (registry, _, mut ledger) = lc_setup(RegistryPolicy::default());
     let v1 = enclave(b"vk-1", "peer0:7051", &mrenclave(), 1);
     registry.register_enclave(&mut ledger, &v1).unwrap();
     ledger.define_chaincode(CC, V2, 2);
@@ -225,7 +224,7 @@ fn upgrade_registers_the_new_version_and_clients_see_only_it() {
 
 #[test]
 fn retirement_only_by_the_enclaves_org_then_a_replacement_registers() {
-    let (registry, _, mut ledger) = lc_setup(LifecyclePolicy::default());
+    let (registry, _, mut ledger) = lc_setup(RegistryPolicy::default());
     let v1 = enclave(b"vk-1", "peer0:7051", &mrenclave(), 1);
     registry.register_enclave(&mut ledger, &v1).unwrap();
     let id = eid(b"vk-1");
@@ -352,7 +351,7 @@ fn go_state_without_record_never_expires_unless_the_operator_sets_an_age() {
             keys::PROVISIONED_PLACEHOLDER.to_vec(),
         );
     };
-    let (registry, _, mut ledger) = lc_setup(LifecyclePolicy::default());
+    let (registry, _, mut ledger) = lc_setup(RegistryPolicy::default());
     go_state(&mut ledger);
     ledger.tx_timestamp = Some(NOW + 100 * 365 * 86_400);
     assert_eq!(
@@ -383,7 +382,7 @@ fn go_state_without_record_never_expires_unless_the_operator_sets_an_age() {
 
 #[test]
 fn reappraisal_revokes_and_refusals_write_nothing() {
-    let (registry, verifier, mut ledger) = lc_setup(LifecyclePolicy::default());
+    let (registry, verifier, mut ledger) = lc_setup(RegistryPolicy::default());
     let id = eid(b"vk-1");
     // An EPID enclave has nothing to re-appraise.
     let v1 = enclave(b"vk-1", "peer0:7051", &mrenclave(), 1);
@@ -510,10 +509,10 @@ fn renewal_with_older_tcb_info_than_applied_is_refused() {
 #[test]
 fn lifecycle_endorsers_agree() {
     let run = || {
-        let (registry, verifier, mut ledger) = lc_setup(LifecyclePolicy {
+        let (registry, verifier, mut ledger) = lc_setup(RegistryPolicy {
             max_registration_age: Some(HOUR as u64),
             current_definition_only: true,
-            allow_upgrade_transfer: false,
+            ..RegistryPolicy::default()
         });
         *verifier.judgement.lock().unwrap() = dcap_judgement(tcb(NOW - HOUR, 17));
         registry
@@ -544,45 +543,4 @@ fn lifecycle_endorsers_agree() {
         )
     };
     assert_eq!(run(), run());
-}
-
-#[test]
-fn lifecycle_settings_from_variables() {
-    let vars = |pairs: &'static [(&'static str, &'static str)]| {
-        move |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
-    };
-    assert_eq!(
-        LifecyclePolicy::from_vars(vars(&[])).unwrap(),
-        LifecyclePolicy::default()
-    );
-    assert_eq!(
-        LifecyclePolicy::from_vars(vars(&[
-            ("ERCC_REGISTRATION_MAX_AGE", "86400"),
-            ("ERCC_CURRENT_DEFINITION_ONLY", "true"),
-            ("ERCC_UPGRADE_TRANSFER", "false"),
-        ]))
-        .unwrap(),
-        LifecyclePolicy {
-            max_registration_age: Some(86_400),
-            current_definition_only: true,
-            allow_upgrade_transfer: false,
-        }
-    );
-    assert_eq!(
-        LifecyclePolicy::from_vars(vars(&[("ERCC_CURRENT_DEFINITION_ONLY", "yes")]))
-            .unwrap_err()
-            .to_string(),
-        "ERCC_CURRENT_DEFINITION_ONLY: \"yes\" is not true or false"
-    );
-    assert!(
-        LifecyclePolicy::from_vars(vars(&[("ERCC_REGISTRATION_MAX_AGE", "-1")]))
-            .unwrap_err()
-            .to_string()
-            .starts_with("ERCC_REGISTRATION_MAX_AGE: \"-1\" is not a number of seconds")
-    );
 }

@@ -9,10 +9,12 @@ use base64::Engine;
 use fabric_protos::lifecycle::QueryChaincodeDefinitionResult;
 
 use crate::credentials::{self, AttestedDataError, CredentialsError};
+use crate::keydist::{KeyMessageError, SignatureError};
 use crate::keys;
 use crate::ledger::{Ledger, LedgerError};
-use crate::lifecycle::{Judgement, LifecycleError, LifecyclePolicy, ReappraisalInput, Rejudgement};
+use crate::lifecycle::{Judgement, LifecycleError, ReappraisalInput, Rejudgement};
 use crate::proto::{AttestedData, CcParameters, Credentials, HostParameters};
+use crate::registry_policy::RegistryPolicy;
 
 /// Checks attestation evidence. The registry calls it once per `registerEnclave`, after
 /// the chaincode-definition checks and before anything is written, and once per
@@ -93,8 +95,59 @@ pub enum RegistryError {
     /// Go fails here with its iterator's cryptic "no such key".
     #[error("no enclave registered for chaincode {0}")]
     NoEnclave(String),
-    #[error("not implemented yet")]
-    NotImplemented,
+    /// Several-enclave mode: the registry policy's limit is reached.
+    #[error("chaincode {cc_id} already has {max} enclaves registered, the registry policy allows at most {max}")]
+    TooManyEnclaves { cc_id: String, max: u32 },
+    /// Several-enclave mode: one enclave per organisation and chaincode.
+    #[error("organisation {msp_id} already has an enclave registered for chaincode {cc_id}")]
+    OrganisationHasEnclave { cc_id: String, msp_id: String },
+    #[error("invalid key registration message: {0}")]
+    InvalidKeyRegistration(KeyMessageError),
+    #[error("invalid export message: {0}")]
+    InvalidExport(KeyMessageError),
+    /// No registered credentials carry this enclave id (`role` is `enclave`, `sender enclave`, ...).
+    #[error("{role} {enclave_id} is not registered")]
+    EnclaveNotRegistered {
+        role: &'static str,
+        enclave_id: String,
+    },
+    #[error("receiver enclave {enclave_id} is not registered for chaincode {cc_id}")]
+    ReceiverNotRegistered { cc_id: String, enclave_id: String },
+    #[error("cc_params_hash does not match the registration of enclave {0}")]
+    CcParamsHashMismatch(String),
+    #[error("invalid signature of enclave {enclave_id}: {reason}")]
+    BadSignature {
+        enclave_id: String,
+        reason: SignatureError,
+    },
+    /// The enclave's attested MRENCLAVE is not the chaincode definition's version any more.
+    #[error("enclave {enclave_id} cannot endorse chaincode {cc_id}: its mrenclave does not match the chaincode definition")]
+    CannotEndorse { cc_id: String, enclave_id: String },
+    #[error("enclave {enclave_id} is already provisioned for chaincode {cc_id}")]
+    AlreadyProvisioned { cc_id: String, enclave_id: String },
+    #[error("chaincode_ek differs from the chaincode encryption key registered for chaincode {0}")]
+    ChaincodeEkMismatch(String),
+    #[error("chaincode {cc_id} already has keys and no export to enclave {enclave_id} is stored")]
+    NoExportToImport { cc_id: String, enclave_id: String },
+    #[error("sender and receiver are the same enclave {0}")]
+    ExportToSelf(String),
+    #[error(
+        "sender enclave {enclave_id} is not provisioned with chaincode keys for chaincode {cc_id}"
+    )]
+    SenderNotProvisioned { cc_id: String, enclave_id: String },
+    #[error("the export's chaincode_ek is not the key sender enclave {0} registered")]
+    SenderKeyMismatch(String),
+    #[error("receiver enclave {0} has no attested enclave_ek to encrypt an export to")]
+    ReceiverHasNoEk(String),
+    #[error("an export to enclave {enclave_id} of chaincode {cc_id} is already stored")]
+    ExportExists { cc_id: String, enclave_id: String },
+    #[error("no key export stored for enclave {enclave_id} of chaincode {cc_id}")]
+    NoKeyExport { cc_id: String, enclave_id: String },
+    #[error("cannot store {what}: {reason}")]
+    Store {
+        what: &'static str,
+        reason: LedgerError,
+    },
     /// Registry state that this or the Go registry could not have written.
     #[error("corrupt registry state: {0}")]
     CorruptState(String),
@@ -125,32 +178,35 @@ pub struct CheckedCredentials {
 /// The enclave registry contract logic.
 pub struct Registry {
     verifier: Box<dyn EvidenceVerifier>,
-    lifecycle: LifecyclePolicy,
+    policy: RegistryPolicy,
 }
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").finish_non_exhaustive()
+        f.debug_struct("Registry")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
 impl Registry {
-    /// A registry that checks evidence with `verifier`.
+    /// A registry that checks evidence with `verifier`, under the default (FPC) registry policy.
     pub fn new(verifier: impl EvidenceVerifier + 'static) -> Self {
         Self {
             verifier: Box::new(verifier),
-            lifecycle: LifecyclePolicy::default(),
+            policy: RegistryPolicy::default(),
         }
     }
 
-    /// The same registry under lifecycle settings `lifecycle`.
-    pub fn with_lifecycle(self, lifecycle: LifecyclePolicy) -> Self {
-        Self { lifecycle, ..self }
+    /// The same registry under `policy`.
+    pub fn with_policy(mut self, policy: RegistryPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
-    /// Its lifecycle settings.
-    pub fn lifecycle(&self) -> &LifecyclePolicy {
-        &self.lifecycle
+    /// The registry policy it applies.
+    pub fn policy(&self) -> &RegistryPolicy {
+        &self.policy
     }
 
     pub(crate) fn verifier(&self) -> &dyn EvidenceVerifier {
@@ -228,13 +284,17 @@ impl Registry {
         Ok(endpoints.join(","))
     }
 
-    /// `queryChaincodeEncryptionKey(ccId)`: base64 of `chaincode_ek` of the first current
-    /// enclave (in key order).
+    /// `queryChaincodeEncryptionKey(ccId)`: base64 of the key `registerCCKeys` registered
+    /// for the chaincode; before that (and for state written by the Go registry) base64 of
+    /// the attested `chaincode_ek` of the first current enclave (in key order), as Go.
     pub fn query_chaincode_encryption_key<L: Ledger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
     ) -> Result<String, RegistryError> {
+        if let Some(ek) = ledger.get_state(&keys::chaincode_ek_key(cc_id)?)? {
+            return Ok(base64::engine::general_purpose::STANDARD.encode(ek));
+        }
         let current = self.current_registrations(ledger, cc_id)?;
         let first = current
             .first()
@@ -258,21 +318,10 @@ impl Registry {
         })?;
 
         // 10. The creator must belong to the organisation hosting the enclave.
-        match ledger.creator_msp_id() {
-            Some(msp) if msp == checked.host_params.peer_msp_id => {}
-            Some(_) => {
-                return Err(RegistryError::CreatorIdentity(
-                    "creator msp does not match owner msp".into(),
-                ))
-            }
-            None => {
-                return Err(RegistryError::CreatorIdentity(
-                    "the proposal has no creator identity".into(),
-                ))
-            }
-        }
+        check_creator_org(ledger, &checked.host_params.peer_msp_id)?;
 
-        // 11. MVP rule: one enclave per chaincode (with the lifecycle's exceptions).
+        // 11. The registry policy's enclave count (1: FPC's MVP rule), counting only the
+        // enclaves the lifecycle still counts; or a renewal of the same enclave.
         let cc_id = checked
             .attested_data
             .cc_params
@@ -280,18 +329,25 @@ impl Registry {
             .map(|p| p.chaincode_id.as_str())
             .unwrap_or_default();
         // Check 8 needed the timestamp, so it is there.
-        let record = self.admit(ledger, cc_id, &checked, now.unwrap_or_default())?;
+        let admission = self.admit(ledger, cc_id, &checked, now.unwrap_or_default())?;
 
-        // 12. Both keys are built before the first write so a bad key writes nothing.
+        // 12. Both keys are built before the first write so a bad key writes nothing. Only
+        // single-enclave mode writes FPC's placeholder marker; with several enclaves the
+        // marker means "holds the chaincode keys" and only registerCCKeys writes it.
         let credentials_key = keys::credentials_key(cc_id, &checked.enclave_id)?;
         let provisioned_key = keys::provisioned_key(cc_id, &checked.enclave_id)?;
         ledger
             .put_state(&credentials_key, credentials_base64.as_bytes())
             .map_err(RegistryError::StoreCredentials)?;
-        ledger
-            .put_state(&provisioned_key, keys::PROVISIONED_PLACEHOLDER)
-            .map_err(RegistryError::StoreProvisioned)?;
-        self.store_record(ledger, cc_id, &checked.enclave_id, &record)?;
+        // A renewal keeps a marker registerCCKeys may have written since.
+        if self.policy.single_enclave()
+            && !(admission.renewal && ledger.get_state(&provisioned_key)?.is_some())
+        {
+            ledger
+                .put_state(&provisioned_key, keys::PROVISIONED_PLACEHOLDER)
+                .map_err(RegistryError::StoreProvisioned)?;
+        }
+        self.store_record(ledger, cc_id, &checked.enclave_id, &admission.record)?;
         Ok(())
     }
 
@@ -364,33 +420,21 @@ impl Registry {
             judgement,
         })
     }
+}
 
-    /// `registerCCKeys(SignedCCKeyRegistrationMessage)`: post-MVP, not implemented (as in Go).
-    pub fn register_cc_keys<L: Ledger + ?Sized>(
-        &self,
-        _ledger: &mut L,
-        _signed_cc_key_registration_message: &str,
-    ) -> Result<(), RegistryError> {
-        Err(RegistryError::NotImplemented)
-    }
-
-    /// `putKeyExport(SignedExportMessage)`: post-MVP, not implemented (as in Go).
-    pub fn put_key_export<L: Ledger + ?Sized>(
-        &self,
-        _ledger: &mut L,
-        _signed_export_message: &str,
-    ) -> Result<(), RegistryError> {
-        Err(RegistryError::NotImplemented)
-    }
-
-    /// `getKeyExport(ccId, enclaveId)`: post-MVP, not implemented (as in Go).
-    pub fn get_key_export<L: Ledger + ?Sized>(
-        &self,
-        _ledger: &mut L,
-        _cc_id: &str,
-        _enclave_id: &str,
-    ) -> Result<String, RegistryError> {
-        Err(RegistryError::NotImplemented)
+/// The proposal's creator must be a member of `owner_msp` (the enclave's host organisation).
+pub(crate) fn check_creator_org<L: Ledger + ?Sized>(
+    ledger: &L,
+    owner_msp: &str,
+) -> Result<(), RegistryError> {
+    match ledger.creator_msp_id() {
+        Some(msp) if msp == owner_msp => Ok(()),
+        Some(_) => Err(RegistryError::CreatorIdentity(
+            "creator msp does not match owner msp".into(),
+        )),
+        None => Err(RegistryError::CreatorIdentity(
+            "the proposal has no creator identity".into(),
+        )),
     }
 }
 
@@ -401,13 +445,22 @@ fn non_empty(v: Vec<String>) -> Option<Vec<String>> {
 
 /// Attested data of credentials read back from the ledger.
 pub(crate) fn stored_attested_data(key: &str, value: &[u8]) -> Result<AttestedData, RegistryError> {
+    stored_credentials(key, value).map(|(_, attested)| attested)
+}
+
+/// Credentials read back from the ledger, with their attested data.
+pub(crate) fn stored_credentials(
+    key: &str,
+    value: &[u8],
+) -> Result<(Credentials, AttestedData), RegistryError> {
     let corrupt =
         |reason: String| RegistryError::CorruptState(format!("credentials at {key:?}: {reason}"));
     let text = std::str::from_utf8(value).map_err(|_| corrupt("not UTF-8 text".into()))?;
     let creds = credentials::decode_credentials(text).map_err(|e| corrupt(e.to_string()))?;
-    credentials::decode_attested_data(&creds).map_err(|e| corrupt(e.to_string()))
+    let attested = credentials::decode_attested_data(&creds).map_err(|e| corrupt(e.to_string()))?;
+    Ok((creds, attested))
 }
 
 #[cfg(test)]
 #[path = "registry_tests.rs"]
-mod tests;
+pub(crate) mod tests;
