@@ -15,7 +15,11 @@ use enclave_attestation::UnixTime;
 use prost::Message;
 use sha2::Digest;
 
-use crate::common::{CliResult, DevPeer};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::common::{CliResult, DevPeer, KillOnDrop, Options};
 
 /// The FPC messages the registry reads (package `fpc`).
 pub mod fpc {
@@ -148,6 +152,9 @@ pub const POLICY_VARS: &[&str] = &[
     "ERCC_DCAP_ROOT_CA",
     "ERCC_DCAP_ACCEPTED_TCB_STATUSES",
     "ERCC_DCAP_REJECTED_ADVISORIES",
+    "ERCC_MAX_REGISTRATION_AGE",
+    "ERCC_CURRENT_DEFINITION_ONLY",
+    "ERCC_ALLOW_UPGRADE_TRANSFER",
     "FABRIC_LOGGING_SPEC",
 ];
 
@@ -210,6 +217,11 @@ impl Trust {
     pub fn epid(&self, mrenclave: [u8; 32], statement: &[u8]) -> Vec<u8> {
         let spec = ReportSpec::new(mrenclave, statement, UnixTime::from_secs(TX_UNIX - 600));
         IasPki::shared().evidence(&spec).unwrap()
+    }
+
+    /// The DCAP test PKI (for collateral re-issued after a later TCB evaluation).
+    pub fn dcap_pki(&self) -> &enclave_attestation::dcap::test_pki::TestPki {
+        &self.dcap
     }
 
     /// Test-PKI DCAP evidence (quote + collateral) for `mrenclave` over `statement`.
@@ -507,4 +519,190 @@ pub fn install_placeholder_cc(peer: &DevPeer, label: &str) -> String {
 /// `devpeer define NAME --version V --sequence 1 --package-id ID`.
 pub fn define(peer: &DevPeer, name: &str, version: &str, package_id: &str) {
     peer.define(name, version, 1, package_id).ok();
+}
+
+// --- Deploying the registry in both modes and calling it (shared by the ercc_* tests) ---
+
+/// A devpeer with both FPC builders; the policy variables and `CORE_PEER_ID` are set in its
+/// environment and propagated, as core.yaml would.
+pub fn options(policy: Vec<(String, String)>) -> Options {
+    let mut propagate: Vec<String> = POLICY_VARS.iter().map(|s| s.to_string()).collect();
+    propagate.push("CORE_PEER_ID".into());
+    let mut env = policy;
+    env.push(("CORE_PEER_ID".into(), PEER_ID.into()));
+    Options {
+        tls: true,
+        builders: vec![
+            format!("fpc-c={}", fpc_c_builder().display()),
+            format!("fpc-external-launcher={}", fpc_launcher_builder().display()),
+        ],
+        propagate,
+        env,
+        ..Options::default()
+    }
+}
+
+/// `ercc package normal` of the real binary, made once per test run and shared by the tests:
+/// gzip of a debug build's ~100 MB binary takes a debug-built packager tens of seconds.
+pub fn normal_package() -> &'static (PathBuf, String) {
+    static PKG: OnceLock<(PathBuf, String)> = OnceLock::new();
+    PKG.get_or_init(|| {
+        let pkg = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ercc-e2e-normal.tar.gz");
+        let ercc = ercc_bin();
+        let id = ercc_ok(&[
+            "package",
+            "normal",
+            "--label",
+            "ercc_1.0",
+            "--out",
+            pkg.to_str().unwrap(),
+            "--binary",
+            ercc.to_str().unwrap(),
+        ]);
+        (pkg, id)
+    })
+}
+
+/// `ercc package normal` → `devpeer install` → `devpeer define ercc`; returns the package id.
+pub fn deploy_normal(peer: &DevPeer) -> String {
+    let (pkg, id) = normal_package();
+    let installed = peer.cli(&["install", pkg.to_str().unwrap()]).ok();
+    assert_eq!(installed.trim(), id);
+    let out = peer.define("ercc", "1.0", 1, id);
+    assert!(out.success, "define ercc: {}", out.stderr);
+    assert!(
+        !out.stderr.contains("did not launch"),
+        "ercc did not launch: {}\n{}",
+        out.stderr,
+        chaincode_logs(&peer.home)
+    );
+    id.clone()
+}
+
+pub fn height(peer: &DevPeer) -> u64 {
+    let status: serde_json::Value = serde_json::from_str(&peer.cli(&["status"]).ok()).unwrap();
+    status["height"].as_u64().unwrap()
+}
+
+/// Registers and asserts success (empty payload).
+pub fn register(peer: &DevPeer, function: &str, creds: &str, extra: &[&str]) {
+    let before = height(peer);
+    let mut flags = AT.to_vec();
+    flags.extend_from_slice(extra);
+    let out = peer.invoke("ercc", &[function, creds], &flags);
+    assert!(
+        out.success,
+        "{function} failed: {}\n{}",
+        out.stderr,
+        chaincode_logs(&peer.home)
+    );
+    assert_eq!(out.stdout_str(), "", "registerEnclave returns nothing");
+    // One committed block: what the rejections' snapshots would see change.
+    assert_eq!(height(peer), before + 1);
+}
+
+/// Registers, expects the exact rejection `expected`, and checks nothing was written.
+pub fn rejected(peer: &DevPeer, creds: &str, extra: &[&str], cc_ids: &[&str], expected: &str) {
+    let before = snapshot(peer, "ercc", cc_ids);
+    let mut flags = AT.to_vec();
+    flags.extend_from_slice(extra);
+    let out = peer.invoke("ercc", &["registerEnclave", creds], &flags);
+    assert_eq!(failure_message(&out), expected);
+    assert_eq!(
+        snapshot(peer, "ercc", cc_ids),
+        before,
+        "a rejected registration ({expected}) changed the ledger"
+    );
+}
+
+/// A CA and a server certificate for 127.0.0.1 / localhost, written to `dir`.
+pub fn server_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::default();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "ercc e2e CaaS CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut srv = CertificateParams::default();
+    srv.distinguished_name.push(DnType::CommonName, "ercc");
+    srv.subject_alt_names = vec![
+        SanType::IpAddress("127.0.0.1".parse().unwrap()),
+        SanType::DnsName("localhost".try_into().unwrap()),
+    ];
+    let cert = srv.signed_by(&key, &issuer).unwrap();
+    let (ca_p, cert_p, key_p) = (
+        dir.join("ca.pem"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&ca_p, ca_cert.pem()).unwrap();
+    std::fs::write(&cert_p, cert.pem()).unwrap();
+    std::fs::write(&key_p, key.serialize_pem()).unwrap();
+    (ca_p, cert_p, key_p)
+}
+
+pub fn wait_listening(port: u16, server: &mut KillOnDrop, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(s)) = server.0.try_wait() {
+            panic!(
+                "ercc server exited ({s}):\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "ercc server never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `ercc` started by hand as a CaaS server, as an operator would; logs go to `log`.
+pub fn start_server(
+    pkg_id: &str,
+    port: u16,
+    tls: &(PathBuf, PathBuf, PathBuf),
+    policy: Vec<(String, String)>,
+    log: &Path,
+) -> KillOnDrop {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let mut cmd = ercc_command();
+    cmd.env("CHAINCODE_PKG_ID", pkg_id)
+        .env("CHAINCODE_SERVER_ADDRESS", format!("127.0.0.1:{port}"))
+        .env("CHAINCODE_TLS_CERT", &tls.1)
+        .env("CHAINCODE_TLS_KEY", &tls.2)
+        .envs(policy)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    let mut server = KillOnDrop(cmd.spawn().unwrap());
+    wait_listening(port, &mut server, log);
+    server
+}
+
+/// SIGTERM, and the server must exit 0 within 10 s.
+pub fn stop_server(mut server: KillOnDrop, log: &Path) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(server.0.id()).unwrap()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = server.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "ercc ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        status.success(),
+        "ercc exit {status}:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
