@@ -588,8 +588,8 @@ pub(crate) struct Admission {
     pub(crate) renewal: bool,
 }
 
-/// The appraisal record of a registration accepted at `now`.
-fn new_record(checked: &CheckedCredentials, now: i64) -> AppraisalRecord {
+/// The appraisal record of a registration accepted at `now` (also what `ercc verify` shows).
+pub(crate) fn new_record(checked: &CheckedCredentials, now: i64) -> AppraisalRecord {
     let cc = checked.attested_data.cc_params.clone().unwrap_or_default();
     let j = &checked.judgement;
     AppraisalRecord {
