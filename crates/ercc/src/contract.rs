@@ -66,6 +66,7 @@ impl RegistryContract {
             "GetKeyExport" => ReturnValue::String(r.get_key_export(ledger, p(0), p(1))?),
             "PutKeyExport" => {
                 r.put_key_export(ledger, p(0))?;
+                tracing::info!(channel = ledger.channel_id(), "key export stored");
                 ReturnValue::Nothing
             }
             "QueryChaincodeEncryptionKey" => {
@@ -98,6 +99,7 @@ impl RegistryContract {
             }
             "RegisterCCKeys" => {
                 r.register_cc_keys(ledger, p(0))?;
+                tracing::info!(channel = ledger.channel_id(), "chaincode keys registered");
                 ReturnValue::Nothing
             }
             "RegisterEnclave" => {

@@ -21,6 +21,7 @@ pub mod keydist;
 pub mod keys;
 pub mod ledger;
 pub mod lifecycle;
+pub mod mock_enclave;
 pub mod package;
 pub mod policy_verifier;
 pub mod proto;

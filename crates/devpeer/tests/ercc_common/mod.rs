@@ -2,11 +2,14 @@
 //! binary and the repository's external builders are, the FPC messages (declared here from
 //! fpc-ercc-facts §4, independently of the registry's own `proto.rs`, so a wire mistake on either
 //! side shows), credentials carrying simulated, test-PKI EPID and test-PKI DCAP evidence bound to
-//! the real statement, and helpers to call the registry through `devpeer` and read its answers.
+//! the real statement, helpers to call the registry through `devpeer` and read its answers, and
+//! to deploy it in either mode (a normal-mode package; a CaaS server with its own TLS).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -14,10 +17,6 @@ use enclave_attestation::test_pki::{ReportSpec, TestPki as IasPki};
 use enclave_attestation::UnixTime;
 use prost::Message;
 use sha2::Digest;
-
-use std::process::Stdio;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use crate::common::{CliResult, DevPeer, KillOnDrop, Options};
 
@@ -155,6 +154,7 @@ pub const POLICY_VARS: &[&str] = &[
     "ERCC_MAX_REGISTRATION_AGE",
     "ERCC_CURRENT_DEFINITION_ONLY",
     "ERCC_ALLOW_UPGRADE_TRANSFER",
+    "ERCC_MAX_ENCLAVES_PER_CHAINCODE",
     "FABRIC_LOGGING_SPEC",
 ];
 
@@ -521,8 +521,6 @@ pub fn define(peer: &DevPeer, name: &str, version: &str, package_id: &str) {
     peer.define(name, version, 1, package_id).ok();
 }
 
-// --- Deploying the registry in both modes and calling it (shared by the ercc_* tests) ---
-
 /// A devpeer with both FPC builders; the policy variables and `CORE_PEER_ID` are set in its
 /// environment and propagated, as core.yaml would.
 pub fn options(policy: Vec<(String, String)>) -> Options {
@@ -542,12 +540,13 @@ pub fn options(policy: Vec<(String, String)>) -> Options {
     }
 }
 
-/// `ercc package normal` of the real binary, made once per test run and shared by the tests:
+/// `ercc package normal` of the real binary, made once per test binary and shared by its tests:
 /// gzip of a debug build's ~100 MB binary takes a debug-built packager tens of seconds.
 pub fn normal_package() -> &'static (PathBuf, String) {
     static PKG: OnceLock<(PathBuf, String)> = OnceLock::new();
     PKG.get_or_init(|| {
-        let pkg = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ercc-e2e-normal.tar.gz");
+        let pkg = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("{}-normal.tar.gz", env!("CARGO_CRATE_NAME")));
         let ercc = ercc_bin();
         let id = ercc_ok(&[
             "package",
