@@ -187,3 +187,25 @@ fn badly_signed_or_malformed_collateral_and_epid_evidence_are_refused() {
         VerifyError::NotReappraisable(enclave_attestation::EvidenceType::EpidLinkable)
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Garbage offered as collateral is refused, never a panic or a verdict.
+    #[test]
+    fn garbage_collateral_is_refused(collateral in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+        let pki = fixture();
+        let r = reappraise(&pki.1, &request(&pki.0, pki.2, &collateral));
+        proptest::prop_assert!(r.is_err());
+    }
+}
+
+/// One registered enclave shared by the property test's cases (the test PKI takes a while).
+fn fixture() -> &'static (Vec<u8>, Policy, TcbInfoVersion) {
+    static F: std::sync::OnceLock<(Vec<u8>, Policy, TcbInfoVersion)> = std::sync::OnceLock::new();
+    F.get_or_init(|| {
+        let pki = pki();
+        let (evidence, applied) = registered(&pki);
+        (evidence, policy_for(&pki), applied)
+    })
+}

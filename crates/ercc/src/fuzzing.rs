@@ -62,7 +62,8 @@ impl EvidenceVerifier for PrefixVerifier {
 
 /// Target `register_enclave`: the contract entry point over a [`MemLedger`] with a fake
 /// verifier. First byte even: the rest is protobuf credentials; odd: base64 text. Then
-/// every query runs on the attested chaincode and on the input as a chaincode id.
+/// every query and the lifecycle functions run on the attested chaincode and on the input as
+/// a chaincode id.
 pub fn register_enclave(data: &[u8]) {
     let Some((mode, rest)) = data.split_first() else {
         return;
@@ -96,6 +97,18 @@ pub fn register_enclave(data: &[u8]) {
         let _ = registry.query_list_provisioned_enclaves(&mut ledger, cc);
         let _ = registry.query_chaincode_end_points(&mut ledger, cc);
         let _ = registry.query_chaincode_encryption_key(&mut ledger, cc);
+        let _ = registry.query_enclave_status(&mut ledger, cc, &text);
+        // The lifecycle writes, with the input as ids and collateral: a refusal writes nothing.
+        let before = ledger.state.clone();
+        if registry
+            .reappraise_enclave(&mut ledger, cc, &text, &text)
+            .is_err()
+        {
+            assert_eq!(ledger.state, before, "refused re-appraisal wrote state");
+        }
+        if registry.retire_enclave(&mut ledger, cc, &text).is_err() {
+            assert_eq!(ledger.state, before, "refused retirement wrote state");
+        }
     }
 }
 
