@@ -15,7 +15,7 @@ mod ercc_common;
 
 use std::time::Instant;
 
-use common::{free_port, DevPeer};
+use common::DevPeer;
 use enclave_attestation::dcap::test_pki::TestTcb;
 use enclave_attestation::UnixTime;
 use ercc_common::*;
@@ -39,6 +39,16 @@ fn lifecycle_env(trust: &Trust) -> Vec<(String, String)> {
 
 fn at(t: i64) -> String {
     UnixTime::from_secs(t).to_string()
+}
+
+/// What `queryEnclaveCredentials` answers for `e` (both spellings).
+fn found(peer: &DevPeer, e: &Enclave) -> String {
+    query_both(
+        peer,
+        "ercc",
+        "queryEnclaveCredentials",
+        &[CC, &e.enclave_id()],
+    )
 }
 
 /// Invokes and asserts success with one committed block; returns the payload.
@@ -130,15 +140,7 @@ fn lifecycle(peer: &DevPeer, trust: &Trust) {
     register(peer, "registerEnclave", &v2_creds, &["--endorsers", "2"]);
     assert_registered(peer, "ercc", CC, &[(&v2, &v2_creds)]);
     // What an FPC chaincode calls to judge an endorsement still finds v1.
-    assert_eq!(
-        query_both(
-            peer,
-            "ercc",
-            "queryEnclaveCredentials",
-            &[CC, &v1.enclave_id()]
-        ),
-        v1_creds
-    );
+    assert_eq!(found(peer, &v1), v1_creds);
     let st = status(peer, &v2, TX_UNIX);
     assert_eq!(st["record"]["evidence_type"], "dcap", "{st}");
     assert_eq!(st["record"]["status"], "UpToDate", "{st}");
@@ -156,15 +158,7 @@ fn lifecycle(peer: &DevPeer, trust: &Trust) {
         &["retireEnclave", CC, &v1.enclave_id()],
         &["--timestamp", TX_TIME, "--endorsers", "2"],
     );
-    assert_eq!(
-        query_both(
-            peer,
-            "ercc",
-            "queryEnclaveCredentials",
-            &[CC, &v1.enclave_id()]
-        ),
-        ""
-    );
+    assert_eq!(found(peer, &v1), "");
     refused(
         peer,
         &["retireEnclave", CC, &v1.enclave_id()],
@@ -294,24 +288,11 @@ fn normal_mode_runs_the_enclave_lifecycle() {
 fn caas_mode_runs_the_enclave_lifecycle() {
     let t0 = Instant::now();
     let trust = Trust::new();
-    let dir = tempfile::tempdir().unwrap();
-    let tls = server_tls(dir.path());
-    let port = free_port();
-    let pkg = dir.path().join("ercc-caas.tar.gz");
-    let pkg_id = package_caas(
-        &pkg,
-        "ercc_caas_lc",
-        &format!("127.0.0.1:{port}"),
-        Some(&tls.0),
-    );
-    let log = dir.path().join("ercc-server.log");
-    let server = start_server(&pkg_id, port, &tls, lifecycle_env(&trust), &log);
+    let registry = CaasRegistry::start("ercc_caas_lc", lifecycle_env(&trust));
     let mut peer = DevPeer::start(options(Vec::new()));
-    peer.cli(&["install", pkg.to_str().unwrap()]).ok();
-    let out = peer.define("ercc", "1.0", 1, &pkg_id);
-    assert!(out.success, "define: {}", out.stderr);
+    registry.deploy(&peer);
     lifecycle(&peer, &trust);
     peer.stop();
-    stop_server(server, &log);
+    registry.stop();
     eprintln!("caas mode lifecycle: {:?}", t0.elapsed());
 }

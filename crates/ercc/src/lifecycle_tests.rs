@@ -43,6 +43,29 @@ fn tcb(issue_date: i64, evaluation: u32) -> TcbInfoRecord {
     }
 }
 
+/// The re-appraisal verdict the fake verifier gives next.
+fn set_verdict(
+    verifier: &LcVerifier,
+    tcb_info: TcbInfoRecord,
+    status: &str,
+    advisories: &[&str],
+    rejected: Option<&str>,
+) {
+    *verifier.reappraisal.lock().unwrap() = Some(Ok(Rejudgement {
+        tcb_info,
+        status: Some(status.into()),
+        advisory_ids: advisories.iter().map(|a| a.to_string()).collect(),
+        rejected: rejected.map(str::to_owned),
+    }));
+}
+
+/// What `queryEnclaveCredentials` answers for the enclave with key `vk`.
+fn found(registry: &Registry, ledger: &mut MemLedger, vk: &[u8]) -> String {
+    registry
+        .query_enclave_credentials(ledger, CC, &eid(vk))
+        .unwrap()
+}
+
 fn dcap_judgement(tcb_info: TcbInfoRecord) -> Judgement {
     Judgement {
         evidence_type: "dcap".into(),
@@ -197,12 +220,7 @@ fn upgrade_registers_the_new_version_and_clients_see_only_it() {
         )
     );
     // The old enclave's credentials are still found, to judge its endorsements.
-    assert_eq!(
-        registry
-            .query_enclave_credentials(&mut ledger, CC, &eid(b"vk-1"))
-            .unwrap(),
-        v1
-    );
+    assert_eq!(found(&registry, &mut ledger, b"vk-1"), v1);
     let old = status(&registry, &mut ledger, b"vk-1");
     assert_eq!(old["state"], "superseded");
     assert_eq!(
@@ -250,12 +268,7 @@ fn retirement_only_by_the_enclaves_org_then_a_replacement_registers() {
 
     registry.retire_enclave(&mut ledger, CC, &id).unwrap();
     assert!(ledger.state.is_empty(), "{:?}", ledger.state.keys());
-    assert_eq!(
-        registry
-            .query_enclave_credentials(&mut ledger, CC, &id)
-            .unwrap(),
-        ""
-    );
+    assert_eq!(found(&registry, &mut ledger, b"vk-1"), "");
     let v2 = enclave(b"vk-2", "peer1:7051", &mrenclave(), 1);
     registry.register_enclave(&mut ledger, &v2).unwrap();
     assert_eq!(client_view(&registry, &mut ledger).0, Some(vec![v2]));
@@ -283,12 +296,7 @@ fn expiry_leaves_old_attestations_out_and_renewal_brings_them_back() {
             "no enclave registered for chaincode mycc".into()
         )
     );
-    assert_eq!(
-        registry
-            .query_enclave_credentials(&mut ledger, CC, &eid(b"vk-1"))
-            .unwrap(),
-        v1
-    );
+    assert_eq!(found(&registry, &mut ledger, b"vk-1"), v1);
     let st = status(&registry, &mut ledger, b"vk-1");
     assert_eq!(st["state"], "expired");
     assert_eq!(
@@ -411,12 +419,13 @@ fn reappraisal_revokes_and_refusals_write_nothing() {
     );
 
     // Newer collateral that still accepts the platform: recorded, still current.
-    *verifier.reappraisal.lock().unwrap() = Some(Ok(Rejudgement {
-        tcb_info: tcb(NOW, 17),
-        status: Some("SWHardeningNeeded".into()),
-        advisory_ids: vec!["INTEL-SA-00615".into()],
-        rejected: None,
-    }));
+    set_verdict(
+        &verifier,
+        tcb(NOW, 17),
+        "SWHardeningNeeded",
+        &["INTEL-SA-00615"],
+        None,
+    );
     let record: AppraisalRecord = serde_json::from_str(
         &registry
             .reappraise_enclave(&mut ledger, CC, &id, "{}")
@@ -432,12 +441,13 @@ fn reappraisal_revokes_and_refusals_write_nothing() {
     );
 
     // Newer collateral that marks it OutOfDate: revoked, left out of every query.
-    *verifier.reappraisal.lock().unwrap() = Some(Ok(Rejudgement {
-        tcb_info: tcb(NOW + 1, 18),
-        status: Some("OutOfDate".into()),
-        advisory_ids: vec!["INTEL-SA-00289".into()],
-        rejected: Some("TCB status OutOfDate not accepted".into()),
-    }));
+    set_verdict(
+        &verifier,
+        tcb(NOW + 1, 18),
+        "OutOfDate",
+        &["INTEL-SA-00289"],
+        Some("TCB status OutOfDate not accepted"),
+    );
     registry
         .reappraise_enclave(&mut ledger, CC, &id, "{}")
         .unwrap();
@@ -450,12 +460,7 @@ fn reappraisal_revokes_and_refusals_write_nothing() {
             "no enclave registered for chaincode mycc".into()
         )
     );
-    assert_eq!(
-        registry
-            .query_enclave_credentials(&mut ledger, CC, &id)
-            .unwrap(),
-        ""
-    );
+    assert_eq!(found(&registry, &mut ledger, b"vk-1"), "");
     let st = status(&registry, &mut ledger, b"vk-1");
     assert_eq!(st["state"], "revoked");
     assert_eq!(st["reason"], "TCB status OutOfDate not accepted");
@@ -478,12 +483,13 @@ fn renewal_with_older_tcb_info_than_applied_is_refused() {
     let v1 = enclave(b"vk-1", "peer0:7051", &mrenclave(), 1);
     *verifier.judgement.lock().unwrap() = dcap_judgement(tcb(NOW - HOUR, 17));
     registry.register_enclave(&mut ledger, &v1).unwrap();
-    *verifier.reappraisal.lock().unwrap() = Some(Ok(Rejudgement {
-        tcb_info: tcb(NOW, 18),
-        status: Some("OutOfDate".into()),
-        advisory_ids: vec![],
-        rejected: Some("TCB status OutOfDate not accepted".into()),
-    }));
+    set_verdict(
+        &verifier,
+        tcb(NOW, 18),
+        "OutOfDate",
+        &[],
+        Some("TCB status OutOfDate not accepted"),
+    );
     registry
         .reappraise_enclave(&mut ledger, CC, &id, "{}")
         .unwrap();
@@ -525,12 +531,13 @@ fn lifecycle_endorsers_agree() {
         registry
             .register_enclave(&mut ledger, &enclave(b"vk-2", "peer1:7051", V2, 2))
             .unwrap();
-        *verifier.reappraisal.lock().unwrap() = Some(Ok(Rejudgement {
-            tcb_info: tcb(NOW, 18),
-            status: Some("OutOfDate".into()),
-            advisory_ids: vec![],
-            rejected: Some("TCB status OutOfDate not accepted".into()),
-        }));
+        set_verdict(
+            &verifier,
+            tcb(NOW, 18),
+            "OutOfDate",
+            &[],
+            Some("TCB status OutOfDate not accepted"),
+        );
         let record = registry
             .reappraise_enclave(&mut ledger, CC, &eid(b"vk-2"), "{}")
             .unwrap();

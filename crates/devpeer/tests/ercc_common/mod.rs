@@ -668,6 +668,58 @@ pub fn wait_listening(port: u16, server: &mut KillOnDrop, log: &Path) {
     }
 }
 
+/// A registry CaaS package (label `label`) installed nowhere yet, and `ercc` serving it over TLS
+/// with `policy`: what a CaaS test needs before it starts its peer.
+pub struct CaasRegistry {
+    pub dir: tempfile::TempDir,
+    pub tls: (PathBuf, PathBuf, PathBuf),
+    pub port: u16,
+    pub pkg: PathBuf,
+    pub pkg_id: String,
+    pub log: PathBuf,
+    pub server: KillOnDrop,
+}
+
+impl CaasRegistry {
+    pub fn start(label: &str, policy: Vec<(String, String)>) -> CaasRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = server_tls(dir.path());
+        let port = crate::common::free_port();
+        let pkg = dir.path().join("ercc-caas.tar.gz");
+        let pkg_id = package_caas(&pkg, label, &format!("127.0.0.1:{port}"), Some(&tls.0));
+        let log = dir.path().join("ercc-server.log");
+        let server = start_server(&pkg_id, port, &tls, policy, &log);
+        CaasRegistry {
+            dir,
+            tls,
+            port,
+            pkg,
+            pkg_id,
+            log,
+            server,
+        }
+    }
+
+    /// Installs the package on `peer` and defines `ercc` (sequence 1) with it.
+    pub fn deploy(&self, peer: &DevPeer) {
+        let installed = peer.cli(&["install", self.pkg.to_str().unwrap()]).ok();
+        assert_eq!(installed.trim(), self.pkg_id);
+        let out = peer.define("ercc", "1.0", 1, &self.pkg_id);
+        assert!(
+            out.success && !out.stderr.contains("did not launch"),
+            "define: {}\nserver log:\n{}\npeer log:\n{}",
+            out.stderr,
+            std::fs::read_to_string(&self.log).unwrap_or_default(),
+            peer.log()
+        );
+    }
+
+    /// SIGTERM; the server must exit 0.
+    pub fn stop(self) {
+        stop_server(self.server, &self.log);
+    }
+}
+
 /// `ercc` started by hand as a CaaS server, as an operator would; logs go to `log`.
 pub fn start_server(
     pkg_id: &str,
