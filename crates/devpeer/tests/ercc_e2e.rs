@@ -49,42 +49,6 @@ fn policy_lines(log: &str) -> Vec<&str> {
         .collect()
 }
 
-fn height(peer: &DevPeer) -> u64 {
-    let status: serde_json::Value = serde_json::from_str(&peer.cli(&["status"]).ok()).unwrap();
-    status["height"].as_u64().unwrap()
-}
-
-/// Registers and asserts success (empty payload).
-fn register(peer: &DevPeer, function: &str, creds: &str, extra: &[&str]) {
-    let before = height(peer);
-    let mut flags = AT.to_vec();
-    flags.extend_from_slice(extra);
-    let out = peer.invoke("ercc", &[function, creds], &flags);
-    assert!(
-        out.success,
-        "{function} failed: {}\n{}",
-        out.stderr,
-        chaincode_logs(&peer.home)
-    );
-    assert_eq!(out.stdout_str(), "", "registerEnclave returns nothing");
-    // One committed block: what the rejections' snapshots would see change.
-    assert_eq!(height(peer), before + 1);
-}
-
-/// Registers, expects the exact rejection `expected`, and checks nothing was written.
-fn rejected(peer: &DevPeer, creds: &str, extra: &[&str], cc_ids: &[&str], expected: &str) {
-    let before = snapshot(peer, "ercc", cc_ids);
-    let mut flags = AT.to_vec();
-    flags.extend_from_slice(extra);
-    let out = peer.invoke("ercc", &["registerEnclave", creds], &flags);
-    assert_eq!(failure_message(&out), expected);
-    assert_eq!(
-        snapshot(peer, "ercc", cc_ids),
-        before,
-        "a rejected registration ({expected}) changed the ledger"
-    );
-}
-
 #[test]
 fn normal_mode_registers_every_evidence_type_and_survives_a_restart() {
     let t0 = Instant::now();

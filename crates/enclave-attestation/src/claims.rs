@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::dcap::TcbInfoVersion;
 use crate::time::UnixTime;
 
 /// The evidence types FPC knows (`attestation_type` in the evidence envelope).
@@ -100,6 +101,9 @@ pub struct Claims {
     /// When the evidence was issued (the IAS report timestamp); `None` when the evidence has no
     /// issue time of its own (DCAP: its collateral validity is checked at the transaction time).
     pub issued_at: Option<UnixTime>,
+    /// The TCB info that judged a `dcap` platform (what re-appraisal must be newer than); `None`
+    /// for the other types.
+    pub tcb_info: Option<TcbInfoVersion>,
 }
 
 impl Claims {
@@ -121,6 +125,11 @@ impl Claims {
             "status": self.status,
             "advisory_ids": self.advisory_ids,
             "issued_at": self.issued_at.map(|t| t.to_string()),
+            "tcb_info": self.tcb_info.map(|t| serde_json::json!({
+                "fmspc": hex::encode_upper(t.fmspc),
+                "issue_date": UnixTime::from_secs(t.issue_date).to_string(),
+                "tcb_evaluation_data_number": t.evaluation_data_number,
+            })),
         })
     }
 }

@@ -71,6 +71,9 @@ pub enum VerifyError {
     /// `dcap` evidence is malformed or does not verify (quote, collateral, chains, CRLs).
     #[error("{0}")]
     Dcap(#[from] crate::dcap::DcapError),
+    /// Only `dcap` evidence has collateral that can be renewed; EPID's IAS is gone.
+    #[error("{0} evidence cannot be re-appraised (only dcap evidence has newer collateral)")]
+    NotReappraisable(EvidenceType),
 }
 
 /// Evidence that does not parse. `what` names the part (`evidence envelope`, `IAS evidence`,

@@ -19,6 +19,7 @@ mod error;
 pub mod ias;
 pub mod limits;
 mod policy;
+mod reappraisal;
 mod simulated;
 mod time;
 mod verifier;
@@ -39,6 +40,7 @@ pub use policy::{
     ENV_DCAP_ACCEPTED_TCB_STATUSES, ENV_DCAP_REJECTED_ADVISORIES, ENV_DCAP_ROOT_CA,
     ENV_IAS_ACCEPTED_QUOTE_STATUSES, ENV_IAS_ROOT_CA, ENV_MAX_REPORT_AGE, ENV_POLICY_FILE,
 };
+pub use reappraisal::{reappraise, Reappraisal, ReappraisalRequest};
 pub use simulated::SimulatedVerifier;
 pub use time::UnixTime;
 pub use verifier::{verifier_for, EvidenceVerifier};

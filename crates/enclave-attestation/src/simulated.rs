@@ -38,6 +38,7 @@ impl EvidenceVerifier for SimulatedVerifier {
             status: None,
             advisory_ids: Vec::new(),
             issued_at: None,
+            tcb_info: None,
         })
     }
 

@@ -6,7 +6,7 @@
 //! [`DcapVerifier`]; the common appraisal then applies the DCAP part of the policy.
 
 use crate::claims::{Claims, EvidenceType};
-use crate::dcap::{self, DcapEvidence};
+use crate::dcap::{self, DcapEvidence, DcapVerified, TcbInfoVersion};
 use crate::envelope::Envelope;
 use crate::error::VerifyError;
 use crate::ias::EpidVerifier;
@@ -52,19 +52,28 @@ impl EvidenceVerifier for DcapVerifier {
     ) -> Result<Claims, VerifyError> {
         let evidence = DcapEvidence::parse(envelope.evidence.as_bytes())?;
         let v = dcap::verify(&evidence, policy.dcap.root_ca.der(), now.as_secs())?;
-        Ok(Claims {
-            evidence_type: EvidenceType::Dcap,
-            enclave: Some(v.enclave_report()),
-            status: Some(v.tcb_status),
-            advisory_ids: v.advisory_ids,
-            // Freshness is the collateral's validity window, already checked at `now`.
-            issued_at: None,
-        })
+        Ok(dcap_claims(
+            v,
+            dcap::tcb_info_version(&evidence.collateral)?,
+        ))
     }
 
     fn inspect(&self, envelope: &Envelope) -> Result<serde_json::Value, VerifyError> {
         Ok(dcap::inspect(&DcapEvidence::parse(
             envelope.evidence.as_bytes(),
         )?))
+    }
+}
+
+/// The claims of a verified DCAP quote judged under TCB info `tcb_info`.
+pub(crate) fn dcap_claims(v: DcapVerified, tcb_info: TcbInfoVersion) -> Claims {
+    Claims {
+        evidence_type: EvidenceType::Dcap,
+        enclave: Some(v.enclave_report()),
+        status: Some(v.tcb_status),
+        advisory_ids: v.advisory_ids,
+        // Freshness is the collateral's validity window, already checked at `now`.
+        issued_at: None,
+        tcb_info: Some(tcb_info),
     }
 }

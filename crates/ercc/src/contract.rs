@@ -37,10 +37,13 @@ impl RegistryContract {
             ("QueryChaincodeEncryptionKey", 1, String),
             ("QueryChaincodeEndPoints", 1, String),
             ("QueryEnclaveCredentials", 2, String),
+            ("QueryEnclaveStatus", 2, String),
             ("QueryListEnclaveCredentials", 1, StringList),
             ("QueryListProvisionedEnclaves", 1, StringList),
+            ("ReappraiseEnclave", 3, String),
             ("RegisterCCKeys", 1, Nothing),
             ("RegisterEnclave", 1, Nothing),
+            ("RetireEnclave", 2, Nothing),
         ]
         .into_iter()
         .map(|(name, params, returns)| TransactionInfo::submit(name, params, returns))
@@ -75,11 +78,24 @@ impl RegistryContract {
             "QueryEnclaveCredentials" => {
                 ReturnValue::String(r.query_enclave_credentials(ledger, p(0), p(1))?)
             }
+            "QueryEnclaveStatus" => {
+                ReturnValue::String(r.query_enclave_status(ledger, p(0), p(1))?)
+            }
             "QueryListEnclaveCredentials" => {
                 ReturnValue::StringList(r.query_list_enclave_credentials(ledger, p(0))?)
             }
             "QueryListProvisionedEnclaves" => {
                 ReturnValue::StringList(r.query_list_provisioned_enclaves(ledger, p(0))?)
+            }
+            "ReappraiseEnclave" => {
+                let record = r.reappraise_enclave(ledger, p(0), p(1), p(2))?;
+                tracing::info!(cc = p(0), enclave = p(1), %record, "enclave re-appraised");
+                ReturnValue::String(record)
+            }
+            "RetireEnclave" => {
+                r.retire_enclave(ledger, p(0), p(1))?;
+                tracing::info!(cc = p(0), enclave = p(1), "enclave retired");
+                ReturnValue::Nothing
             }
             "RegisterCCKeys" => {
                 r.register_cc_keys(ledger, p(0))?;

@@ -11,6 +11,7 @@ use base64::Engine;
 
 use crate::credentials;
 use crate::ledger::MemLedger;
+use crate::lifecycle::Judgement;
 use crate::registry::{EvidenceVerifier, Registry};
 
 /// Channel, chaincode, MRENCLAVE and MSP of the ledger the contract target runs on;
@@ -44,9 +45,15 @@ fn parse_all_the_way(text: &str) {
 struct PrefixVerifier;
 
 impl EvidenceVerifier for PrefixVerifier {
-    fn verify(&self, evidence: &[u8], expected: &str, _: &[u8], _: i64) -> Result<(), String> {
+    fn verify(
+        &self,
+        evidence: &[u8],
+        expected: &str,
+        _: &[u8],
+        _: i64,
+    ) -> Result<Judgement, String> {
         if evidence.starts_with(FUZZ_GOOD_EVIDENCE) && expected == FUZZ_MRENCLAVE {
-            Ok(())
+            Ok(Judgement::default())
         } else {
             Err("fake verifier refuses".into())
         }
@@ -55,7 +62,8 @@ impl EvidenceVerifier for PrefixVerifier {
 
 /// Target `register_enclave`: the contract entry point over a [`MemLedger`] with a fake
 /// verifier. First byte even: the rest is protobuf credentials; odd: base64 text. Then
-/// every query runs on the attested chaincode and on the input as a chaincode id.
+/// every query and the lifecycle functions run on the attested chaincode and on the input as
+/// a chaincode id.
 pub fn register_enclave(data: &[u8]) {
     let Some((mode, rest)) = data.split_first() else {
         return;
@@ -71,7 +79,7 @@ pub fn register_enclave(data: &[u8]) {
 
     let result = registry.register_enclave(&mut ledger, &text);
     match &result {
-        Ok(()) => assert_eq!(ledger.state.len(), 2, "a registration writes two keys"),
+        Ok(()) => assert_eq!(ledger.state.len(), 3, "a registration writes three keys"),
         Err(_) => {
             assert!(ledger.state.is_empty(), "failed registration wrote state");
             assert_eq!(ledger.puts, 0, "failed registration attempted a write");
@@ -89,6 +97,18 @@ pub fn register_enclave(data: &[u8]) {
         let _ = registry.query_list_provisioned_enclaves(&mut ledger, cc);
         let _ = registry.query_chaincode_end_points(&mut ledger, cc);
         let _ = registry.query_chaincode_encryption_key(&mut ledger, cc);
+        let _ = registry.query_enclave_status(&mut ledger, cc, &text);
+        // The lifecycle writes, with the input as ids and collateral: a refusal writes nothing.
+        let before = ledger.state.clone();
+        if registry
+            .reappraise_enclave(&mut ledger, cc, &text, &text)
+            .is_err()
+        {
+            assert_eq!(ledger.state, before, "refused re-appraisal wrote state");
+        }
+        if registry.retire_enclave(&mut ledger, cc, &text).is_err() {
+            assert_eq!(ledger.state, before, "refused retirement wrote state");
+        }
     }
 }
 

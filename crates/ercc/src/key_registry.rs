@@ -8,6 +8,7 @@
 use crate::keydist::{self, KeyExport, KeyRegistration};
 use crate::keys;
 use crate::ledger::Ledger;
+use crate::lifecycle::LifecycleError;
 use crate::proto::AttestedData;
 use crate::registry::{check_creator_org, stored_credentials, Registry, RegistryError};
 
@@ -128,6 +129,16 @@ impl Registry {
         let receiver = registered_in(ledger, &cc, &msg.receiver_id)?;
         check_sender_keys(ledger, &sender, &msg)?;
         check_can_endorse(ledger, &receiver)?;
+        // An enclave of an earlier definition (an upgrade's old version) exports only when
+        // the operator allows upgrade transfers.
+        if !self.policy().allow_upgrade_transfer {
+            check_can_endorse(ledger, &sender).map_err(|_| {
+                LifecycleError::UpgradeTransferNotAllowed {
+                    cc_id: cc.clone(),
+                    enclave_id: sender.enclave_id.clone(),
+                }
+            })?;
+        }
         if receiver.attested_data.enclave_ek.is_empty() {
             return Err(RegistryError::ReceiverHasNoEk(receiver.enclave_id));
         }

@@ -168,8 +168,9 @@ impl World {
 #[test]
 fn two_organisations_generate_export_import_and_share_one_key() {
     let mut w = World::registered();
-    // Several-enclave mode writes no placeholder marker: nobody is provisioned yet.
-    assert_eq!(w.ledger.state.len(), 2);
+    // Several-enclave mode writes no placeholder marker: nobody is provisioned yet (two
+    // credentials and their two appraisal records).
+    assert_eq!(w.ledger.state.len(), 4);
     assert_eq!(w.provisioned(), None);
     let endpoints = w
         .registry
@@ -230,8 +231,8 @@ fn two_organisations_generate_export_import_and_share_one_key() {
         .query_chaincode_encryption_key(&mut w.ledger, CC)
         .unwrap();
     assert_eq!(ek, STANDARD.encode(CC_EK));
-    // chaincode_ek, two credentials, two markers, one export.
-    assert_eq!(w.ledger.state.len(), 6);
+    // chaincode_ek, two credentials, two markers, one export, two appraisal records.
+    assert_eq!(w.ledger.state.len(), 8);
 }
 
 #[test]
@@ -505,4 +506,69 @@ fn raw_32_byte_enclave_ids_are_accepted() {
     msg.enclave_id = hex::decode(w.e1.id()).unwrap();
     let text = signed_registration(&w.e1, &msg);
     w.as_org("Org1MSP").register_keys(&text).unwrap();
+}
+
+/// FPC #313's upgrade path: after the definition moves to v2, the v1 enclave (provisioned)
+/// exports the chaincode keys to the v2 enclave only when the policy allows upgrade
+/// transfers; then clients see the v2 enclave, holding the same key.
+#[test]
+fn upgrade_transfer_from_the_old_version_needs_the_policy() {
+    const V2: &str = "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd";
+    for allowed in [false, true] {
+        let policy = RegistryPolicy::from_vars([
+            (ENV_MAX_ENCLAVES_PER_CHAINCODE, "2"),
+            ("ERCC_CURRENT_DEFINITION_ONLY", "true"),
+            (
+                "ERCC_ALLOW_UPGRADE_TRANSFER",
+                if allowed { "true" } else { "false" },
+            ),
+        ])
+        .unwrap();
+        let mut w = World::registered();
+        w.registry = Registry::new(FakeVerifier::default()).with_policy(policy);
+        let text = signed_registration(&w.e1, &w.e1.key_registration(CC_EK));
+        w.as_org("Org1MSP").register_keys(&text).unwrap();
+
+        // Upgrade; E3 (Org1, v2) registers although Org1's v1 enclave is still registered.
+        w.ledger.define_chaincode(CC, V2, 2);
+        let e3 = TestEnclave::new(3, "Org1MSP", "peer1.org1:7051");
+        let mut ad = e3.attested();
+        let cc = ad.cc_params.as_mut().unwrap();
+        cc.version = V2.into();
+        cc.sequence = 2;
+        let v2_params_hash = Sha256::digest(cc.encode_to_vec()).to_vec();
+        w.registry
+            .register_enclave(&mut w.ledger, &b64(&credentials_for(&ad)))
+            .unwrap();
+
+        let export = signed_export(&w.e1, &w.e1.export(&e3, CC_EK));
+        if !allowed {
+            let message = format!(
+                "sender enclave {} runs an earlier definition of chaincode {CC}: the registry policy does not allow upgrade transfers",
+                w.e1.id()
+            );
+            w.refused(&message, |w| w.put_export(&export));
+            continue;
+        }
+        w.put_export(&export).unwrap();
+        let import = CcKeyRegistrationMessage {
+            cc_params_hash: v2_params_hash,
+            chaincode_ek: CC_EK.to_vec(),
+            enclave_id: e3.id().into_bytes(),
+        };
+        w.register_keys(&signed_registration(&e3, &import)).unwrap();
+        assert_eq!(w.provisioned(), Some(vec![e3.id()]));
+        assert_eq!(
+            w.registry
+                .query_chaincode_end_points(&mut w.ledger, CC)
+                .unwrap(),
+            "peer1.org1:7051"
+        );
+        assert_eq!(
+            w.registry
+                .query_chaincode_encryption_key(&mut w.ledger, CC)
+                .unwrap(),
+            STANDARD.encode(CC_EK)
+        );
+    }
 }

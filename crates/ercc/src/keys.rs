@@ -1,5 +1,6 @@
-//! Fabric composite keys (`0x00 type 0x00 attr1 0x00 … 0x00`) and the registry's four
-//! key spaces (the two the Go registry writes, and the two of key distribution), byte-for-byte as the Go shim builds them, so the Go registry's state
+//! Fabric composite keys (`0x00 type 0x00 attr1 0x00 … 0x00`) and the registry's five
+//! key spaces (the two the Go registry writes, the two of key distribution, and the
+//! appraisal records of the enclave lifecycle), byte-for-byte as the Go shim builds them, so the Go registry's state
 //! reads back here and ours reads back there.
 //!
 //! Creating and splitting keys is the runtime's (`fabric_chaincode`), with the Go shim's
@@ -15,6 +16,9 @@ pub const PROVISIONED_OBJECT_TYPE: &str = "namespaces/provisioned";
 /// standing for the `SignedCCKeyRegistrationMessage` of the post-MVP design).
 pub const PROVISIONED_PLACEHOLDER: &[u8] = b"a SignedCCKeyRegistrationMessage";
 
+/// Object type of the registry's appraisal records: `[ccId, enclaveId]` → JSON
+/// [`crate::lifecycle::AppraisalRecord`] (what was judged, when; not in the Go registry).
+pub const APPRAISAL_OBJECT_TYPE: &str = "namespaces/appraisal";
 /// Object type of the chaincode encryption keys: `[ccId]` → the PEM bytes of the key the
 /// first `registerCCKeys` of the chaincode registered (never changed afterwards).
 pub const CHAINCODE_EK_OBJECT_TYPE: &str = "namespaces/chaincode_ek";
@@ -46,6 +50,11 @@ pub fn credentials_key(cc_id: &str, enclave_id: &str) -> Result<String, KeyError
 /// Key of the provisioned marker of one enclave.
 pub fn provisioned_key(cc_id: &str, enclave_id: &str) -> Result<String, KeyError> {
     create_composite_key(PROVISIONED_OBJECT_TYPE, &[cc_id, enclave_id])
+}
+
+/// Key of the appraisal record of one enclave.
+pub fn appraisal_key(cc_id: &str, enclave_id: &str) -> Result<String, KeyError> {
+    create_composite_key(APPRAISAL_OBJECT_TYPE, &[cc_id, enclave_id])
 }
 
 /// Key of a chaincode's encryption key.

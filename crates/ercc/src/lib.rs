@@ -20,6 +20,7 @@ pub mod key_registry;
 pub mod keydist;
 pub mod keys;
 pub mod ledger;
+pub mod lifecycle;
 pub mod mock_enclave;
 pub mod package;
 pub mod policy_verifier;

@@ -3,8 +3,10 @@
 //! transaction time. The one place where the registry meets the attestation crate; the
 //! chaincode and `ercc verify` both get their verifier from [`verifier_from_env`].
 
-use enclave_attestation::{Policy, UnixTime, VerificationRequest};
+use enclave_attestation::dcap::TcbInfoVersion;
+use enclave_attestation::{Claims, Policy, ReappraisalRequest, UnixTime, VerificationRequest};
 
+use crate::lifecycle::{Judgement, ReappraisalInput, Rejudgement, TcbInfoRecord};
 use crate::registry::EvidenceVerifier;
 
 /// Why no verifier could be built (bad policy configuration).
@@ -37,7 +39,7 @@ impl EvidenceVerifier for PolicyVerifier {
         expected_mrenclave: &str,
         statement: &[u8],
         now_unix: i64,
-    ) -> Result<(), String> {
+    ) -> Result<Judgement, String> {
         let request = VerificationRequest {
             evidence,
             expected_mrenclave,
@@ -45,9 +47,58 @@ impl EvidenceVerifier for PolicyVerifier {
             now: UnixTime::from_secs(now_unix),
         };
         enclave_attestation::verify(&self.policy, &request)
-            .map(|_| ())
+            .map(|v| judgement(v.claims()))
             .map_err(|e| e.to_string())
     }
+
+    fn reappraise(&self, input: &ReappraisalInput<'_>) -> Result<Rejudgement, String> {
+        let request = ReappraisalRequest {
+            evidence: input.evidence,
+            expected_mrenclave: input.expected_mrenclave,
+            statement: input.statement,
+            applied: tcb_info_version(input.applied)?,
+            collateral: input.collateral,
+            now: UnixTime::from_secs(input.now_unix),
+        };
+        let r =
+            enclave_attestation::reappraise(&self.policy, &request).map_err(|e| e.to_string())?;
+        Ok(Rejudgement {
+            tcb_info: tcb_info_record(&r.tcb_info),
+            status: r.claims.as_ref().and_then(|c| c.status.clone()),
+            advisory_ids: r.claims.map(|c| c.advisory_ids).unwrap_or_default(),
+            rejected: r.verdict.err().map(|e| e.to_string()),
+        })
+    }
+}
+
+/// What the registry records of verified claims.
+fn judgement(c: &Claims) -> Judgement {
+    Judgement {
+        evidence_type: c.evidence_type.to_string(),
+        status: c.status.clone(),
+        advisory_ids: c.advisory_ids.clone(),
+        issued_at: c.issued_at.map(UnixTime::as_secs),
+        tcb_info: c.tcb_info.as_ref().map(tcb_info_record),
+    }
+}
+
+fn tcb_info_record(t: &TcbInfoVersion) -> TcbInfoRecord {
+    TcbInfoRecord {
+        fmspc: hex::encode_upper(t.fmspc),
+        issue_date: t.issue_date,
+        evaluation_data_number: t.evaluation_data_number,
+    }
+}
+
+fn tcb_info_version(t: &TcbInfoRecord) -> Result<TcbInfoVersion, String> {
+    let mut fmspc = [0u8; 6];
+    hex::decode_to_slice(&t.fmspc, &mut fmspc)
+        .map_err(|_| format!("recorded FMSPC {:?} is not 6 bytes of hex", t.fmspc))?;
+    Ok(TcbInfoVersion {
+        fmspc,
+        issue_date: t.issue_date,
+        evaluation_data_number: t.evaluation_data_number,
+    })
 }
 
 /// The verifier configured from the environment (`ERCC_POLICY_FILE`, `ERCC_ACCEPTED_EVIDENCE`,
@@ -131,7 +182,77 @@ mod tests {
         let text = credentials(signed_evidence(&spec), statement);
         let mut l = ledger();
         registry().register_enclave(&mut l, &text).unwrap();
-        assert_eq!(l.state.len(), 2);
+        assert_eq!(l.state.len(), 3);
+        // The record keeps what was judged: the IAS report's time is the attestation time.
+        let key = crate::keys::appraisal_key(
+            "mycc",
+            &crate::credentials::enclave_id(b"-----BEGIN PUBLIC KEY-----\n"),
+        )
+        .unwrap();
+        let record: serde_json::Value = serde_json::from_slice(&l.state[&key]).unwrap();
+        assert_eq!(record["evidence_type"], spec.evidence_type());
+        assert_eq!(record["status"], "OK");
+        assert_eq!(record["attested_at"], NOW - 60);
+        assert_eq!(record["registered_at"], NOW);
+    }
+
+    /// Real DCAP verification in the registry: test PKI evidence registers, a newer TCB info
+    /// marking its platform OutOfDate revokes it, older collateral is refused unwritten.
+    #[test]
+    fn dcap_enclave_is_revoked_by_newer_tcb_info() {
+        use enclave_attestation::dcap::test_pki::{TestPki as DcapPki, TestTcb};
+        const ISSUED: i64 = 1_790_000_000;
+        let pki = DcapPki::new("ercc lifecycle", ISSUED).unwrap();
+        let mut policy = Policy::default();
+        policy.dcap.root_ca =
+            enclave_attestation::RootCa::from_pem(pki.root_ca_pem().as_bytes(), "test root")
+                .unwrap();
+        policy
+            .accepted_evidence
+            .insert(enclave_attestation::EvidenceType::Dcap);
+        let registry = Registry::new(PolicyVerifier::new(policy));
+        let statement = attested();
+        let text = credentials(pki.fpc_evidence(MRENCLAVE, &statement).unwrap(), statement);
+        let mut l = ledger();
+        l.tx_timestamp = Some(ISSUED + 3600);
+        registry.register_enclave(&mut l, &text).unwrap();
+        let eid = crate::credentials::enclave_id(b"-----BEGIN PUBLIC KEY-----\n");
+
+        l.tx_timestamp = Some(ISSUED + 5 * 86_400);
+        let (before, puts) = (l.state.clone(), l.puts);
+        let e = registry
+            .reappraise_enclave(&mut l, "mycc", &eid, &pki.collateral().unwrap().to_json())
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "re-appraisal refused: collateral is not newer than the TCB info already applied: "
+            ),
+            "{e}"
+        );
+        assert_eq!((l.state.clone(), l.puts), (before, puts));
+
+        let newer = pki
+            .reevaluated_collateral(ISSUED + 4 * 86_400, 18, TestTcb::UpToDate, "OutOfDate")
+            .unwrap();
+        let record: serde_json::Value = serde_json::from_str(
+            &registry
+                .reappraise_enclave(&mut l, "mycc", &eid, &newer.to_json())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(record["status"], "OutOfDate");
+        assert_eq!(record["tcb_info"]["fmspc"], "00906ED50000");
+        assert_eq!(record["tcb_info"]["evaluation_data_number"], 18);
+        assert_eq!(
+            record["revoked"]["reason"],
+            "TCB status OutOfDate not accepted"
+        );
+        assert_eq!(
+            registry
+                .query_list_enclave_credentials(&mut l, "mycc")
+                .unwrap(),
+            None
+        );
     }
 
     #[test]

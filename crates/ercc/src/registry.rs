@@ -12,24 +12,34 @@ use crate::credentials::{self, AttestedDataError, CredentialsError};
 use crate::keydist::{KeyMessageError, SignatureError};
 use crate::keys;
 use crate::ledger::{Ledger, LedgerError};
+use crate::lifecycle::{Judgement, LifecycleError, ReappraisalInput, Rejudgement};
 use crate::proto::{AttestedData, CcParameters, Credentials, HostParameters};
 use crate::registry_policy::RegistryPolicy;
 
 /// Checks attestation evidence. The registry calls it once per `registerEnclave`, after
-/// the chaincode-definition checks and before anything is written.
+/// the chaincode-definition checks and before anything is written, and once per
+/// `reappraiseEnclave`.
 pub trait EvidenceVerifier: Send + Sync {
     /// Accepts `evidence` (the `Credentials.evidence` JSON) only if it proves an enclave
     /// with MRENCLAVE `expected_mrenclave` (hex, the chaincode definition's version)
     /// bound `statement` (the attested data's `Any.value` bytes), judged at `now_unix`
-    /// (the transaction timestamp, never the wall clock). The error is the reason shown
-    /// after `evidence verification failed: `.
+    /// (the transaction timestamp, never the wall clock), and says what it judged (the
+    /// registry records it). The error is the reason shown after `evidence verification failed: `.
     fn verify(
         &self,
         evidence: &[u8],
         expected_mrenclave: &str,
         statement: &[u8],
         now_unix: i64,
-    ) -> Result<(), String>;
+    ) -> Result<Judgement, String>;
+
+    /// Re-judges a registered enclave's stored evidence with newer `collateral` for its
+    /// platform (see [`crate::lifecycle`]). `Err` refuses the collateral (nothing is
+    /// recorded); `Ok` carries the new verdict, favourable or not.
+    fn reappraise(&self, request: &ReappraisalInput<'_>) -> Result<Rejudgement, String> {
+        let _ = request;
+        Err("this registry's verifier cannot re-appraise enclaves".into())
+    }
 }
 
 impl<T: EvidenceVerifier + ?Sized> EvidenceVerifier for Box<T> {
@@ -39,8 +49,12 @@ impl<T: EvidenceVerifier + ?Sized> EvidenceVerifier for Box<T> {
         expected_mrenclave: &str,
         statement: &[u8],
         now_unix: i64,
-    ) -> Result<(), String> {
+    ) -> Result<Judgement, String> {
         (**self).verify(evidence, expected_mrenclave, statement, now_unix)
+    }
+
+    fn reappraise(&self, request: &ReappraisalInput<'_>) -> Result<Rejudgement, String> {
+        (**self).reappraise(request)
     }
 }
 
@@ -139,6 +153,8 @@ pub enum RegistryError {
     CorruptState(String),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
 }
 
 impl From<keys::KeyError> for RegistryError {
@@ -155,6 +171,8 @@ pub struct CheckedCredentials {
     pub host_params: HostParameters,
     /// Upper-case hex SHA-256 of `attested_data.enclave_vk`.
     pub enclave_id: String,
+    /// What the verifier judged about the evidence.
+    pub judgement: Judgement,
 }
 
 /// The enclave registry contract logic.
@@ -191,24 +209,29 @@ impl Registry {
         &self.policy
     }
 
-    /// `queryListEnclaveCredentials(ccId)`: every stored base64 `Credentials` of the
-    /// chaincode in key order; `None` (an empty payload, Go's nil slice) when there are none.
+    pub(crate) fn verifier(&self) -> &dyn EvidenceVerifier {
+        self.verifier.as_ref()
+    }
+
+    /// `queryListEnclaveCredentials(ccId)`: the stored base64 `Credentials` of every
+    /// current enclave (see [`crate::lifecycle`]) in key order; `None` (an empty payload, Go's nil
+    /// slice) when there are none.
     pub fn query_list_enclave_credentials<L: Ledger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
     ) -> Result<Option<Vec<String>>, RegistryError> {
-        let entries =
-            ledger.get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[cc_id])?;
         Ok(non_empty(
-            entries
+            self.current_registrations(ledger, cc_id)?
                 .into_iter()
-                .map(|(_, v)| String::from_utf8_lossy(&v).into_owned())
+                .map(|r| String::from_utf8_lossy(&r.value).into_owned())
                 .collect(),
         ))
     }
 
-    /// `queryEnclaveCredentials(ccId, enclaveId)`: the stored base64 text, empty when absent.
+    /// `queryEnclaveCredentials(ccId, enclaveId)`: the stored base64 text, empty when absent
+    /// or revoked. Expired and superseded enclaves are still found, so endorsements they made
+    /// can be judged.
     pub fn query_enclave_credentials<L: Ledger + ?Sized>(
         &self,
         ledger: &mut L,
@@ -216,52 +239,46 @@ impl Registry {
         enclave_id: &str,
     ) -> Result<String, RegistryError> {
         let key = keys::credentials_key(cc_id, enclave_id)?;
-        Ok(ledger
-            .get_state(&key)?
-            .map(|v| String::from_utf8_lossy(&v).into_owned())
-            .unwrap_or_default())
+        let Some(value) = ledger.get_state(&key)? else {
+            return Ok(String::new());
+        };
+        if self.is_revoked(ledger, cc_id, enclave_id)? {
+            return Ok(String::new());
+        }
+        Ok(String::from_utf8_lossy(&value).into_owned())
     }
 
-    /// `queryListProvisionedEnclaves(ccId)`: the ids of the registered enclaves (in
-    /// credentials key order) that also have a provisioned marker; `None` (empty payload)
-    /// when there are none.
+    /// `queryListProvisionedEnclaves(ccId)`: the ids of the current enclaves (in credentials
+    /// key order) that also have a provisioned marker; `None` (empty payload) when there are
+    /// none.
     pub fn query_list_provisioned_enclaves<L: Ledger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
     ) -> Result<Option<Vec<String>>, RegistryError> {
-        let entries =
-            ledger.get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[cc_id])?;
-        let mut ids = Vec::with_capacity(entries.len());
-        for (key, _) in entries {
-            let (_, mut attrs) = keys::split_composite_key(&key)
-                .map_err(|e| RegistryError::CorruptState(format!("key {key:?}: {e}")))?;
-            if attrs.len() < 2 {
-                return Err(RegistryError::CorruptState(format!(
-                    "credentials key {key:?} has no enclave id"
-                )));
-            }
-            let enclave_id = attrs.swap_remove(1);
-            let marker = keys::provisioned_key(cc_id, &enclave_id)?;
+        let current = self.current_registrations(ledger, cc_id)?;
+        let mut ids = Vec::with_capacity(current.len());
+        for r in current {
+            let enclave_id = r.enclave_id()?;
+            let marker = keys::provisioned_key(cc_id, enclave_id)?;
             if ledger.get_state(&marker)?.is_some() {
-                ids.push(enclave_id);
+                ids.push(enclave_id.to_owned());
             }
         }
         Ok(non_empty(ids))
     }
 
-    /// `queryChaincodeEndPoints(ccId)`: `host_params.peer_endpoint` of every registered
+    /// `queryChaincodeEndPoints(ccId)`: `host_params.peer_endpoint` of every current
     /// enclave, joined with `,` (empty when there are none).
     pub fn query_chaincode_end_points<L: Ledger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
     ) -> Result<String, RegistryError> {
-        let entries =
-            ledger.get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[cc_id])?;
-        let mut endpoints = Vec::with_capacity(entries.len());
-        for (key, value) in &entries {
-            let attested = stored_attested_data(key, value)?;
+        let current = self.current_registrations(ledger, cc_id)?;
+        let mut endpoints = Vec::with_capacity(current.len());
+        for r in &current {
+            let attested = r.attested()?;
             endpoints.push(attested.host_params.unwrap_or_default().peer_endpoint);
         }
         Ok(endpoints.join(","))
@@ -269,7 +286,7 @@ impl Registry {
 
     /// `queryChaincodeEncryptionKey(ccId)`: base64 of the key `registerCCKeys` registered
     /// for the chaincode; before that (and for state written by the Go registry) base64 of
-    /// the attested `chaincode_ek` of the first registered enclave (in key order), as Go.
+    /// the attested `chaincode_ek` of the first current enclave (in key order), as Go.
     pub fn query_chaincode_encryption_key<L: Ledger + ?Sized>(
         &self,
         ledger: &mut L,
@@ -278,12 +295,11 @@ impl Registry {
         if let Some(ek) = ledger.get_state(&keys::chaincode_ek_key(cc_id)?)? {
             return Ok(base64::engine::general_purpose::STANDARD.encode(ek));
         }
-        let entries =
-            ledger.get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[cc_id])?;
-        let (key, value) = entries
+        let current = self.current_registrations(ledger, cc_id)?;
+        let first = current
             .first()
             .ok_or_else(|| RegistryError::NoEnclave(cc_id.to_owned()))?;
-        let attested = stored_attested_data(key, value)?;
+        let attested = first.attested()?;
         Ok(base64::engine::general_purpose::STANDARD.encode(attested.chaincode_ek))
     }
 
@@ -304,14 +320,16 @@ impl Registry {
         // 10. The creator must belong to the organisation hosting the enclave.
         check_creator_org(ledger, &checked.host_params.peer_msp_id)?;
 
-        // 11. The registry policy's enclave count (1: FPC's MVP rule).
+        // 11. The registry policy's enclave count (1: FPC's MVP rule), counting only the
+        // enclaves the lifecycle still counts; or a renewal of the same enclave.
         let cc_id = checked
             .attested_data
             .cc_params
             .as_ref()
             .map(|p| p.chaincode_id.as_str())
             .unwrap_or_default();
-        self.check_room_for_enclave(ledger, cc_id, &checked.host_params.peer_msp_id)?;
+        // Check 8 needed the timestamp, so it is there.
+        let admission = self.admit(ledger, cc_id, &checked, now.unwrap_or_default())?;
 
         // 12. Both keys are built before the first write so a bad key writes nothing. Only
         // single-enclave mode writes FPC's placeholder marker; with several enclaves the
@@ -321,46 +339,15 @@ impl Registry {
         ledger
             .put_state(&credentials_key, credentials_base64.as_bytes())
             .map_err(RegistryError::StoreCredentials)?;
-        if self.policy.single_enclave() {
+        // A renewal keeps a marker registerCCKeys may have written since.
+        if self.policy.single_enclave()
+            && !(admission.renewal && ledger.get_state(&provisioned_key)?.is_some())
+        {
             ledger
                 .put_state(&provisioned_key, keys::PROVISIONED_PLACEHOLDER)
                 .map_err(RegistryError::StoreProvisioned)?;
         }
-        Ok(())
-    }
-
-    /// Refuses a new enclave for `cc_id` hosted by `msp_id` when the policy's limit is reached
-    /// or (several-enclave mode) the organisation already has one.
-    fn check_room_for_enclave<L: Ledger + ?Sized>(
-        &self,
-        ledger: &mut L,
-        cc_id: &str,
-        msp_id: &str,
-    ) -> Result<(), RegistryError> {
-        let entries =
-            ledger.get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[cc_id])?;
-        if self.policy.single_enclave() {
-            return match entries.is_empty() {
-                true => Ok(()),
-                false => Err(RegistryError::AlreadyRegistered(cc_id.to_owned())),
-            };
-        }
-        let max = self.policy.max_enclaves_per_chaincode;
-        if entries.len() >= usize::try_from(max).unwrap_or(usize::MAX) {
-            return Err(RegistryError::TooManyEnclaves {
-                cc_id: cc_id.to_owned(),
-                max,
-            });
-        }
-        for (key, value) in &entries {
-            let host = stored_attested_data(key, value)?.host_params;
-            if host.is_some_and(|h| h.peer_msp_id == msp_id) {
-                return Err(RegistryError::OrganisationHasEnclave {
-                    cc_id: cc_id.to_owned(),
-                    msp_id: msp_id.to_owned(),
-                });
-            }
-        }
+        self.store_record(ledger, cc_id, &checked.enclave_id, &admission.record)?;
         Ok(())
     }
 
@@ -415,7 +402,8 @@ impl Registry {
             .map_err(RegistryError::AttestedData)?
             .value
             .as_slice();
-        self.verifier
+        let judgement = self
+            .verifier
             .verify(&credentials.evidence, &def.version, statement, now)
             .map_err(RegistryError::EvidenceVerification)?;
         // 9. host params.
@@ -429,6 +417,7 @@ impl Registry {
             attested_data,
             host_params,
             enclave_id,
+            judgement,
         })
     }
 }

@@ -16,8 +16,21 @@ use serde::{Deserialize, Serialize};
 /// Environment variable: the most enclaves one chaincode may have registered (default 1).
 pub const ENV_MAX_ENCLAVES_PER_CHAINCODE: &str = "ERCC_MAX_ENCLAVES_PER_CHAINCODE";
 
+/// Environment variable: largest age in seconds of an enclave's attestation that client
+/// queries still hand out (default: unset, registrations never expire).
+pub const ENV_MAX_REGISTRATION_AGE: &str = "ERCC_MAX_REGISTRATION_AGE";
+/// Environment variable: `true` to hand out only enclaves of the current chaincode definition.
+pub const ENV_CURRENT_DEFINITION_ONLY: &str = "ERCC_CURRENT_DEFINITION_ONLY";
+/// Environment variable: `true` to let an earlier definition's enclave export the keys.
+pub const ENV_ALLOW_UPGRADE_TRANSFER: &str = "ERCC_ALLOW_UPGRADE_TRANSFER";
+
 /// Every registry setting variable (the attestation loader accepts these as known).
-pub const REGISTRY_POLICY_ENV_VARS: &[&str] = &[ENV_MAX_ENCLAVES_PER_CHAINCODE];
+pub const REGISTRY_POLICY_ENV_VARS: &[&str] = &[
+    ENV_MAX_ENCLAVES_PER_CHAINCODE,
+    ENV_MAX_REGISTRATION_AGE,
+    ENV_CURRENT_DEFINITION_ONLY,
+    ENV_ALLOW_UPGRADE_TRANSFER,
+];
 
 /// Longest policy file read here (the attestation loader has the same limit).
 const MAX_POLICY_FILE_LEN: u64 = 1 << 20;
@@ -31,12 +44,29 @@ pub struct RegistryPolicy {
     /// exactly: one enclave, provisioned at registration. Above 1, every organisation may
     /// register one enclave and enclaves are provisioned only by `registerCCKeys`.
     pub max_enclaves_per_chaincode: u32,
+    /// Largest age (seconds from attestation to the transaction time) of an enclave that
+    /// client queries hand out (`docs/enclave-lifecycle.md`); `None` (the default): never expire.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_registration_age: Option<u64>,
+    /// Client queries hand out only enclaves of the current chaincode definition (same
+    /// version and sequence; one `_lifecycle` call per query), and the enclave count of
+    /// `registerEnclave` counts only those, so a new version's enclave registers after an
+    /// upgrade. Default: off (FPC lists every registered enclave).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub current_definition_only: bool,
+    /// A provisioned enclave of an earlier definition may export the chaincode keys to an
+    /// enclave of the current one (`putKeyExport`), so state survives an upgrade. Default: off.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_upgrade_transfer: bool,
 }
 
 impl Default for RegistryPolicy {
     fn default() -> Self {
         Self {
             max_enclaves_per_chaincode: 1,
+            max_registration_age: None,
+            current_definition_only: false,
+            allow_upgrade_transfer: false,
         }
     }
 }
@@ -56,6 +86,12 @@ impl RegistryPolicy {
     /// the MVP provisioned placeholder.
     pub fn single_enclave(&self) -> bool {
         self.max_enclaves_per_chaincode <= 1
+    }
+
+    /// Renewal (the same enclave registering again with fresh evidence) is what expiry and
+    /// upgrades need; with neither enabled a second registration keeps FPC's refusal.
+    pub fn allows_renewal(&self) -> bool {
+        self.max_registration_age.is_some() || self.current_definition_only
     }
 
     /// Defaults, then the keys of the policy file named by `ERCC_POLICY_FILE` (if any), then
@@ -118,7 +154,24 @@ impl RegistryPolicy {
             setting: setting.to_owned(),
             reason,
         };
-        if file_key(setting) == file_key(ENV_MAX_ENCLAVES_PER_CHAINCODE) {
+        let flag = |value: &str| match value.trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => Err(error(format!("{other:?} is not true or false"))),
+        };
+        let key = file_key(setting);
+        if key == file_key(ENV_MAX_REGISTRATION_AGE) {
+            self.max_registration_age = Some(
+                value
+                    .trim()
+                    .parse::<u64>()
+                    .map_err(|_| error(format!("{value:?} is not a whole number of seconds")))?,
+            );
+        } else if key == file_key(ENV_CURRENT_DEFINITION_ONLY) {
+            self.current_definition_only = flag(value)?;
+        } else if key == file_key(ENV_ALLOW_UPGRADE_TRANSFER) {
+            self.allow_upgrade_transfer = flag(value)?;
+        } else if key == file_key(ENV_MAX_ENCLAVES_PER_CHAINCODE) {
             self.max_enclaves_per_chaincode = match value.trim().parse::<u32>() {
                 Ok(n) if n >= 1 => n,
                 _ => {
@@ -139,7 +192,17 @@ impl fmt::Display for RegistryPolicy {
             f,
             "max enclaves per chaincode: {}",
             self.max_enclaves_per_chaincode
-        )
+        )?;
+        if let Some(age) = self.max_registration_age {
+            write!(f, ", registrations expire after {age} s")?;
+        }
+        if self.current_definition_only {
+            f.write_str(", current definition only")?;
+        }
+        if self.allow_upgrade_transfer {
+            f.write_str(", upgrade transfers allowed")?;
+        }
+        Ok(())
     }
 }
 
@@ -215,6 +278,52 @@ mod tests {
             e.to_string(),
             "max_enclaves_per_chaincode: \"0\" is not a whole number of at least 1"
         );
+    }
+
+    #[test]
+    fn reads_the_lifecycle_settings() {
+        let p = RegistryPolicy::from_vars([
+            (ENV_MAX_REGISTRATION_AGE, "86400"),
+            (ENV_CURRENT_DEFINITION_ONLY, "true"),
+            (ENV_ALLOW_UPGRADE_TRANSFER, "false"),
+        ])
+        .unwrap();
+        assert_eq!(p.max_registration_age, Some(86_400));
+        assert!(p.current_definition_only && !p.allow_upgrade_transfer && p.allows_renewal());
+        assert_eq!(
+            p.to_string(),
+            "max enclaves per chaincode: 1, registrations expire after 86400 s, current definition only"
+        );
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"max_enclaves_per_chaincode":1,"max_registration_age":86400,"current_definition_only":true}"#
+        );
+        let e = RegistryPolicy::from_vars([(ENV_CURRENT_DEFINITION_ONLY, "yes")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ERCC_CURRENT_DEFINITION_ONLY: \"yes\" is not true or false"
+        );
+        let e = RegistryPolicy::from_vars([(ENV_MAX_REGISTRATION_AGE, "-1")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ERCC_MAX_REGISTRATION_AGE: \"-1\" is not a whole number of seconds"
+        );
+        // The policy file spells them as its keys.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("policy.json");
+        std::fs::write(
+            &file,
+            r#"{"max_registration_age": 60, "allow_upgrade_transfer": true}"#,
+        )
+        .unwrap();
+        let p = RegistryPolicy::from_file(&file).unwrap();
+        assert_eq!(p.max_registration_age, Some(60));
+        assert!(p.allow_upgrade_transfer);
+        Policy::from_vars_sharing(
+            [("ERCC_POLICY_FILE", file.to_str().unwrap())],
+            REGISTRY_POLICY_ENV_VARS,
+        )
+        .unwrap();
     }
 
     #[test]

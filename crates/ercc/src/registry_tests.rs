@@ -46,7 +46,7 @@ impl EvidenceVerifier for FakeVerifier {
         expected_mrenclave: &str,
         statement: &[u8],
         now_unix: i64,
-    ) -> Result<(), String> {
+    ) -> Result<Judgement, String> {
         self.calls.lock().expect("lock").push(Call {
             evidence: evidence.to_vec(),
             mrenclave: expected_mrenclave.to_owned(),
@@ -54,7 +54,10 @@ impl EvidenceVerifier for FakeVerifier {
             now: now_unix,
         });
         if evidence == GOOD_EVIDENCE {
-            Ok(())
+            Ok(Judgement {
+                evidence_type: "fake".into(),
+                ..Judgement::default()
+            })
         } else {
             Err("quote status REVOKED not accepted".into())
         }
@@ -134,7 +137,15 @@ fn register_writes_go_layout_and_every_query_reads_it() {
     let eid = crate::credentials::enclave_id(b"vk-1");
     let cred_key = format!("\u{0}namespaces/credentials\u{0}{CC}\u{0}{eid}\u{0}");
     let prov_key = format!("\u{0}namespaces/provisioned\u{0}{CC}\u{0}{eid}\u{0}");
-    assert_eq!(ledger.state.len(), 2);
+    let record_key = format!("\u{0}namespaces/appraisal\u{0}{CC}\u{0}{eid}\u{0}");
+    assert_eq!(ledger.state.len(), 3);
+    assert_eq!(
+        String::from_utf8_lossy(&ledger.state[&record_key]),
+        format!(
+            r#"{{"version":1,"evidence_type":"fake","status":null,"advisory_ids":[],"attested_at":{NOW},"registered_at":{NOW},"mrenclave":"{}","sequence":1,"tcb_info":null,"reappraised_at":null,"revoked":null}}"#,
+            mrenclave()
+        )
+    );
     assert_eq!(ledger.state[&cred_key], text.as_bytes());
     assert_eq!(ledger.state[&prov_key], b"a SignedCCKeyRegistrationMessage");
 
@@ -752,3 +763,6 @@ fn two_endorsers_agree() {
     };
     assert_eq!(run(), run());
 }
+
+#[path = "lifecycle_tests.rs"]
+mod lifecycle;

@@ -89,6 +89,8 @@ pub fn verify_with(
         "peer_endpoint": checked.host_params.peer_endpoint,
         "time_unix": now,
         "evidence": evidence,
+        // What the registry would record for this registration (`docs/enclave-lifecycle.md`).
+        "appraisal": crate::lifecycle::new_record(&checked, now),
     }))
 }
 
@@ -112,9 +114,15 @@ mod tests {
     /// Accepts evidence `ok` only, and only at or after time 1000.
     struct Fake;
     impl EvidenceVerifier for Fake {
-        fn verify(&self, evidence: &[u8], _: &str, _: &[u8], now: i64) -> Result<(), String> {
+        fn verify(
+            &self,
+            evidence: &[u8],
+            _: &str,
+            _: &[u8],
+            now: i64,
+        ) -> Result<crate::lifecycle::Judgement, String> {
             match (evidence, now >= 1000) {
-                (b"ok", true) => Ok(()),
+                (b"ok", true) => Ok(Default::default()),
                 (b"ok", false) => Err("report is from the future".into()),
                 _ => Err("bad evidence".into()),
             }
@@ -165,6 +173,11 @@ mod tests {
         assert_eq!(v["time_unix"], 1000);
         assert_eq!(v["sequence"], 4);
         assert_eq!(v["enclave_id"], crate::credentials::enclave_id(b"vk"));
+        // What the registry would record: judged at the given time, under the attested definition.
+        assert_eq!(v["appraisal"]["attested_at"], 1000);
+        assert_eq!(v["appraisal"]["registered_at"], 1000);
+        assert_eq!(v["appraisal"]["mrenclave"], "ab");
+        assert_eq!(v["appraisal"]["revoked"], serde_json::Value::Null);
         verify_with(&args("1970-01-01T01:16:40+01:00", "ab", Some(4)), Fake).unwrap();
     }
 

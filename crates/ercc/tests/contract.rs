@@ -365,12 +365,15 @@ async fn register_and_query_through_the_runtime() {
     );
     assert!(peer.state.is_empty());
 
-    // Registration (with the contract prefix) writes the Go layout.
+    // Registration (with the contract prefix) writes the Go layout, plus the appraisal record.
     let o = peer
         .invoke("Org1MSP", &["Contract:RegisterEnclave", &creds])
         .await;
     assert_eq!(ok(&o), "");
-    assert_eq!(o.writes, 2);
+    assert_eq!(o.writes, 3);
+    assert!(peer.state.contains_key(&format!(
+        "\u{0}namespaces/appraisal\u{0}mycc\u{0}{enclave_id}\u{0}"
+    )));
     assert_eq!(
         peer.state[&format!("\u{0}namespaces/credentials\u{0}mycc\u{0}{enclave_id}\u{0}")],
         creds.as_bytes()
@@ -448,10 +451,13 @@ async fn register_and_query_through_the_runtime() {
             "QueryChaincodeEncryptionKey",
             "QueryChaincodeEndPoints",
             "QueryEnclaveCredentials",
+            "QueryEnclaveStatus",
             "QueryListEnclaveCredentials",
             "QueryListProvisionedEnclaves",
+            "ReappraiseEnclave",
             "RegisterCCKeys",
-            "RegisterEnclave"
+            "RegisterEnclave",
+            "RetireEnclave"
         ]
     );
 }

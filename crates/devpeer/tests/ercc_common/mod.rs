@@ -151,6 +151,9 @@ pub const POLICY_VARS: &[&str] = &[
     "ERCC_DCAP_ROOT_CA",
     "ERCC_DCAP_ACCEPTED_TCB_STATUSES",
     "ERCC_DCAP_REJECTED_ADVISORIES",
+    "ERCC_MAX_REGISTRATION_AGE",
+    "ERCC_CURRENT_DEFINITION_ONLY",
+    "ERCC_ALLOW_UPGRADE_TRANSFER",
     "ERCC_MAX_ENCLAVES_PER_CHAINCODE",
     "FABRIC_LOGGING_SPEC",
 ];
@@ -214,6 +217,11 @@ impl Trust {
     pub fn epid(&self, mrenclave: [u8; 32], statement: &[u8]) -> Vec<u8> {
         let spec = ReportSpec::new(mrenclave, statement, UnixTime::from_secs(TX_UNIX - 600));
         IasPki::shared().evidence(&spec).unwrap()
+    }
+
+    /// The DCAP test PKI (for collateral re-issued after a later TCB evaluation).
+    pub fn dcap_pki(&self) -> &enclave_attestation::dcap::test_pki::TestPki {
+        &self.dcap
     }
 
     /// Test-PKI DCAP evidence (quote + collateral) for `mrenclave` over `statement`.
@@ -440,10 +448,13 @@ pub fn assert_metadata(peer: &DevPeer, name: &str) {
             "QueryChaincodeEncryptionKey",
             "QueryChaincodeEndPoints",
             "QueryEnclaveCredentials",
+            "QueryEnclaveStatus",
             "QueryListEnclaveCredentials",
             "QueryListProvisionedEnclaves",
+            "ReappraiseEnclave",
             "RegisterCCKeys",
             "RegisterEnclave",
+            "RetireEnclave",
         ]
     );
     assert!(
@@ -578,6 +589,42 @@ pub fn deploy_normal(peer: &DevPeer) -> String {
     id.clone()
 }
 
+pub fn height(peer: &DevPeer) -> u64 {
+    let status: serde_json::Value = serde_json::from_str(&peer.cli(&["status"]).ok()).unwrap();
+    status["height"].as_u64().unwrap()
+}
+
+/// Registers and asserts success (empty payload).
+pub fn register(peer: &DevPeer, function: &str, creds: &str, extra: &[&str]) {
+    let before = height(peer);
+    let mut flags = AT.to_vec();
+    flags.extend_from_slice(extra);
+    let out = peer.invoke("ercc", &[function, creds], &flags);
+    assert!(
+        out.success,
+        "{function} failed: {}\n{}",
+        out.stderr,
+        chaincode_logs(&peer.home)
+    );
+    assert_eq!(out.stdout_str(), "", "registerEnclave returns nothing");
+    // One committed block: what the rejections' snapshots would see change.
+    assert_eq!(height(peer), before + 1);
+}
+
+/// Registers, expects the exact rejection `expected`, and checks nothing was written.
+pub fn rejected(peer: &DevPeer, creds: &str, extra: &[&str], cc_ids: &[&str], expected: &str) {
+    let before = snapshot(peer, "ercc", cc_ids);
+    let mut flags = AT.to_vec();
+    flags.extend_from_slice(extra);
+    let out = peer.invoke("ercc", &["registerEnclave", creds], &flags);
+    assert_eq!(failure_message(&out), expected);
+    assert_eq!(
+        snapshot(peer, "ercc", cc_ids),
+        before,
+        "a rejected registration ({expected}) changed the ledger"
+    );
+}
+
 /// A CA and a server certificate for 127.0.0.1 / localhost, written to `dir`.
 pub fn server_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
@@ -618,6 +665,58 @@ pub fn wait_listening(port: u16, server: &mut KillOnDrop, log: &Path) {
         }
         assert!(Instant::now() < deadline, "ercc server never listened");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A registry CaaS package (label `label`) installed nowhere yet, and `ercc` serving it over TLS
+/// with `policy`: what a CaaS test needs before it starts its peer.
+pub struct CaasRegistry {
+    pub dir: tempfile::TempDir,
+    pub tls: (PathBuf, PathBuf, PathBuf),
+    pub port: u16,
+    pub pkg: PathBuf,
+    pub pkg_id: String,
+    pub log: PathBuf,
+    pub server: KillOnDrop,
+}
+
+impl CaasRegistry {
+    pub fn start(label: &str, policy: Vec<(String, String)>) -> CaasRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = server_tls(dir.path());
+        let port = crate::common::free_port();
+        let pkg = dir.path().join("ercc-caas.tar.gz");
+        let pkg_id = package_caas(&pkg, label, &format!("127.0.0.1:{port}"), Some(&tls.0));
+        let log = dir.path().join("ercc-server.log");
+        let server = start_server(&pkg_id, port, &tls, policy, &log);
+        CaasRegistry {
+            dir,
+            tls,
+            port,
+            pkg,
+            pkg_id,
+            log,
+            server,
+        }
+    }
+
+    /// Installs the package on `peer` and defines `ercc` (sequence 1) with it.
+    pub fn deploy(&self, peer: &DevPeer) {
+        let installed = peer.cli(&["install", self.pkg.to_str().unwrap()]).ok();
+        assert_eq!(installed.trim(), self.pkg_id);
+        let out = peer.define("ercc", "1.0", 1, &self.pkg_id);
+        assert!(
+            out.success && !out.stderr.contains("did not launch"),
+            "define: {}\nserver log:\n{}\npeer log:\n{}",
+            out.stderr,
+            std::fs::read_to_string(&self.log).unwrap_or_default(),
+            peer.log()
+        );
+    }
+
+    /// SIGTERM; the server must exit 0.
+    pub fn stop(self) {
+        stop_server(self.server, &self.log);
     }
 }
 

@@ -108,4 +108,10 @@ pub enum DcapError {
     NoMatchingTcbLevel(&'static str),
     #[error("TCB status is Revoked")]
     TcbRevoked,
+
+    // --- re-appraisal of a registered enclave against newer collateral ---
+    #[error("collateral is for FMSPC {offered}, the enclave's platform is {platform}")]
+    ForeignCollateral { offered: String, platform: String },
+    #[error("collateral is not newer than the TCB info already applied: {0}")]
+    CollateralNotNewer(String),
 }

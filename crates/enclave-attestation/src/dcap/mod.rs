@@ -8,6 +8,7 @@ mod evidence;
 mod inspect;
 mod path;
 mod quote;
+mod reappraise;
 mod sigs;
 mod tcb;
 #[cfg(feature = "test-pki")]
@@ -21,6 +22,7 @@ pub use evidence::{
     Collateral, DcapEvidence, MAX_CHAIN_LEN, MAX_CRL_LEN, MAX_EVIDENCE_LEN,
     MAX_JSON_COLLATERAL_LEN, MAX_QUOTE_LEN,
 };
+pub use reappraise::{reappraise, tcb_info_version, Rejudged, TcbInfoVersion};
 #[doc(hidden)]
 pub use sigs::SigCheck;
 pub use tcb::TcbStatus;

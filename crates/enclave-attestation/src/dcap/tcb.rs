@@ -58,6 +58,9 @@ pub(crate) struct TcbInfo {
     pub next_update: String,
     pub fmspc: String,
     pub pce_id: String,
+    /// Intel's counter of TCB evaluations; a newer evaluation has a higher number.
+    #[serde(default)]
+    pub tcb_evaluation_data_number: Option<u32>,
     pub tcb_levels: Vec<TcbLevel>,
 }
 
@@ -191,7 +194,7 @@ pub(crate) fn parse_qe_identity(json: &str) -> Result<QeIdentity, DcapError> {
     Ok(id)
 }
 
-fn hex_field<const N: usize>(
+pub(crate) fn hex_field<const N: usize>(
     what: &'static str,
     field: &str,
     s: &str,

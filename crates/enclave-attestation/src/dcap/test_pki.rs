@@ -595,6 +595,40 @@ impl TestPki {
         })
     }
 
+    /// Collateral as a PCS serves it after a later TCB evaluation: TCB info issued at `issued_at`
+    /// (valid as long as the PKI's collateral), with `tcbEvaluationDataNumber` `evaluation` and the
+    /// level of platforms claiming `level` now marked `status`, signed by the TCB signing key; the
+    /// rest as [`TestPki::collateral`]. For re-appraisal tests.
+    pub fn reevaluated_collateral(
+        &self,
+        issued_at: i64,
+        evaluation: u32,
+        level: TestTcb,
+        status: &str,
+    ) -> Result<Collateral, TestPkiError> {
+        let mut info: serde_json::Value =
+            serde_json::from_str(&self.tcb_info_json()).map_err(err)?;
+        let index = [
+            TestTcb::UpToDate,
+            TestTcb::SwHardeningNeeded,
+            TestTcb::OutOfDate,
+            TestTcb::Revoked,
+        ]
+        .iter()
+        .position(|t| *t == level)
+        .unwrap_or_default();
+        info["issueDate"] = format_rfc3339_utc(issued_at).into();
+        info["nextUpdate"] = format_rfc3339_utc(issued_at + self.o.valid_for).into();
+        info["tcbEvaluationDataNumber"] = evaluation.into();
+        info["tcbLevels"][index]["tcbStatus"] = status.into();
+        let tcb_info = info.to_string();
+        Ok(Collateral {
+            tcb_info_signature: self.sign_collateral_json(&tcb_info),
+            tcb_info,
+            ..self.collateral()?
+        })
+    }
+
     /// A quote of the ISV enclave `p`, signed by the attestation key, with a QE report signed by
     /// the PCK key and the PCK chain as certification data.
     pub fn quote(&self, p: &QuoteParams) -> Vec<u8> {

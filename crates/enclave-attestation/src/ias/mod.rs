@@ -100,6 +100,7 @@ impl EvidenceVerifier for EpidVerifier {
             status: Some(report.quote_status),
             advisory_ids: report.advisory_ids,
             issued_at: Some(report.timestamp),
+            tcb_info: None,
         })
     }
 

@@ -1,0 +1,663 @@
+//! The enclave lifecycle beyond FPC's one-shot registration (`docs/enclave-lifecycle.md`):
+//! the appraisal record the registry keeps per enclave (what it judged and when), the rule
+//! that decides whether a registered enclave is *current* (not revoked, not expired, of the
+//! current chaincode definition), renewal, retirement and TCB re-appraisal.
+//!
+//! Every decision uses only the transaction's time and state, so every endorser agrees.
+//! State written by the Go registry has no record: such an enclave is never revoked, and its
+//! attestation time is unknown (it counts as expired only when the operator set an age).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::credentials;
+use crate::keys;
+use crate::ledger::Ledger;
+use crate::proto::{AttestedData, CcParameters};
+use crate::registry::{CheckedCredentials, Registry, RegistryError};
+
+/// Version of the [`AppraisalRecord`] JSON.
+pub const RECORD_VERSION: u32 = 1;
+
+/// What the verifier judged about accepted evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Judgement {
+    /// The evidence type (`attestation_type`).
+    pub evidence_type: String,
+    /// IAS quote status or DCAP TCB status; `None` for simulated evidence.
+    pub status: Option<String>,
+    /// Intel advisories that apply to the platform.
+    pub advisory_ids: Vec<String>,
+    /// The evidence's own issue time (the IAS report's), Unix seconds, when it has one.
+    pub issued_at: Option<i64>,
+    /// The TCB info that judged a `dcap` platform.
+    pub tcb_info: Option<TcbInfoRecord>,
+}
+
+/// Which TCB info judged a `dcap` platform; a re-appraisal must bring newer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcbInfoRecord {
+    /// FMSPC, upper-case hex.
+    pub fmspc: String,
+    /// `issueDate`, Unix seconds.
+    pub issue_date: i64,
+    /// `tcbEvaluationDataNumber`.
+    pub evaluation_data_number: Option<u32>,
+}
+
+/// A registered enclave and the collateral offered to re-judge it.
+#[derive(Debug, Clone, Copy)]
+pub struct ReappraisalInput<'a> {
+    /// Its stored `Credentials.evidence`.
+    pub evidence: &'a [u8],
+    /// The MRENCLAVE it attested (its `cc_params.version`).
+    pub expected_mrenclave: &'a str,
+    /// Its attested data's `Any.value` bytes.
+    pub statement: &'a [u8],
+    /// The TCB info applied to it so far.
+    pub applied: &'a TcbInfoRecord,
+    /// The offered collateral JSON.
+    pub collateral: &'a [u8],
+    /// The transaction time.
+    pub now_unix: i64,
+}
+
+/// The verdict of a re-appraisal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejudgement {
+    /// The TCB info now applied.
+    pub tcb_info: TcbInfoRecord,
+    /// The new status, when the quote still verified.
+    pub status: Option<String>,
+    /// The new advisories.
+    pub advisory_ids: Vec<String>,
+    /// Why the enclave is no longer accepted; `None` when it still is.
+    pub rejected: Option<String>,
+}
+
+/// Why and when an enclave was revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    /// Transaction time of the re-appraisal that revoked it.
+    pub at: i64,
+    /// The verdict.
+    pub reason: String,
+}
+
+/// What the registry judged about one enclave, stored as JSON under
+/// [`keys::APPRAISAL_OBJECT_TYPE`] `[ccId, enclaveId]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppraisalRecord {
+    /// [`RECORD_VERSION`].
+    pub version: u32,
+    /// The evidence type.
+    pub evidence_type: String,
+    /// Quote or TCB status at the last judgement.
+    pub status: Option<String>,
+    /// Advisories at the last judgement.
+    pub advisory_ids: Vec<String>,
+    /// When the evidence was attested: the IAS report time, otherwise the registration's
+    /// transaction time (DCAP collateral is checked current at it). Expiry counts from here.
+    pub attested_at: i64,
+    /// Transaction time of the (last) registration.
+    pub registered_at: i64,
+    /// The MRENCLAVE (chaincode version) it registered under.
+    pub mrenclave: String,
+    /// The definition sequence it registered under.
+    pub sequence: i64,
+    /// The TCB info applied (`dcap` only).
+    pub tcb_info: Option<TcbInfoRecord>,
+    /// Transaction time of the last re-appraisal.
+    pub reappraised_at: Option<i64>,
+    /// Set when a re-appraisal found the enclave no longer acceptable.
+    pub revoked: Option<Revocation>,
+}
+
+impl AppraisalRecord {
+    fn to_bytes(&self) -> Vec<u8> {
+        // A struct of strings and numbers always serialises.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    fn parse(key: &str, value: &[u8]) -> Result<Self, LifecycleError> {
+        serde_json::from_slice(value).map_err(|e| LifecycleError::CorruptRecord {
+            key: key.to_owned(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// Why a lifecycle function refused. `Display` is the text the client receives.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LifecycleError {
+    #[error("enclave {enclave_id} is not registered for chaincode {cc_id}")]
+    NotRegistered { cc_id: String, enclave_id: String },
+    #[error("creator identity evaluation failed: creator msp {creator} is not the enclave's organisation {owner}")]
+    NotOwner { creator: String, owner: String },
+    #[error("creator identity evaluation failed: the proposal has no creator identity")]
+    NoCreator,
+    #[error("the transaction has no timestamp")]
+    NoTimestamp,
+    #[error("enclave {0} has no appraisal record (registered by the Go registry): only dcap enclaves registered by this registry can be re-appraised")]
+    NoRecord(String),
+    #[error("enclave {enclave_id} has {evidence_type} evidence: only dcap enclaves can be re-appraised (others renew by registering again)")]
+    NotReappraisable {
+        enclave_id: String,
+        evidence_type: String,
+    },
+    #[error("enclave {enclave_id} is already revoked: {reason}")]
+    AlreadyRevoked { enclave_id: String, reason: String },
+    #[error("re-appraisal refused: {0}")]
+    ReappraisalRefused(String),
+    #[error("renewal refused: {0}")]
+    RenewalRefused(String),
+    #[error("sender enclave {enclave_id} runs an earlier definition of chaincode {cc_id}: the registry policy does not allow upgrade transfers")]
+    UpgradeTransferNotAllowed { cc_id: String, enclave_id: String },
+    #[error("corrupt appraisal record at {key:?}: {reason}")]
+    CorruptRecord { key: String, reason: String },
+}
+
+/// Why a registered enclave is not handed out to clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotCurrent {
+    /// A re-appraisal revoked it.
+    Revoked(String),
+    /// It attested another definition than the current one.
+    Superseded(String),
+    /// Its attestation is older than the policy's age.
+    Expired(String),
+}
+
+impl NotCurrent {
+    /// The state name used in `queryEnclaveStatus`.
+    pub fn state(&self) -> &'static str {
+        match self {
+            NotCurrent::Revoked(_) => "revoked",
+            NotCurrent::Superseded(_) => "superseded",
+            NotCurrent::Expired(_) => "expired",
+        }
+    }
+
+    fn reason(&self) -> &str {
+        match self {
+            NotCurrent::Revoked(r) | NotCurrent::Superseded(r) | NotCurrent::Expired(r) => r,
+        }
+    }
+}
+
+/// One stored registration, as the lifecycle rules need it.
+#[derive(Debug, Clone)]
+pub(crate) struct Registration {
+    /// The key's enclave id, or why the key has none (corrupt state, reported only by the
+    /// queries that need the id: listing credentials returns the values as Go does).
+    enclave_id: Result<String, RegistryError>,
+    /// The stored base64 `Credentials` text.
+    pub(crate) value: Vec<u8>,
+    pub(crate) record: Option<AppraisalRecord>,
+    key: String,
+}
+
+impl Registration {
+    pub(crate) fn enclave_id(&self) -> Result<&str, RegistryError> {
+        self.enclave_id.as_deref().map_err(Clone::clone)
+    }
+
+    pub(crate) fn attested(&self) -> Result<AttestedData, RegistryError> {
+        crate::registry::stored_attested_data(&self.key, &self.value)
+    }
+}
+
+/// The current definition (version, sequence), or why there is none.
+type Definition = Result<(String, i64), String>;
+
+impl Registry {
+    /// Every registration of `cc_id` in key order, with its appraisal record (one scan of
+    /// each key space).
+    pub(crate) fn registrations<L: Ledger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        cc_id: &str,
+    ) -> Result<Vec<Registration>, RegistryError> {
+        let entries =
+            ledger.get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[cc_id])?;
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut records = BTreeMap::new();
+        for (key, value) in
+            ledger.get_state_by_partial_composite_key(keys::APPRAISAL_OBJECT_TYPE, &[cc_id])?
+        {
+            let record = AppraisalRecord::parse(&key, &value)?;
+            records.insert(enclave_id_of(&key)?, record);
+        }
+        entries
+            .into_iter()
+            .map(|(key, value)| {
+                let enclave_id = enclave_id_of(&key);
+                let record = enclave_id.as_ref().ok().and_then(|id| records.remove(id));
+                Ok(Registration {
+                    record,
+                    enclave_id,
+                    value,
+                    key,
+                })
+            })
+            .collect()
+    }
+
+    /// The registrations of `cc_id` that client queries hand out, in key order.
+    pub(crate) fn current_registrations<L: Ledger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        cc_id: &str,
+    ) -> Result<Vec<Registration>, RegistryError> {
+        let all = self.registrations(ledger, cc_id)?;
+        if all.is_empty() {
+            return Ok(all);
+        }
+        let definition = self.definition_if_needed(ledger, cc_id);
+        let now = ledger.tx_timestamp_unix();
+        let mut current = Vec::with_capacity(all.len());
+        for r in all {
+            if self.not_current(&r, definition.as_ref(), now)?.is_none() {
+                current.push(r);
+            }
+        }
+        Ok(current)
+    }
+
+    /// `_lifecycle`'s current definition, asked only when the policy filters by it.
+    fn definition_if_needed<L: Ledger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        cc_id: &str,
+    ) -> Option<Definition> {
+        self.policy().current_definition_only.then(|| {
+            ledger
+                .query_chaincode_definition(cc_id)
+                .map(|d| (d.version, d.sequence))
+        })
+    }
+
+    /// Why `r` is not current at `now` (first of revoked, superseded, expired), if it is not.
+    fn not_current(
+        &self,
+        r: &Registration,
+        definition: Option<&Definition>,
+        now: Option<i64>,
+    ) -> Result<Option<NotCurrent>, RegistryError> {
+        if let Some(revoked) = r.record.as_ref().and_then(|rec| rec.revoked.as_ref()) {
+            return Ok(Some(NotCurrent::Revoked(revoked.reason.clone())));
+        }
+        if let Some(definition) = definition {
+            let cc = r.attested()?.cc_params.unwrap_or_default();
+            if let Some(reason) = superseded(&cc, definition) {
+                return Ok(Some(NotCurrent::Superseded(reason)));
+            }
+        }
+        Ok(self
+            .expired(r.record.as_ref(), now)
+            .map(NotCurrent::Expired))
+    }
+
+    fn expired(&self, record: Option<&AppraisalRecord>, now: Option<i64>) -> Option<String> {
+        let max = self.policy().max_registration_age?;
+        let Some(record) = record else {
+            return Some(
+                "registered without an appraisal record: its attestation time is unknown".into(),
+            );
+        };
+        let Some(now) = now else {
+            return Some("the transaction has no timestamp".into());
+        };
+        let age = now.saturating_sub(record.attested_at);
+        u64::try_from(age)
+            .is_ok_and(|age| age > max)
+            .then(|| format!("attested {age} s ago, more than the allowed {max} s"))
+    }
+
+    /// `registerEnclave` step 11 with the lifecycle rules: whether `checked` (which passed
+    /// checks 1–10) may register next to the existing registrations of `cc_id`, under the
+    /// policy's enclave count (FPC's one enclave by default) counting only enclaves that may
+    /// still serve; or renew its own registration. Returns the record to write.
+    pub(crate) fn admit<L: Ledger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        cc_id: &str,
+        checked: &CheckedCredentials,
+        now: i64,
+    ) -> Result<Admission, RegistryError> {
+        let policy = self.policy();
+        let mut renewal = false;
+        let mut counted = Vec::new();
+        for r in self.registrations(ledger, cc_id)? {
+            if policy.allows_renewal() && r.enclave_id()? == checked.enclave_id {
+                check_renewal(&r, checked)?;
+                renewal = true;
+            } else if self.still_counts(&r, checked, now)? {
+                counted.push(r);
+            }
+        }
+        if policy.single_enclave() {
+            if !counted.is_empty() {
+                return Err(RegistryError::AlreadyRegistered(cc_id.to_owned()));
+            }
+        } else {
+            let max = policy.max_enclaves_per_chaincode;
+            if counted.len() >= usize::try_from(max).unwrap_or(usize::MAX) {
+                return Err(RegistryError::TooManyEnclaves {
+                    cc_id: cc_id.to_owned(),
+                    max,
+                });
+            }
+            let msp_id = &checked.host_params.peer_msp_id;
+            for r in &counted {
+                if r.attested()?
+                    .host_params
+                    .is_some_and(|h| &h.peer_msp_id == msp_id)
+                {
+                    return Err(RegistryError::OrganisationHasEnclave {
+                        cc_id: cc_id.to_owned(),
+                        msp_id: msp_id.clone(),
+                    });
+                }
+            }
+        }
+        Ok(Admission {
+            record: new_record(checked, now),
+            renewal,
+        })
+    }
+
+    /// Whether registration `r` counts against the enclave limit when `checked` registers:
+    /// a revoked or (under `current_definition_only`) superseded enclave will never serve
+    /// again and does not block its replacement; an expired one may renew, so it counts.
+    fn still_counts(
+        &self,
+        r: &Registration,
+        checked: &CheckedCredentials,
+        now: i64,
+    ) -> Result<bool, RegistryError> {
+        let cc = checked.attested_data.cc_params.clone().unwrap_or_default();
+        // `checked` passed checks 6–7, so its definition is the current one.
+        let definition: Definition = Ok((cc.version, cc.sequence));
+        let current_only = self.policy().current_definition_only;
+        Ok(!matches!(
+            self.not_current(r, current_only.then_some(&definition), Some(now))?,
+            Some(NotCurrent::Revoked(_) | NotCurrent::Superseded(_))
+        ))
+    }
+
+    /// `retireEnclave(ccId, enclaveId)`: removes an enclave's credentials, provisioned marker,
+    /// pending key export and appraisal record. Only a member of the enclave's organisation may.
+    pub fn retire_enclave<L: Ledger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        cc_id: &str,
+        enclave_id: &str,
+    ) -> Result<(), RegistryError> {
+        let r = self.registration(ledger, cc_id, enclave_id)?;
+        let owner = r.attested()?.host_params.unwrap_or_default().peer_msp_id;
+        match ledger.creator_msp_id() {
+            Some(msp) if msp == owner => {}
+            Some(msp) => {
+                return Err(LifecycleError::NotOwner {
+                    creator: msp.to_owned(),
+                    owner,
+                }
+                .into())
+            }
+            None => return Err(LifecycleError::NoCreator.into()),
+        }
+        // Keys are built before the first write so a bad key writes nothing.
+        let keys = [
+            r.key.clone(),
+            keys::provisioned_key(cc_id, enclave_id)?,
+            keys::exported_key(cc_id, enclave_id)?,
+            keys::appraisal_key(cc_id, enclave_id)?,
+        ];
+        for key in keys {
+            if ledger.get_state(&key)?.is_some() {
+                ledger.put_state(&key, b"")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `reappraiseEnclave(ccId, enclaveId, collateralJson)`: re-judges a registered `dcap`
+    /// enclave with newer collateral for its platform; anyone may ask. Refused (nothing
+    /// written) unless the collateral is authentic, current, for the enclave's FMSPC and newer
+    /// than what was applied. Otherwise the record takes the new TCB info and status, and the
+    /// enclave is revoked when the policy no longer accepts it. Returns the record as JSON.
+    pub fn reappraise_enclave<L: Ledger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        cc_id: &str,
+        enclave_id: &str,
+        collateral: &str,
+    ) -> Result<String, RegistryError> {
+        let now = ledger
+            .tx_timestamp_unix()
+            .ok_or(LifecycleError::NoTimestamp)?;
+        let r = self.registration(ledger, cc_id, enclave_id)?;
+        let mut record = r
+            .record
+            .clone()
+            .ok_or_else(|| LifecycleError::NoRecord(enclave_id.to_owned()))?;
+        if let Some(revoked) = &record.revoked {
+            return Err(LifecycleError::AlreadyRevoked {
+                enclave_id: enclave_id.to_owned(),
+                reason: revoked.reason.clone(),
+            }
+            .into());
+        }
+        let applied = record
+            .tcb_info
+            .clone()
+            .ok_or_else(|| LifecycleError::NotReappraisable {
+                enclave_id: enclave_id.to_owned(),
+                evidence_type: record.evidence_type.clone(),
+            })?;
+        let text = std::str::from_utf8(&r.value).unwrap_or_default();
+        let creds = credentials::decode_credentials(text)
+            .map_err(|e| RegistryError::CorruptState(format!("credentials at {:?}: {e}", r.key)))?;
+        let statement = credentials::attested_data_any(&creds)
+            .map_err(|e| RegistryError::CorruptState(format!("credentials at {:?}: {e}", r.key)))?
+            .value
+            .as_slice();
+        let verdict = self
+            .verifier()
+            .reappraise(&ReappraisalInput {
+                evidence: &creds.evidence,
+                expected_mrenclave: &record.mrenclave,
+                statement,
+                applied: &applied,
+                collateral: collateral.as_bytes(),
+                now_unix: now,
+            })
+            .map_err(LifecycleError::ReappraisalRefused)?;
+        record.tcb_info = Some(verdict.tcb_info);
+        if verdict.status.is_some() {
+            record.status = verdict.status;
+            record.advisory_ids = verdict.advisory_ids;
+        }
+        record.reappraised_at = Some(now);
+        record.revoked = verdict
+            .rejected
+            .map(|reason| Revocation { at: now, reason });
+        let bytes = record.to_bytes();
+        ledger.put_state(&keys::appraisal_key(cc_id, enclave_id)?, &bytes)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// `queryEnclaveStatus(ccId, enclaveId)`: the enclave's state at the transaction time
+    /// (`registered`, `provisioned`, `expired`, `revoked`, `superseded`), why, and its
+    /// appraisal record (`null` for a registration of the Go registry), as JSON.
+    pub fn query_enclave_status<L: Ledger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        cc_id: &str,
+        enclave_id: &str,
+    ) -> Result<String, RegistryError> {
+        let r = self.registration(ledger, cc_id, enclave_id)?;
+        let provisioned = ledger
+            .get_state(&keys::provisioned_key(cc_id, enclave_id)?)?
+            .is_some();
+        let definition = self.definition_if_needed(ledger, cc_id);
+        let now = ledger.tx_timestamp_unix();
+        let not_current = self.not_current(&r, definition.as_ref(), now)?;
+        let state = match (&not_current, provisioned) {
+            (Some(n), _) => n.state(),
+            (None, true) => "provisioned",
+            (None, false) => "registered",
+        };
+        Ok(serde_json::json!({
+            "chaincode_id": cc_id,
+            "enclave_id": enclave_id,
+            "state": state,
+            "reason": not_current.as_ref().map(NotCurrent::reason),
+            "provisioned": provisioned,
+            "record": r.record,
+        })
+        .to_string())
+    }
+
+    /// Whether `enclave_id` is revoked (what `queryEnclaveCredentials` leaves out).
+    pub(crate) fn is_revoked<L: Ledger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        cc_id: &str,
+        enclave_id: &str,
+    ) -> Result<bool, RegistryError> {
+        let key = keys::appraisal_key(cc_id, enclave_id)?;
+        Ok(match ledger.get_state(&key)? {
+            Some(v) => AppraisalRecord::parse(&key, &v)?.revoked.is_some(),
+            None => false,
+        })
+    }
+
+    /// Writes the record of a registration that `admit` accepted.
+    pub(crate) fn store_record<L: Ledger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        cc_id: &str,
+        enclave_id: &str,
+        record: &AppraisalRecord,
+    ) -> Result<(), RegistryError> {
+        ledger.put_state(&keys::appraisal_key(cc_id, enclave_id)?, &record.to_bytes())?;
+        Ok(())
+    }
+
+    fn registration<L: Ledger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        cc_id: &str,
+        enclave_id: &str,
+    ) -> Result<Registration, RegistryError> {
+        let key = keys::credentials_key(cc_id, enclave_id)?;
+        let value = ledger
+            .get_state(&key)?
+            .ok_or_else(|| LifecycleError::NotRegistered {
+                cc_id: cc_id.to_owned(),
+                enclave_id: enclave_id.to_owned(),
+            })?;
+        let record_key = keys::appraisal_key(cc_id, enclave_id)?;
+        let record = match ledger.get_state(&record_key)? {
+            Some(v) => Some(AppraisalRecord::parse(&record_key, &v)?),
+            None => None,
+        };
+        Ok(Registration {
+            enclave_id: Ok(enclave_id.to_owned()),
+            value,
+            record,
+            key,
+        })
+    }
+}
+
+/// What `registerEnclave` writes after step 11.
+#[derive(Debug, Clone)]
+pub(crate) struct Admission {
+    pub(crate) record: AppraisalRecord,
+    /// The enclave renews its own registration.
+    pub(crate) renewal: bool,
+}
+
+/// The appraisal record of a registration accepted at `now` (also what `ercc verify` shows).
+pub(crate) fn new_record(checked: &CheckedCredentials, now: i64) -> AppraisalRecord {
+    let cc = checked.attested_data.cc_params.clone().unwrap_or_default();
+    let j = &checked.judgement;
+    AppraisalRecord {
+        version: RECORD_VERSION,
+        evidence_type: j.evidence_type.clone(),
+        status: j.status.clone(),
+        advisory_ids: j.advisory_ids.clone(),
+        attested_at: j.issued_at.unwrap_or(now),
+        registered_at: now,
+        mrenclave: cc.version,
+        sequence: cc.sequence,
+        tcb_info: j.tcb_info.clone(),
+        reappraised_at: None,
+        revoked: None,
+    }
+}
+
+/// A renewal must come from the enclave's organisation and must not be judged by older TCB
+/// info than the one applied (that would undo a re-appraisal with replayed collateral).
+fn check_renewal(r: &Registration, checked: &CheckedCredentials) -> Result<(), RegistryError> {
+    let owner = r.attested()?.host_params.unwrap_or_default().peer_msp_id;
+    if owner != checked.host_params.peer_msp_id {
+        return Err(LifecycleError::RenewalRefused(format!(
+            "enclave {} is registered by {owner}, not {}",
+            checked.enclave_id, checked.host_params.peer_msp_id
+        ))
+        .into());
+    }
+    let applied = r.record.as_ref().and_then(|rec| rec.tcb_info.as_ref());
+    if let (Some(applied), Some(offered)) = (applied, checked.judgement.tcb_info.as_ref()) {
+        if offered.issue_date < applied.issue_date
+            || offered.evaluation_data_number < applied.evaluation_data_number
+        {
+            return Err(LifecycleError::RenewalRefused(format!(
+                "its evidence is judged by TCB info issued at {} (evaluation {:?}), older than the applied {} (evaluation {:?})",
+                offered.issue_date,
+                offered.evaluation_data_number,
+                applied.issue_date,
+                applied.evaluation_data_number
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Why an enclave that attested `cc` is not of the current `definition`, if it is not.
+fn superseded(cc: &CcParameters, definition: &Definition) -> Option<String> {
+    match definition {
+        Err(e) => Some(format!("no current chaincode definition: {e}")),
+        Ok((version, sequence)) if (&cc.version, cc.sequence) != (version, *sequence) => {
+            Some(format!(
+                "attested version {} sequence {}, the definition is version {version} sequence {sequence}",
+                cc.version, cc.sequence
+            ))
+        }
+        Ok(_) => None,
+    }
+}
+
+/// The enclave id (second attribute) of a `[ccId, enclaveId]` composite key.
+pub(crate) fn enclave_id_of(key: &str) -> Result<String, RegistryError> {
+    let (_, mut attrs) = keys::split_composite_key(key)
+        .map_err(|e| RegistryError::CorruptState(format!("key {key:?}: {e}")))?;
+    if attrs.len() < 2 {
+        return Err(RegistryError::CorruptState(format!(
+            "key {key:?} has no enclave id"
+        )));
+    }
+    Ok(attrs.swap_remove(1))
+}
