@@ -1,6 +1,9 @@
 //! Runs the external builder scripts under `fabric/externalBuilder` the way a Fabric peer does
 //! (same arguments, prepared directories, an environment holding only PATH, TMPDIR and the
 //! propagated variables), and checks `ercc package` output by unpacking it like the peer.
+//!
+//! Every script runs under dash with a PATH like the stock `hyperledger/fabric-peer` image's
+//! (Ubuntu: dash, coreutils, mawk, and no `jq`); the BusyBox test repeats the main paths under ash.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -9,6 +12,7 @@ use std::io::Read;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -44,12 +48,54 @@ fn fixture_text(name: &str) -> String {
     fs::read_to_string(fixture(name)).unwrap()
 }
 
-/// A peer-like invocation: nothing from the test's own environment leaks in.
+/// Finds a program on the machine's usual PATH.
+fn which(tool: &str) -> Option<PathBuf> {
+    PATH.split(':')
+        .map(|p| Path::new(p).join(tool))
+        .find(|p| p.exists())
+}
+
+/// The tools of the stock fabric-peer image that the builders (and the fake ercc) may use.
+const STOCK_TOOLS: &[&str] = &[
+    "cp", "mkdir", "chmod", "mktemp", "rm", "cat", "dirname", "env", "sort", "sed", "stat", "mv",
+    "sleep", "ls",
+];
+
+/// A folder of links standing in for the stock peer image's PATH: `sh` is dash, `awk` is the
+/// machine's awk (mawk on Debian and Ubuntu), no `jq`. `with_awk` false leaves awk out too.
+fn tool_dir(dir: &Path, with_awk: bool) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    symlink(dash(), dir.join("sh")).unwrap();
+    let awk = with_awk.then_some("awk");
+    for tool in STOCK_TOOLS.iter().copied().chain(awk) {
+        symlink(which(tool).unwrap(), dir.join(tool)).unwrap();
+    }
+    dir.to_owned()
+}
+
+/// dash, the stock peer image's /bin/sh. `.ci/run` installs it; Debian always has it.
+fn dash() -> PathBuf {
+    which("dash").expect("dash is not installed (apt-get install dash; .ci/run does)")
+}
+
+/// The stock-peer PATH shared by all tests of this process.
+fn stock_path() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("builders-stock-peer-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        tool_dir(&dir, true)
+    })
+}
+
+/// A peer-like invocation under dash: nothing from the test's own environment leaks in.
 fn command(script: &Path, args: &[&Path], tmp: &Path, env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(script);
-    cmd.args(args)
+    let mut cmd = Command::new(dash());
+    cmd.arg(script)
+        .args(args)
         .env_clear()
-        .env("PATH", PATH)
+        .env("PATH", stock_path())
         .env("TMPDIR", tmp)
         .stdin(Stdio::null());
     for (k, v) in env {
@@ -197,6 +243,48 @@ fn fpc_c_detect_refuses_malformed_metadata() {
 }
 
 #[test]
+fn metadata_json_is_read_as_json_without_jq() {
+    // Accepted: escapes decode before the type is compared, nested members are skipped.
+    for ok in [
+        r#"{"path":"","type":"\u0065rcc-\u0054ype","label":"x"}"#,
+        r#" {"x":[{"y":[1,2e3,-0.5,true,false,null,"\"}"]}],"type":"ercc-type"} "#,
+        "{\n  \"type\" :\t\"ercc-type\"\r\n}\n",
+        r#"{"type":"other","type":"ercc-type"}"#,
+    ] {
+        let d = Dirs::new();
+        d.metadata(ok);
+        assert_ok(&d.detect(&fpc_c("detect"), &[]));
+    }
+    let big = format!(
+        r#"{{"type":"ercc-type","pad":"{}"}}"#,
+        "x".repeat(200 * 1024)
+    );
+    let deep = format!(r#"{{"type":"ercc-type","x":{}}}"#, "[".repeat(1000));
+    for (bad, needle) in [
+        (
+            r#"{"type":"ercc-type",}"#.to_owned(),
+            "expected a member name",
+        ),
+        (r#"{"type":"ercc\x-type"}"#.to_owned(), "unknown escape"),
+        ("{\"type\":\"ercc\ttype\"}".to_owned(), "control character"),
+        (
+            r#"{"type":"ercc-type","n":01}"#.to_owned(),
+            "malformed number",
+        ),
+        (r#"{"type":"ercc-type"]"#.to_owned(), "expected ',' or '}'"),
+        (r#"{"type":"\u00"}"#.to_owned(), "four hex digits"),
+        (big, "larger than 131072 bytes"),
+        (deep, "nested deeper than 512 levels"),
+    ] {
+        let d = Dirs::new();
+        d.metadata(&bad);
+        let out = d.detect(&fpc_c("detect"), &[]);
+        assert_fails(&out, "malformed");
+        assert_fails(&out, needle);
+    }
+}
+
+#[test]
 fn fpc_c_build_and_release() {
     let d = Dirs::new();
     d.metadata(&ercc_meta("ercc-type"));
@@ -310,8 +398,22 @@ fn scripts_are_executable_and_posix_sh() {
         assert_eq!(mode(&script), 0o755, "{}", script.display());
         let text = fs::read_to_string(&script).unwrap();
         assert!(text.starts_with("#!/bin/sh\n"), "{}", script.display());
-        // `sh -n` parses without running: catches syntax errors on whatever sh this is.
-        let out = Command::new("sh").arg("-n").arg(&script).output().unwrap();
+        assert!(!text.contains("jq"), "{} mentions jq", script.display());
+    }
+    let lib = repo_root().join("fabric/externalBuilder/lib/builder.sh");
+    assert!(!fs::read_to_string(&lib).unwrap().contains("jq "));
+    for script in std::iter::once(lib).chain(
+        ["detect", "build", "release", "run"]
+            .into_iter()
+            .map(fpc_c)
+            .chain(["detect", "build", "release"].into_iter().map(launcher)),
+    ) {
+        // `dash -n` parses without running: catches syntax errors and bashisms dash refuses.
+        let out = Command::new(dash())
+            .arg("-n")
+            .arg(&script)
+            .output()
+            .unwrap();
         assert_ok(&out);
     }
     // Fabric's ccaas_builder layout has no run; neither does the launcher (the peer dials).
@@ -319,24 +421,26 @@ fn scripts_are_executable_and_posix_sh() {
 }
 
 #[test]
-fn scripts_say_when_jq_is_missing() {
+fn stock_path_has_no_jq() {
+    // The whole point of the stock-peer PATH: a builder that still called jq would fail here.
+    assert!(!stock_path().join("jq").exists());
+    assert!(stock_path().join("awk").exists());
+    let out = Command::new(stock_path().join("sh"))
+        .arg("-c")
+        .arg("command -v jq || echo none")
+        .env_clear()
+        .env("PATH", stock_path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "none");
+}
+
+#[test]
+fn scripts_say_when_awk_is_missing() {
     let d = Dirs::new();
-    // A PATH with the usual tools but no jq.
-    let bin = d.tmp().join("nojq-bin");
-    fs::create_dir(&bin).unwrap();
-    for tool in [
-        "sh", "cp", "mkdir", "chmod", "mktemp", "rm", "cat", "dirname",
-    ] {
-        let found = PATH
-            .split(':')
-            .map(|p| Path::new(p).join(tool))
-            .find(|p| p.exists())
-            .unwrap();
-        symlink(found, bin.join(tool)).unwrap();
-    }
+    let bin = tool_dir(&d.tmp().join("noawk-bin"), false);
     d.metadata(&ercc_meta("ercc-type"));
     write_exec(&d.src.join("ercc"), b"x", 0o755);
-    let path = bin.to_str().unwrap();
     let cases: Vec<(PathBuf, Vec<&Path>)> = vec![
         (fpc_c("detect"), vec![&d.src, &d.meta]),
         (fpc_c("build"), vec![&d.src, &d.meta, &d.bld]),
@@ -346,11 +450,23 @@ fn scripts_say_when_jq_is_missing() {
     ];
     for (script, args) in cases {
         let out = command(&script, &args, d.tmp(), &[])
-            .env("PATH", path)
+            .env("PATH", &bin)
             .output()
             .unwrap();
-        assert_fails(&out, "jq is required");
+        assert_fails(&out, "awk is required but not on PATH");
     }
+}
+
+#[test]
+fn scripts_say_when_their_library_is_missing() {
+    // An operator who copies only bin/ gets told what is missing, not a shell error.
+    let d = Dirs::new();
+    let bin = d.tmp().join("chaincode/bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::copy(fpc_c("detect"), bin.join("detect")).unwrap();
+    d.metadata(&ercc_meta("ercc-type"));
+    let out = run(&bin.join("detect"), &[&d.src, &d.meta], d.tmp(), &[]);
+    assert_fails(&out, "install the whole fabric/externalBuilder folder");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1427,28 +1543,16 @@ fn launcher_builds_a_package_from_ercc_package() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// BusyBox: the stock fabric-peer image is Alpine, whose /bin/sh and tools are BusyBox.
+// BusyBox: the shell and tools of Alpine-based images (older or derived peer images).
 
-/// A PATH holding only BusyBox applets and jq, like an Alpine peer image with jq added.
+/// A PATH holding only BusyBox applets (its awk included, no jq), like an Alpine-based image.
 fn busybox_path(dir: &Path) -> Option<(PathBuf, PathBuf)> {
-    let busybox = PATH
-        .split(':')
-        .map(|p| Path::new(p).join("busybox"))
-        .find(|p| p.exists())?;
-    let jq = PATH
-        .split(':')
-        .map(|p| Path::new(p).join("jq"))
-        .find(|p| p.exists())
-        .unwrap();
+    let busybox = which("busybox")?;
     let bin = dir.join("busybox-bin");
     fs::create_dir(&bin).unwrap();
-    for applet in [
-        "sh", "cp", "mkdir", "chmod", "mktemp", "rm", "cat", "dirname", "env", "sort", "sed",
-        "stat", "mv", "sleep", "kill",
-    ] {
+    for applet in STOCK_TOOLS.iter().chain(&["sh", "awk", "kill"]) {
         symlink(&busybox, bin.join(applet)).unwrap();
     }
-    symlink(jq, bin.join("jq")).unwrap();
     Some((busybox, bin))
 }
 
