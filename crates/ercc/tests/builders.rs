@@ -1257,6 +1257,192 @@ fn caas_package_round_trip() {
     assert!(package::caas_package("ercc_caas", &no_ca).is_err());
 }
 
+/// Fabric's `ccaas_builder` build + release as `fabric-operator-facts.md` §2 documents them
+/// (written from that description, not from Fabric's code): detect type `ccaas`; require the
+/// package's top-level `connection.json`; fill `{{.field}}` in its string fields from the JSON
+/// object in `CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG`, a missing field being an error; keep only
+/// the fields ccaas_builder knows (the certificates only with TLS); release it to
+/// `chaincode/server/connection.json`. Returns the released file or the error.
+fn ccaas_builder_as_documented(d: &Dirs, config: &serde_json::Value) -> Result<PathBuf, String> {
+    let meta: serde_json::Value =
+        serde_json::from_slice(&fs::read(d.meta.join("metadata.json")).unwrap()).unwrap();
+    if !meta["type"].as_str().unwrap().eq_ignore_ascii_case("ccaas") {
+        return Err("not a ccaas package".into());
+    }
+    let raw = fs::read(d.src.join("connection.json")).map_err(|e| e.to_string())?;
+    let conn: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| e.to_string())?;
+    let fill = |field: &str| -> Result<String, String> {
+        let mut text = conn[field].as_str().unwrap_or("").to_owned();
+        while let Some(start) = text.find("{{") {
+            let end = start + text[start..].find("}}").ok_or("unclosed action")?;
+            let path = text[start + 2..end].trim_matches(|c| c == '-' || c == ' ');
+            let mut value = config;
+            for name in path.trim_start_matches('.').split('.') {
+                value = value
+                    .get(name)
+                    .ok_or_else(|| format!("map has no entry for key {name:?}"))?;
+            }
+            let value = value
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or(value.to_string());
+            text.replace_range(start..end + 2, &value);
+        }
+        Ok(text)
+    };
+    let tls = conn["tls_required"].as_bool().unwrap_or(false);
+    let mut out = serde_json::json!({
+        "address": fill("address")?,
+        "dial_timeout": fill("dial_timeout")?,
+        "tls_required": tls,
+        "client_auth_required": tls && conn["client_auth_required"].as_bool().unwrap_or(false),
+        "root_cert": "", "client_key": "", "client_cert": "",
+    });
+    if tls {
+        for f in ["root_cert", "client_key", "client_cert"] {
+            out[f] = fill(f)?.into();
+        }
+    }
+    let released = d.rel.join("chaincode/server/connection.json");
+    fs::create_dir_all(released.parent().unwrap()).unwrap();
+    fs::write(&released, out.to_string()).unwrap();
+    Ok(released)
+}
+
+/// Checks a connection.json with the launcher's own reading of it (json.awk), which mirrors
+/// what the peer accepts.
+fn peer_would_accept(connection_json: &Path) -> Output {
+    let lib = repo_root().join("fabric/externalBuilder/lib/json.awk");
+    Command::new(stock_path().join("sh"))
+        .arg("-c")
+        .arg("LC_ALL=C awk -v mode=connection -f \"$0\" <\"$1\"")
+        .arg(lib)
+        .arg(connection_json)
+        .env_clear()
+        .env("PATH", stock_path())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn ccaas_package_serves_every_peer_through_ccaas_builder_templates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ercc-ccaas.tar.gz");
+    let ca = fixture("ca.pem");
+    package_cli(&[
+        "package",
+        "caas",
+        "--label",
+        "ercc_1.0",
+        "--out",
+        out.to_str().unwrap(),
+        "--address",
+        "{{.peername}}_ercc:9999",
+        "--tls-root-cert",
+        ca.to_str().unwrap(),
+    ])
+    .unwrap();
+    let pkg = fs::read(&out).unwrap();
+    let outer = entries(&pkg);
+    let meta: serde_json::Value = serde_json::from_slice(&outer[0].data).unwrap();
+    assert_eq!(
+        meta,
+        serde_json::json!({"path": "", "type": "ccaas", "label": "ercc_1.0"})
+    );
+    let code = entries(&outer[1].data);
+    assert_eq!(code.len(), 1);
+    assert_eq!(
+        (code[0].path.as_str(), code[0].kind, code[0].mode),
+        ("connection.json", tar::EntryType::Regular, 0o644)
+    );
+
+    // One package, two peers, two addresses; the TLS material survives the rewrite.
+    for peer in ["peer0org1", "peer0org2"] {
+        let d = Dirs::new();
+        install_like_a_peer(&pkg, &d);
+        let released =
+            ccaas_builder_as_documented(&d, &serde_json::json!({ "peername": peer })).unwrap();
+        let conn: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&released).unwrap()).unwrap();
+        assert_eq!(conn["address"], format!("{peer}_ercc:9999"));
+        assert_eq!(conn["dial_timeout"], "10s");
+        assert_eq!(conn["root_cert"], fixture_text("ca.pem"));
+        assert_ok(&peer_would_accept(&released));
+        // Neither FPC builder claims it: the peer goes on to ccaas_builder.
+        assert_fails(&d.detect(&fpc_c("detect"), &[]), "is not ercc-type");
+        assert_fails(&d.detect(&launcher("detect"), &[]), "is not external");
+    }
+    // A peer whose config lacks the field fails its install, as with missingkey=error.
+    let d = Dirs::new();
+    install_like_a_peer(&pkg, &d);
+    let err = ccaas_builder_as_documented(&d, &serde_json::json!({"other": "x"})).unwrap_err();
+    assert!(err.contains("peername"), "{err}");
+
+    // The same flags give the same bytes (and package id) on every machine.
+    let again = tmp.path().join("again.tar.gz");
+    package_cli(&[
+        "package",
+        "caas",
+        "--label",
+        "ercc_1.0",
+        "--out",
+        again.to_str().unwrap(),
+        "--address",
+        "{{.peername}}_ercc:9999",
+        "--tls-root-cert",
+        ca.to_str().unwrap(),
+    ])
+    .unwrap();
+    assert_eq!(fs::read(&again).unwrap(), pkg);
+}
+
+#[test]
+fn ccaas_package_refuses_what_ccaas_builder_would_break() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("p.tar.gz");
+    let o = out.to_str().unwrap();
+    let ca = fixture("ca.pem");
+    let ca = ca.to_str().unwrap();
+    let key = fixture("client.key");
+    let key = key.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--address", "{{.peername}_ercc:9999"], "is not closed"),
+        (&["--address", "{{peername}}:9999"], "only field references"),
+        (
+            &["--address", "{{.peername}}"],
+            "host:port once the fields are filled",
+        ),
+        (
+            &[
+                "--address",
+                "h:1",
+                "--tls-root-cert",
+                ca,
+                "--client-auth",
+                "--client-cert",
+                ca,
+                "--client-key",
+                key,
+                "--domain",
+                "ercc",
+            ],
+            "--domain cannot be used with --address",
+        ),
+        (
+            &["--address", "h:1", "--peer", "p=h:1"],
+            "cannot be used with",
+        ),
+        (&[], "--address"),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["package", "caas", "--label", "l", "--out", o];
+        args.extend_from_slice(extra);
+        let err = package_cli(&args).unwrap_err();
+        assert!(err.contains(needle), "{extra:?}: {err}");
+        assert!(!out.exists());
+    }
+}
+
 #[test]
 fn package_cli_normal_writes_the_file_and_a_stable_id() {
     let tmp = tempfile::tempdir().unwrap();
