@@ -151,8 +151,10 @@ pub struct NormalArgs {
     pub binary: Option<PathBuf>,
 }
 
-/// Options of `ercc package caas`.
+/// Options of `ercc package caas`. Exactly one of `--address` (ccaas_builder) and `--peer`
+/// (fpc-external-launcher) says which builder the package is for.
 #[derive(clap::Args, Debug, Clone)]
+#[command(group(clap::ArgGroup::new("builder").required(true).args(["address", "peers"])))]
 pub struct CaasArgs {
     /// Package label (becomes the first part of the package id).
     #[arg(long)]
@@ -164,12 +166,7 @@ pub struct CaasArgs {
     /// the registry server. It may hold Go template fields, e.g. '{{.peername}}_ercc:9999', that
     /// ccaas_builder fills from the JSON object in each peer's
     /// CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG (a missing field fails that peer's install).
-    #[arg(
-        long,
-        value_name = "HOST:PORT",
-        required_unless_present = "peers",
-        conflicts_with = "peers"
-    )]
+    #[arg(long, value_name = "HOST:PORT")]
     pub address: Option<String>,
     /// For FPC's fpc-external-launcher (package type external): a peer (its CORE_PEER_ID) and the
     /// address at which it reaches the registry server. Repeat for every peer that installs this

@@ -58,7 +58,7 @@ fn which(tool: &str) -> Option<PathBuf> {
 /// The tools of the stock fabric-peer image that the builders (and the fake ercc) may use.
 const STOCK_TOOLS: &[&str] = &[
     "cp", "mkdir", "chmod", "mktemp", "rm", "cat", "dirname", "env", "sort", "sed", "stat", "mv",
-    "sleep", "ls",
+    "sleep", "ls", "tr", "cmp",
 ];
 
 /// A folder of links standing in for the stock peer image's PATH: `sh` is dash, `awk` is the
@@ -261,6 +261,8 @@ fn metadata_json_is_read_as_json_without_jq() {
     );
     let deep = format!(r#"{{"type":"ercc-type","x":{}}}"#, "[".repeat(1000));
     for (bad, needle) in [
+        ("{\"type\":\"ercc\u{0}-type\"}".to_owned(), "NUL byte"),
+        ("{\"type\":\"ercc-type\"}\u{0}x".to_owned(), "NUL byte"),
         (
             r#"{"type":"ercc-type",}"#.to_owned(),
             "expected a member name",
@@ -1441,6 +1443,78 @@ fn ccaas_package_refuses_what_ccaas_builder_would_break() {
         assert!(err.contains(needle), "{extra:?}: {err}");
         assert!(!out.exists());
     }
+}
+
+/// The `ercc package ...` commands of the docs' code blocks (lines starting with it, `\`
+/// continuations joined, comments dropped), split like a shell would split these simple lines.
+fn documented_package_commands(doc: &str) -> Vec<Vec<String>> {
+    let text = fs::read_to_string(repo_root().join(doc)).unwrap();
+    let mut commands = Vec::new();
+    let mut in_code = false;
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        // `ercc package normal|caas ...` in a summary is a placeholder, not a command.
+        if !in_code || !line.starts_with("ercc package ") || line.contains("...") {
+            continue;
+        }
+        let mut command = String::new();
+        let mut line = line;
+        loop {
+            let code = line.split(" #").next().unwrap().trim_end();
+            match code.strip_suffix('\\') {
+                Some(head) => {
+                    command.push_str(head);
+                    line = lines.next().unwrap();
+                }
+                None => {
+                    command.push_str(code);
+                    break;
+                }
+            }
+        }
+        let words = command
+            .split_whitespace()
+            .map(|w| w.trim_matches('\'').to_owned())
+            .skip(1)
+            .collect();
+        commands.push(words);
+    }
+    commands
+}
+
+#[test]
+fn documented_package_commands_run_as_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let binary = tmp.path().join("ercc-binary");
+    write_exec(&binary, b"#!/bin/sh\n", 0o755);
+    // The docs' file names, standing for real files of the same kind.
+    let files = [
+        ("ercc-tls-ca.pem", fixture("ca.pem")),
+        ("target/x86_64-unknown-linux-gnu/release/ercc", binary),
+    ];
+    let mut ran = 0;
+    for doc in ["README.md", "docs/deploy.md"] {
+        for words in documented_package_commands(doc) {
+            let mut args: Vec<String> = Vec::new();
+            for w in &words {
+                let file = files.iter().find(|(name, _)| name == w).map(|(_, p)| p);
+                args.push(match (args.last().map(String::as_str), file) {
+                    (Some("--out"), _) => tmp.path().join(w).to_str().unwrap().to_owned(),
+                    (_, Some(path)) => path.to_str().unwrap().to_owned(),
+                    _ => w.clone(),
+                });
+            }
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            package_cli(&argv).unwrap_or_else(|e| panic!("{doc}: ercc {words:?}: {e}"));
+            ran += 1;
+        }
+    }
+    // README: caas (ccaas_builder), normal; deploy.md: normal, caas --address, caas --peer.
+    assert_eq!(ran, 5);
 }
 
 #[test]

@@ -9,8 +9,13 @@ command -v awk >/dev/null 2>&1 ||
     die "awk is required but not on PATH (mawk, gawk or BusyBox awk; the stock fabric-peer image has mawk)"
 
 # json MODE FILE [KEY]: runs json.awk in MODE on FILE. Prints what the mode prints, or the reason
-# it refuses the file (and returns 1).
+# it refuses the file (and returns 1). NUL bytes are refused here because awks differ on them
+# (mawk keeps them, BusyBox awk cuts the line), and JSON never needs one unescaped.
 json() {
+    if ! tr -d '\000' <"$2" | cmp -s - "$2"; then
+        echo "not valid JSON: it contains a NUL byte"
+        return 1
+    fi
     LC_ALL=C awk -v mode="$1" -v key="${3:-}" -f "$lib/json.awk" <"$2"
 }
 
