@@ -13,73 +13,15 @@ mod common;
 mod ercc_common;
 
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{free_port, DevPeer, KillOnDrop, Options};
+use common::{free_port, DevPeer, KillOnDrop};
 use ercc_common::*;
 
 const MR_A: [u8; 32] = [0xa1; 32];
 const MR_B: [u8; 32] = [0xb2; 32];
 const MR_C: [u8; 32] = [0xc3; 32];
-
-/// A devpeer with both FPC builders; the policy variables and `CORE_PEER_ID` are set in its
-/// environment and propagated, as core.yaml would.
-fn options(policy: Vec<(String, String)>) -> Options {
-    let mut propagate: Vec<String> = POLICY_VARS.iter().map(|s| s.to_string()).collect();
-    propagate.push("CORE_PEER_ID".into());
-    let mut env = policy;
-    env.push(("CORE_PEER_ID".into(), PEER_ID.into()));
-    Options {
-        tls: true,
-        builders: vec![
-            format!("fpc-c={}", fpc_c_builder().display()),
-            format!("fpc-external-launcher={}", fpc_launcher_builder().display()),
-        ],
-        propagate,
-        env,
-        ..Options::default()
-    }
-}
-
-/// `ercc package normal` of the real binary, made once per test run and shared by the tests:
-/// gzip of a debug build's ~100 MB binary takes a debug-built packager tens of seconds.
-fn normal_package() -> &'static (PathBuf, String) {
-    static PKG: OnceLock<(PathBuf, String)> = OnceLock::new();
-    PKG.get_or_init(|| {
-        let pkg = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ercc-e2e-normal.tar.gz");
-        let ercc = ercc_bin();
-        let id = ercc_ok(&[
-            "package",
-            "normal",
-            "--label",
-            "ercc_1.0",
-            "--out",
-            pkg.to_str().unwrap(),
-            "--binary",
-            ercc.to_str().unwrap(),
-        ]);
-        (pkg, id)
-    })
-}
-
-/// `ercc package normal` → `devpeer install` → `devpeer define ercc`; returns the package id.
-fn deploy_normal(peer: &DevPeer) -> String {
-    let (pkg, id) = normal_package();
-    let installed = peer.cli(&["install", pkg.to_str().unwrap()]).ok();
-    assert_eq!(installed.trim(), id);
-    let out = peer.define("ercc", "1.0", 1, id);
-    assert!(out.success, "define ercc: {}", out.stderr);
-    assert!(
-        !out.stderr.contains("did not launch"),
-        "ercc did not launch: {}\n{}",
-        out.stderr,
-        chaincode_logs(&peer.home)
-    );
-    id.clone()
-}
 
 /// The log of the registry's endorser `slot` (normal mode: one `ercc` process per slot).
 fn endorser_log(peer: &DevPeer, slot: usize) -> String {
@@ -390,17 +332,30 @@ fn normal_mode_rejects_every_bad_registration_and_writes_nothing() {
     let placeholder = install_placeholder_cc(&peer, "fpccc");
     rejection_suite(&peer, &trust, &placeholder);
 
-    // The Go registry's post-MVP functions, and the contract API's argument count check.
-    for (f, args) in [
-        ("registerCCKeys", vec!["x"]),
-        ("PutKeyExport", vec!["x"]),
-        ("getKeyExport", vec!["mycc", "x"]),
+    // The key-distribution functions (the Go registry's post-MVP ones) on garbage, and the
+    // contract API's argument count check (ercc_keydist.rs runs them for real).
+    for (f, args, message) in [
+        (
+            "registerCCKeys",
+            vec!["x"],
+            "invalid key registration message: illegal base64 data at input byte 0",
+        ),
+        (
+            "PutKeyExport",
+            vec!["x"],
+            "invalid export message: illegal base64 data at input byte 0",
+        ),
+        (
+            "getKeyExport",
+            vec!["mycc", "x"],
+            "no key export stored for enclave x of chaincode mycc",
+        ),
     ] {
         let mut all = vec![f];
         all.extend(args);
         let before = snapshot(&peer, "ercc", &["mycc"]);
         let r = peer.invoke("ercc", &all, &AT);
-        assert_eq!(failure_message(&r), "not implemented yet", "{f}");
+        assert_eq!(failure_message(&r), message, "{f}");
         assert_eq!(snapshot(&peer, "ercc", &["mycc"]), before);
     }
     let r = peer.query("ercc", &["queryEnclaveCredentials", "mycc"], &AT);
@@ -439,98 +394,6 @@ fn normal_mode_rejects_every_bad_registration_and_writes_nothing() {
         "no enclave registered for chaincode nosuchcc"
     );
     eprintln!("normal mode rejections: {:?}", t0.elapsed());
-}
-
-/// A CA and a server certificate for 127.0.0.1 / localhost, written to `dir`.
-fn server_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::default();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "ercc e2e CaaS CA");
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut srv = CertificateParams::default();
-    srv.distinguished_name.push(DnType::CommonName, "ercc");
-    srv.subject_alt_names = vec![
-        SanType::IpAddress("127.0.0.1".parse().unwrap()),
-        SanType::DnsName("localhost".try_into().unwrap()),
-    ];
-    let cert = srv.signed_by(&key, &issuer).unwrap();
-    let (ca_p, cert_p, key_p) = (
-        dir.join("ca.pem"),
-        dir.join("server.crt"),
-        dir.join("server.key"),
-    );
-    std::fs::write(&ca_p, ca_cert.pem()).unwrap();
-    std::fs::write(&cert_p, cert.pem()).unwrap();
-    std::fs::write(&key_p, key.serialize_pem()).unwrap();
-    (ca_p, cert_p, key_p)
-}
-
-fn wait_listening(port: u16, server: &mut KillOnDrop, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(s)) = server.0.try_wait() {
-            panic!(
-                "ercc server exited ({s}):\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        assert!(Instant::now() < deadline, "ercc server never listened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// `ercc` started by hand as a CaaS server, as an operator would; logs go to `log`.
-fn start_server(
-    pkg_id: &str,
-    port: u16,
-    tls: &(PathBuf, PathBuf, PathBuf),
-    policy: Vec<(String, String)>,
-    log: &Path,
-) -> KillOnDrop {
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    let mut cmd = ercc_command();
-    cmd.env("CHAINCODE_PKG_ID", pkg_id)
-        .env("CHAINCODE_SERVER_ADDRESS", format!("127.0.0.1:{port}"))
-        .env("CHAINCODE_TLS_CERT", &tls.1)
-        .env("CHAINCODE_TLS_KEY", &tls.2)
-        .envs(policy)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out);
-    let mut server = KillOnDrop(cmd.spawn().unwrap());
-    wait_listening(port, &mut server, log);
-    server
-}
-
-/// SIGTERM, and the server must exit 0 within 10 s.
-fn stop_server(mut server: KillOnDrop, log: &Path) {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(server.0.id()).unwrap()),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = server.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "ercc ignored SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(
-        status.success(),
-        "ercc exit {status}:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
 }
 
 #[test]

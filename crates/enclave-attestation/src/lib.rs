@@ -31,6 +31,8 @@ pub use appraisal::expected_report_data;
 pub use claims::{Claims, EnclaveReport, EvidenceType, UnknownEvidenceType};
 pub use envelope::Envelope;
 pub use error::{ChainError, MalformedEvidence, VerifyError};
+/// The policy-file key of an `ERCC_*` setting (shared with the registry's own policy).
+pub use policy::file_key as policy_file_key;
 pub use policy::{
     DcapPolicy, Policy, PolicyError, ACCEPTABLE_DCAP_TCB_STATUSES, ACCEPTABLE_IAS_QUOTE_STATUSES,
     DEFAULT_MAX_REPORT_AGE, ENV_ACCEPTED_EVIDENCE, ENV_ALLOW_DEBUG_ENCLAVES,

@@ -137,8 +137,13 @@ pub enum PolicyError {
         reason: String,
     },
     /// An `ERCC_*` variable that looks like a policy setting but is none.
-    #[error("unknown policy variable {0} (known: {known})", known = POLICY_ENV_VARS.join(", "))]
-    UnknownVariable(String),
+    #[error("unknown policy variable {name} (known: {known})")]
+    UnknownVariable {
+        /// The variable.
+        name: String,
+        /// Every known setting variable, comma-separated (this policy's and the shared ones).
+        known: String,
+    },
     /// A trust anchor cannot be used.
     #[error("trust anchor {0}")]
     Anchor(#[from] AnchorError),
@@ -175,8 +180,9 @@ impl Default for DcapPolicy {
 
 /// The policy file: the environment variables' names without `ERCC_`, lower-case. Lists are JSON
 /// arrays of strings; root CAs are PEM file paths, relative to the policy file's directory.
+/// Keys that are neither this policy's nor a shared setting's are refused (serde's
+/// `deny_unknown_fields` cannot be combined with the `shared` pass-through, so it is checked by hand).
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct PolicyFile {
     accepted_evidence: Option<Vec<String>>,
     ias_accepted_quote_statuses: Option<Vec<String>>,
@@ -186,12 +192,30 @@ struct PolicyFile {
     dcap_root_ca: Option<String>,
     dcap_accepted_tcb_statuses: Option<Vec<String>>,
     dcap_rejected_advisories: Option<Vec<String>>,
+    #[serde(flatten)]
+    others: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// The policy-file key of an `ERCC_*` setting variable: its name without `ERCC_`, lower-case.
+pub fn file_key(env_name: &str) -> String {
+    env_name
+        .strip_prefix("ERCC_")
+        .unwrap_or(env_name)
+        .to_ascii_lowercase()
 }
 
 impl Policy {
     /// The policy from the environment: defaults, then the file named by `ERCC_POLICY_FILE` (if
     /// set), then each `ERCC_*` setting variable present (the variables win over the file).
     pub fn from_env() -> Result<Policy, PolicyError> {
+        Policy::from_env_sharing(&[])
+    }
+
+    /// [`Policy::from_env`] when other components keep their settings in the same `ERCC_*`
+    /// namespace and policy file (the registry's own policy): `shared` names their variables,
+    /// which are then known (not typos) and otherwise ignored here, as are their file keys
+    /// ([`file_key`]).
+    pub fn from_env_sharing(shared: &[&str]) -> Result<Policy, PolicyError> {
         let mut vars = Vec::new();
         for (name, value) in std::env::vars_os() {
             let Some(name) = name.to_str().map(str::to_owned) else {
@@ -210,7 +234,7 @@ impl Policy {
                 }
             }
         }
-        Policy::from_vars(vars)
+        Policy::from_vars_sharing(vars, shared)
     }
 
     /// [`Policy::from_env`] over the given `(name, value)` pairs instead of the process
@@ -221,17 +245,33 @@ impl Policy {
         K: AsRef<str>,
         V: AsRef<str>,
     {
+        Policy::from_vars_sharing(vars, &[])
+    }
+
+    /// [`Policy::from_vars`] with the `shared` settings of [`Policy::from_env_sharing`].
+    pub fn from_vars_sharing<I, K, V>(vars: I, shared: &[&str]) -> Result<Policy, PolicyError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
         let mut settings = std::collections::BTreeMap::new();
         for (name, value) in vars {
             let name = name.as_ref();
             if POLICY_ENV_VARS.contains(&name) {
                 settings.insert(name.to_owned(), value.as_ref().to_owned());
-            } else if POLICY_ENV_PREFIXES.iter().any(|p| name.starts_with(p)) {
-                return Err(PolicyError::UnknownVariable(name.to_owned()));
+            } else if !shared.contains(&name)
+                && POLICY_ENV_PREFIXES.iter().any(|p| name.starts_with(p))
+            {
+                let known: Vec<&str> = POLICY_ENV_VARS.iter().chain(shared).copied().collect();
+                return Err(PolicyError::UnknownVariable {
+                    name: name.to_owned(),
+                    known: known.join(", "),
+                });
             }
         }
         let mut policy = match settings.get(ENV_POLICY_FILE) {
-            Some(path) => Policy::from_file(path)?,
+            Some(path) => Policy::from_file_sharing(path, shared)?,
             None => Policy::default(),
         };
         let get = |name: &str| settings.get(name).map(String::as_str);
@@ -289,6 +329,15 @@ impl Policy {
     ///  "dcap_rejected_advisories": ["INTEL-SA-00615"]}
     /// ```
     pub fn from_file(path: impl AsRef<Path>) -> Result<Policy, PolicyError> {
+        Policy::from_file_sharing(path, &[])
+    }
+
+    /// [`Policy::from_file`] that also accepts the file keys of the `shared` settings of
+    /// [`Policy::from_env_sharing`] (and ignores them).
+    pub fn from_file_sharing(
+        path: impl AsRef<Path>,
+        shared: &[&str],
+    ) -> Result<Policy, PolicyError> {
         let path = path.as_ref();
         let bytes =
             read_limited(path, MAX_POLICY_FILE_LEN).map_err(|reason| PolicyError::Read {
@@ -299,6 +348,13 @@ impl Policy {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
+        let shared_keys: Vec<String> = shared.iter().map(|n| file_key(n)).collect();
+        if let Some(key) = file.others.keys().find(|k| !shared_keys.contains(k)) {
+            return Err(PolicyError::File {
+                path: path.to_owned(),
+                reason: format!("unknown field `{key}`"),
+            });
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         let mut policy = Policy::default();
         if let Some(v) = file.accepted_evidence {
@@ -636,6 +692,43 @@ mod tests {
             let err = Policy::from_file(&file).expect_err(body).to_string();
             assert!(err.contains(expected), "{body}: {err}");
         }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn shared_settings_are_known_but_left_to_their_owner() {
+        const SHARED: &str = "ERCC_MAX_ENCLAVES_PER_CHAINCODE";
+        let err = Policy::from_vars([(SHARED, "2")]).expect_err("unshared is a typo");
+        assert!(
+            err.to_string()
+                .starts_with("unknown policy variable ERCC_MAX_ENCLAVES_PER_CHAINCODE"),
+            "{err}"
+        );
+        let p = Policy::from_vars_sharing([(SHARED, "2")], &[SHARED]).expect("shared");
+        assert_eq!(p, Policy::default());
+        // A typo of the shared name is still a typo, and the message lists the shared name.
+        let err = Policy::from_vars_sharing([("ERCC_MAX_ENCLAVE_PER_CHAINCODE", "2")], &[SHARED])
+            .expect_err("typo")
+            .to_string();
+        assert!(err.ends_with(", ERCC_MAX_ENCLAVES_PER_CHAINCODE)"), "{err}");
+
+        let dir = std::env::temp_dir().join(format!("attest-shared-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp");
+        let file = dir.join("policy.json");
+        std::fs::write(
+            &file,
+            r#"{"max_enclaves_per_chaincode":2,"max_report_age":9}"#,
+        )
+        .expect("write");
+        let p = Policy::from_file_sharing(&file, &[SHARED]).expect("shared key");
+        assert_eq!(p.max_report_age, 9);
+        let err = Policy::from_file(&file)
+            .expect_err("unshared key")
+            .to_string();
+        assert!(
+            err.ends_with("unknown field `max_enclaves_per_chaincode`"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -63,6 +63,7 @@ impl RegistryContract {
             "GetKeyExport" => ReturnValue::String(r.get_key_export(ledger, p(0), p(1))?),
             "PutKeyExport" => {
                 r.put_key_export(ledger, p(0))?;
+                tracing::info!(channel = ledger.channel_id(), "key export stored");
                 ReturnValue::Nothing
             }
             "QueryChaincodeEncryptionKey" => {
@@ -82,6 +83,7 @@ impl RegistryContract {
             }
             "RegisterCCKeys" => {
                 r.register_cc_keys(ledger, p(0))?;
+                tracing::info!(channel = ledger.channel_id(), "chaincode keys registered");
                 ReturnValue::Nothing
             }
             "RegisterEnclave" => {
@@ -187,7 +189,8 @@ impl Ledger for StubLedger<'_> {
 }
 
 /// Runs the registry chaincode (mode from the environment): logging from
-/// `FABRIC_LOGGING_SPEC`, the verifier and its policy from the `ERCC_*` variables.
+/// `FABRIC_LOGGING_SPEC`, the verifier, its policy and the registry policy from the
+/// `ERCC_*` variables.
 pub fn run_chaincode() -> ExitCode {
     fabric_chaincode::logging::init();
     let (verifier, policy) = match crate::policy_verifier::verifier_from_env() {
@@ -197,8 +200,15 @@ pub fn run_chaincode() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(%policy, "ercc starting; attestation policy");
-    let contract = RegistryContract::new(Registry::new(verifier));
+    let registry_policy = match crate::registry_policy::RegistryPolicy::from_env() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot configure the registry policy");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(%policy, %registry_policy, "ercc starting; attestation and registry policy");
+    let contract = RegistryContract::new(Registry::new(verifier).with_policy(registry_policy));
     let chaincode = ContractChaincode::new(vec![Arc::new(contract)]);
     fabric_chaincode::start(Arc::new(chaincode))
 }

@@ -86,10 +86,31 @@ pub fn decode_credentials(text: &str) -> Result<Credentials, CredentialsError> {
 
 /// Base64 → bytes with Go `StdEncoding` semantics and the credentials size limit.
 fn decode_base64_limited(text: &str) -> Result<Vec<u8>, CredentialsError> {
-    if text.len() > MAX_CREDENTIALS_BASE64_LEN {
-        return Err(CredentialsError::TooLarge {
+    decode_go_base64(text, MAX_CREDENTIALS_BASE64_LEN).map_err(|e| match e {
+        Base64Error::TooLarge { len, limit } => CredentialsError::TooLarge { len, limit },
+        Base64Error::Illegal { offset } => CredentialsError::Base64 { offset },
+    })
+}
+
+/// Why base64 text (of any registry argument) could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Base64Error {
+    /// Longer than the caller's limit; nothing was decoded.
+    #[error("input too large: {len} bytes of base64, the limit is {limit}")]
+    TooLarge { len: usize, limit: usize },
+    /// Not valid standard padded base64 (Go's `CorruptInputError` text).
+    #[error("illegal base64 data at input byte {offset}")]
+    Illegal { offset: usize },
+}
+
+/// Base64 text → bytes as Go's `base64.StdEncoding` decodes (see the module docs), refusing
+/// text longer than `limit` bytes before decoding anything.
+pub fn decode_go_base64(text: &str, limit: usize) -> Result<Vec<u8>, Base64Error> {
+    if text.len() > limit {
+        return Err(Base64Error::TooLarge {
             len: text.len(),
-            limit: MAX_CREDENTIALS_BASE64_LEN,
+            limit,
         });
     }
     // Go's decoder skips line breaks anywhere; dropping them first keeps that behaviour.
@@ -103,7 +124,7 @@ fn decode_base64_limited(text: &str) -> Result<Vec<u8>, CredentialsError> {
     };
     GO_STD_BASE64
         .decode(cleaned.as_bytes())
-        .map_err(|e| CredentialsError::Base64 {
+        .map_err(|e| Base64Error::Illegal {
             offset: base64_error_offset(&e, &cleaned),
         })
 }

@@ -2,8 +2,9 @@
 //! so they build with the crate and run in ordinary unit tests on garbage inputs (the
 //! fuzz targets need nightly; these tests do not).
 //!
-//! Each body panics only when an invariant breaks: a parser panicking, or
-//! `registerEnclave` writing state although it failed.
+//! Each body panics only when an invariant breaks: a parser panicking, or a registry
+//! function (`registerEnclave`, `registerCCKeys`, `putKeyExport`) writing state although it
+//! failed.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -128,6 +129,228 @@ pub fn register_enclave_seeds() -> Vec<Vec<u8>> {
     vec![raw, text]
 }
 
+/// An enclave of the key-distribution fuzz world: a fixed P-256 key, its org and its credentials.
+struct WorldEnclave {
+    key: p256::ecdsa::SigningKey,
+    vk_pem: Vec<u8>,
+    credentials: String,
+}
+
+impl WorldEnclave {
+    fn new(seed: u8, msp: &str) -> Self {
+        use crate::proto::{AttestedData, CcParameters, Credentials, HostParameters};
+        use p256::pkcs8::{EncodePublicKey as _, LineEnding};
+        use prost::Message;
+        let key = p256::ecdsa::SigningKey::from_bytes(&[seed; 32].into())
+            .unwrap_or_else(|e| panic!("fixed key: {e}"));
+        let vk_pem = key
+            .verifying_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap_or_else(|e| panic!("pem: {e}"))
+            .into_bytes();
+        let ad = AttestedData {
+            cc_params: Some(CcParameters {
+                chaincode_id: FUZZ_CHAINCODE.into(),
+                version: FUZZ_MRENCLAVE.into(),
+                sequence: 1,
+                channel_id: FUZZ_CHANNEL.into(),
+            }),
+            host_params: Some(HostParameters {
+                peer_msp_id: msp.into(),
+                peer_endpoint: format!("peer0.{msp}:7051"),
+                certificate: vec![],
+            }),
+            enclave_vk: vk_pem.clone(),
+            enclave_ek: b"enclave-ek".to_vec(),
+            ..Default::default()
+        };
+        let credentials = STANDARD.encode(
+            Credentials {
+                serialized_attested_data: Some(prost_types::Any {
+                    type_url: crate::proto::ATTESTED_DATA_TYPE_URL.into(),
+                    value: ad.encode_to_vec(),
+                }),
+                attestation: vec![],
+                evidence: FUZZ_GOOD_EVIDENCE.to_vec(),
+            }
+            .encode_to_vec(),
+        );
+        Self {
+            key,
+            vk_pem,
+            credentials,
+        }
+    }
+
+    fn sign(&self, bytes: &[u8]) -> Vec<u8> {
+        use p256::ecdsa::signature::Signer as _;
+        let sig: p256::ecdsa::Signature = self.key.sign(bytes);
+        sig.to_der().as_bytes().to_vec()
+    }
+
+    fn cc_params_hash(&self) -> Vec<u8> {
+        use sha2::Digest;
+        let creds = credentials::decode_credentials(&self.credentials)
+            .unwrap_or_else(|e| panic!("world credentials: {e}"));
+        let any = creds.serialized_attested_data.unwrap_or_default();
+        crate::keydist::cc_params_hash(&any.value)
+            .map(|h| h.to_vec())
+            .unwrap_or_else(|_| sha2::Sha256::digest(b"").to_vec())
+    }
+
+    /// Protobuf `SignedCCKeyRegistrationMessage` of `FUZZ_CC_EK`.
+    fn key_registration(&self) -> Vec<u8> {
+        use crate::proto::{CcKeyRegistrationMessage, SignedCcKeyRegistrationMessage};
+        use prost::Message;
+        let value = CcKeyRegistrationMessage {
+            cc_params_hash: self.cc_params_hash(),
+            chaincode_ek: FUZZ_CC_EK.to_vec(),
+            enclave_id: credentials::enclave_id(&self.vk_pem).into_bytes(),
+        }
+        .encode_to_vec();
+        SignedCcKeyRegistrationMessage {
+            signature: self.sign(&value),
+            serialized_cckey_reg_msg: Some(prost_types::Any {
+                type_url: crate::keydist::CC_KEY_REGISTRATION_TYPE_URL.into(),
+                value,
+            }),
+        }
+        .encode_to_vec()
+    }
+
+    /// Protobuf `SignedExportMessage` of `FUZZ_CC_EK` to `to`.
+    fn export(&self, to: &WorldEnclave) -> Vec<u8> {
+        use crate::proto::{ExportMessage, SignedExportMessage};
+        use prost::Message;
+        let value = ExportMessage {
+            cc_params_hash: self.cc_params_hash(),
+            chaincode_ek: FUZZ_CC_EK.to_vec(),
+            cckeys_enc: b"sealed".to_vec(),
+            receiver_enclave_vk: to.vk_pem.clone(),
+            sender_enclave_vk: self.vk_pem.clone(),
+        }
+        .encode_to_vec();
+        SignedExportMessage {
+            signature: self.sign(&value),
+            serialized_export_msg_bytes: Some(prost_types::Any {
+                type_url: crate::keydist::EXPORT_TYPE_URL.into(),
+                value,
+            }),
+        }
+        .encode_to_vec()
+    }
+}
+
+/// Chaincode encryption key of the key-distribution fuzz world.
+pub const FUZZ_CC_EK: &[u8] =
+    b"-----BEGIN RSA PUBLIC KEY-----\nfuzz\n-----END RSA PUBLIC KEY-----\n";
+
+/// The key-distribution world: three organisations' enclaves registered (policy max 3), E1
+/// provisioned with [`FUZZ_CC_EK`], an export E1 → E2 stored; E3 neither. Built once.
+fn key_world() -> &'static (MemLedger, [WorldEnclave; 3]) {
+    static WORLD: std::sync::OnceLock<(MemLedger, [WorldEnclave; 3])> = std::sync::OnceLock::new();
+    WORLD.get_or_init(|| {
+        let enclaves = [
+            WorldEnclave::new(1, "Org1MSP"),
+            WorldEnclave::new(2, "Org2MSP"),
+            WorldEnclave::new(3, "Org3MSP"),
+        ];
+        let registry = key_registry();
+        let mut ledger = MemLedger::new(FUZZ_CHANNEL, 1_700_000_000, FUZZ_MSP);
+        ledger.define_chaincode(FUZZ_CHAINCODE, FUZZ_MRENCLAVE, 1);
+        let must = |r: Result<(), crate::RegistryError>| r.unwrap_or_else(|e| panic!("world: {e}"));
+        for (e, msp) in enclaves.iter().zip(["Org1MSP", "Org2MSP", "Org3MSP"]) {
+            ledger.creator_msp_id = Some(msp.into());
+            must(registry.register_enclave(&mut ledger, &e.credentials));
+        }
+        ledger.creator_msp_id = Some("Org1MSP".into());
+        must(registry.register_cc_keys(
+            &mut ledger,
+            &STANDARD.encode(enclaves[0].key_registration()),
+        ));
+        must(registry.put_key_export(
+            &mut ledger,
+            &STANDARD.encode(enclaves[0].export(&enclaves[1])),
+        ));
+        ledger.puts = 0;
+        (ledger, enclaves)
+    })
+}
+
+fn key_registry() -> Registry {
+    let policy = crate::registry_policy::RegistryPolicy::from_vars([(
+        crate::registry_policy::ENV_MAX_ENCLAVES_PER_CHAINCODE,
+        "3",
+    )])
+    .unwrap_or_else(|e| panic!("policy: {e}"));
+    Registry::new(PrefixVerifier).with_policy(policy)
+}
+
+/// First byte: bits 0-1 pick the creator (Org1/2/3MSP), bit 2 picks text (set) or protobuf
+/// (base64-encoded here) for the rest.
+fn key_input(data: &[u8]) -> Option<(String, String)> {
+    let (mode, rest) = data.split_first()?;
+    let msp = format!("Org{}MSP", (mode & 3) % 3 + 1);
+    let text = if mode & 4 == 0 {
+        STANDARD.encode(rest)
+    } else {
+        String::from_utf8_lossy(rest).into_owned()
+    };
+    Some((msp, text))
+}
+
+/// Runs one key-distribution function on a copy of the world; a failure must write nothing,
+/// a success must write something; then the queries run.
+fn key_function(
+    data: &[u8],
+    f: impl Fn(&Registry, &mut MemLedger, &str) -> Result<(), crate::RegistryError>,
+) {
+    let Some((msp, text)) = key_input(data) else {
+        return;
+    };
+    let (world, _) = key_world();
+    let mut ledger = world.clone();
+    ledger.creator_msp_id = Some(msp);
+    let registry = key_registry();
+    match f(&registry, &mut ledger, &text) {
+        Ok(()) => assert!(ledger.puts > 0, "a success wrote nothing"),
+        Err(_) => {
+            assert_eq!(ledger.state, world.state, "a failure changed state");
+            assert_eq!(ledger.puts, 0, "a failure attempted a write");
+        }
+    }
+    let _ = registry.query_chaincode_encryption_key(&mut ledger, FUZZ_CHAINCODE);
+    let _ = registry.query_list_provisioned_enclaves(&mut ledger, FUZZ_CHAINCODE);
+    let _ = registry.get_key_export(&mut ledger, FUZZ_CHAINCODE, &text);
+}
+
+/// Target `register_cc_keys`: `registerCCKeys` on the key world (see [`key_input`]).
+pub fn register_cc_keys(data: &[u8]) {
+    key_function(data, |r, l, t| r.register_cc_keys(l, t));
+}
+
+/// Target `put_key_export`: `putKeyExport` on the key world (see [`key_input`]).
+pub fn put_key_export(data: &[u8]) {
+    key_function(data, |r, l, t| r.put_key_export(l, t));
+}
+
+/// Seeds: E2's import registration (accepted) and E1's export to E3 (accepted), each as
+/// protobuf from Org1/Org2 and as base64 text.
+pub fn key_distribution_seeds() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let (_, e) = key_world();
+    let seeds = |creator: u8, msg: Vec<u8>| {
+        let mut raw = vec![creator];
+        raw.extend_from_slice(&msg);
+        let mut text = vec![creator | 4];
+        text.extend_from_slice(STANDARD.encode(&msg).as_bytes());
+        vec![raw, text]
+    };
+    (
+        seeds(1, e[1].key_registration()),
+        seeds(0, e[0].export(&e[2])),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -185,6 +408,14 @@ mod tests {
                 std::fs::write(dir.join(format!("seed-{i}")), bytes).unwrap();
             }
         }
+        let (regs, exports) = key_distribution_seeds();
+        for (target, seeds) in [("register_cc_keys", regs), ("put_key_export", exports)] {
+            let dir = fuzz.join(target);
+            std::fs::create_dir_all(&dir).unwrap();
+            for (i, seed) in seeds.iter().enumerate() {
+                std::fs::write(dir.join(format!("seed-{i}")), seed).unwrap();
+            }
+        }
     }
 
     #[test]
@@ -200,6 +431,41 @@ mod tests {
             ledger.define_chaincode(FUZZ_CHAINCODE, FUZZ_MRENCLAVE, 1);
             registry.register_enclave(&mut ledger, &text).unwrap();
             register_enclave(&seed);
+        }
+    }
+
+    #[test]
+    fn key_distribution_seeds_are_accepted() {
+        let (regs, exports) = key_distribution_seeds();
+        for (seeds, is_reg) in [(regs, true), (exports, false)] {
+            for seed in seeds {
+                let (msp, text) = key_input(&seed).unwrap();
+                let mut ledger = key_world().0.clone();
+                ledger.creator_msp_id = Some(msp);
+                let r = if is_reg {
+                    key_registry().register_cc_keys(&mut ledger, &text)
+                } else {
+                    key_registry().put_key_export(&mut ledger, &text)
+                };
+                r.unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn mutated_key_messages_never_panic_or_write_on_failure() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let (regs, exports) = key_distribution_seeds();
+        for i in 0..1500 {
+            let pick = |seeds: &Vec<Vec<u8>>, rng: &mut Rng| mutate(rng, &seeds[i % seeds.len()]);
+            let reg = pick(&regs, &mut rng);
+            let export = pick(&exports, &mut rng);
+            register_cc_keys(&reg);
+            put_key_export(&export);
+            // Cross-fed and pure garbage.
+            register_cc_keys(&export);
+            let garbage: Vec<u8> = (0..rng.below(120)).map(|_| rng.next() as u8).collect();
+            put_key_export(&garbage);
         }
     }
 

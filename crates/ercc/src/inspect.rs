@@ -102,6 +102,10 @@ fn describe_attested_data(ad: &AttestedData) -> Map<String, Value> {
         "chaincode_ek_base64".into(),
         STANDARD.encode(&ad.chaincode_ek).into(),
     );
+    // ercc-rs's field 7 (docs/key-distribution.md), shown only when present.
+    if !ad.enclave_ek.is_empty() {
+        m.insert("enclave_ek".into(), text_or_base64(&ad.enclave_ek));
+    }
     m
 }
 

@@ -1,5 +1,5 @@
-//! Fabric composite keys (`0x00 type 0x00 attr1 0x00 … 0x00`) and the registry's two
-//! key spaces, byte-for-byte as the Go shim builds them, so the Go registry's state
+//! Fabric composite keys (`0x00 type 0x00 attr1 0x00 … 0x00`) and the registry's four
+//! key spaces (the two the Go registry writes, and the two of key distribution), byte-for-byte as the Go shim builds them, so the Go registry's state
 //! reads back here and ours reads back there.
 //!
 //! Creating and splitting keys is the runtime's (`fabric_chaincode`), with the Go shim's
@@ -7,11 +7,20 @@
 
 /// Object type of the stored credentials: `[ccId, enclaveId]` → base64 `Credentials`.
 pub const CREDENTIALS_OBJECT_TYPE: &str = "namespaces/credentials";
-/// Object type of the provisioned markers: `[ccId, enclaveId]` → [`PROVISIONED_PLACEHOLDER`].
+/// Object type of the provisioned markers: `[ccId, enclaveId]` → [`PROVISIONED_PLACEHOLDER`]
+/// (written by `registerEnclave` in single-enclave mode) or the base64
+/// `SignedCCKeyRegistrationMessage` text submitted to `registerCCKeys`.
 pub const PROVISIONED_OBJECT_TYPE: &str = "namespaces/provisioned";
 /// The value Go's registry writes under `namespaces/provisioned` (an MVP placeholder
 /// standing for the `SignedCCKeyRegistrationMessage` of the post-MVP design).
 pub const PROVISIONED_PLACEHOLDER: &[u8] = b"a SignedCCKeyRegistrationMessage";
+
+/// Object type of the chaincode encryption keys: `[ccId]` → the PEM bytes of the key the
+/// first `registerCCKeys` of the chaincode registered (never changed afterwards).
+pub const CHAINCODE_EK_OBJECT_TYPE: &str = "namespaces/chaincode_ek";
+/// Object type of the key exports: `[ccId, receiverEnclaveId]` → base64
+/// `SignedExportMessage` text exactly as submitted to `putKeyExport`.
+pub const EXPORTED_OBJECT_TYPE: &str = "namespaces/exported";
 
 /// Upper bound appended to a partial key to scan everything below it.
 pub const MAX_UNICODE_RUNE: char = '\u{10FFFF}';
@@ -39,6 +48,16 @@ pub fn provisioned_key(cc_id: &str, enclave_id: &str) -> Result<String, KeyError
     create_composite_key(PROVISIONED_OBJECT_TYPE, &[cc_id, enclave_id])
 }
 
+/// Key of a chaincode's encryption key.
+pub fn chaincode_ek_key(cc_id: &str) -> Result<String, KeyError> {
+    create_composite_key(CHAINCODE_EK_OBJECT_TYPE, &[cc_id])
+}
+
+/// Key of the export to one receiving enclave.
+pub fn exported_key(cc_id: &str, receiver_enclave_id: &str) -> Result<String, KeyError> {
+    create_composite_key(EXPORTED_OBJECT_TYPE, &[cc_id, receiver_enclave_id])
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -51,6 +70,14 @@ mod tests {
             "\u{0}namespaces/credentials\u{0}mycc\u{0}ABCD\u{0}"
         );
         assert_eq!(create_composite_key("t", &[]).unwrap(), "\u{0}t\u{0}");
+        assert_eq!(
+            chaincode_ek_key("mycc").unwrap(),
+            "\u{0}namespaces/chaincode_ek\u{0}mycc\u{0}"
+        );
+        assert_eq!(
+            exported_key("mycc", "AB").unwrap(),
+            "\u{0}namespaces/exported\u{0}mycc\u{0}AB\u{0}"
+        );
         let (start, end) = partial_composite_key_range(CREDENTIALS_OBJECT_TYPE, &["cc"]).unwrap();
         assert_eq!(start.as_bytes(), b"\x00namespaces/credentials\x00cc\x00");
         assert_eq!(

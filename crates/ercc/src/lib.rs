@@ -6,7 +6,9 @@
 //! [`registry`] (the functions, over a [`ledger::Ledger`], verifying evidence through a
 //! [`registry::EvidenceVerifier`], in production [`policy_verifier::PolicyVerifier`]),
 //! with [`keys`] for the composite-key layout, and [`contract`] putting it on the
-//! `fabric-chaincode` runtime.
+//! `fabric-chaincode` runtime. Key distribution: [`keydist`] (its messages) →
+//! [`key_registry`] (`registerCCKeys`, `putKeyExport`, `getKeyExport`); the registry's
+//! own rules (several enclaves per chaincode) are [`registry_policy`].
 
 pub mod cli_input;
 pub mod contract;
@@ -14,12 +16,16 @@ pub mod convert;
 pub mod credentials;
 pub mod fuzzing;
 pub mod inspect;
+pub mod key_registry;
+pub mod keydist;
 pub mod keys;
 pub mod ledger;
+pub mod mock_enclave;
 pub mod package;
 pub mod policy_verifier;
 pub mod proto;
 pub mod registry;
+pub mod registry_policy;
 pub mod verify;
 
 pub use ledger::{Ledger, LedgerError, MemLedger};

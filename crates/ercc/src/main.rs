@@ -26,6 +26,8 @@ enum Command {
     Package(ercc::package::PackageArgs),
     /// Fetch DCAP collateral and turn a dcap attestation into verifiable dcap evidence.
     Convert(ercc::convert::ConvertArgs),
+    /// An FPC enclave without SGX (simulated evidence): credentials and key distribution messages.
+    MockEnclave(ercc::mock_enclave::MockEnclaveArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +37,9 @@ fn main() -> ExitCode {
         Some(Command::Verify(args)) => ercc::verify::run(args).map_err(|e| e.to_string()),
         Some(Command::Package(args)) => ercc::package::run(args).map_err(|e| e.to_string()),
         Some(Command::Convert(args)) => ercc::convert::run(args).map_err(|e| e.to_string()),
+        Some(Command::MockEnclave(args)) => {
+            ercc::mock_enclave::run(args).map_err(|e| e.to_string())
+        }
         // The runtime reads `-peer.address` and the environment itself.
         None => return ercc::contract::run_chaincode(),
     };

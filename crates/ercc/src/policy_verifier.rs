@@ -53,7 +53,9 @@ impl EvidenceVerifier for PolicyVerifier {
 /// The verifier configured from the environment (`ERCC_POLICY_FILE`, `ERCC_ACCEPTED_EVIDENCE`,
 /// ...), with its policy's one-line summary for the start log.
 pub fn verifier_from_env() -> Result<(Box<dyn EvidenceVerifier>, String), VerifierSetupError> {
-    let policy = Policy::from_env().map_err(|e| VerifierSetupError(e.to_string()))?;
+    // The registry's own settings share the `ERCC_*` namespace and the policy file.
+    let policy = Policy::from_env_sharing(crate::registry_policy::REGISTRY_POLICY_ENV_VARS)
+        .map_err(|e| VerifierSetupError(e.to_string()))?;
     let summary = policy.to_string();
     Ok((Box::new(PolicyVerifier::new(policy)), summary))
 }

@@ -50,8 +50,14 @@ pub struct AttestedData {
     pub channel_hash: Vec<u8>,
     #[prost(string, tag = "5")]
     pub tlcc_mrenclave: String,
+    /// FPC's MVP short-cut: the enclave's own chaincode encryption key (PEM `RSA PUBLIC KEY`).
     #[prost(bytes = "vec", tag = "6")]
     pub chaincode_ek: Vec<u8>,
+    /// Not in FPC's proto (an ercc-rs extension, see `docs/key-distribution.md`): the
+    /// enclave's own encryption key (PEM `RSA PUBLIC KEY`), bound by the evidence like every
+    /// other field, to which a provisioned enclave encrypts an export. Go parsers skip it.
+    #[prost(bytes = "vec", tag = "7")]
+    pub enclave_ek: Vec<u8>,
 }
 
 /// `fpc.Credentials`: what `registerEnclave` receives (base64 of its encoding).
@@ -67,7 +73,7 @@ pub struct Credentials {
     pub evidence: Vec<u8>,
 }
 
-/// `key_distribution.CCKeyRegistrationMessage` (post-MVP key distribution; not used by the MVP registry).
+/// `key_distribution.CCKeyRegistrationMessage` (post-MVP key distribution, see `keydist`).
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CcKeyRegistrationMessage {
     #[prost(bytes = "vec", tag = "1")]
@@ -150,6 +156,7 @@ mod tests {
                 channel_hash: vec![0xBB],
                 tlcc_mrenclave: "T".into(),
                 chaincode_ek: vec![0xCC],
+                enclave_ek: vec![],
             }
         );
 

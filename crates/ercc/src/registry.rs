@@ -9,9 +9,11 @@ use base64::Engine;
 use fabric_protos::lifecycle::QueryChaincodeDefinitionResult;
 
 use crate::credentials::{self, AttestedDataError, CredentialsError};
+use crate::keydist::{KeyMessageError, SignatureError};
 use crate::keys;
 use crate::ledger::{Ledger, LedgerError};
 use crate::proto::{AttestedData, CcParameters, Credentials, HostParameters};
+use crate::registry_policy::RegistryPolicy;
 
 /// Checks attestation evidence. The registry calls it once per `registerEnclave`, after
 /// the chaincode-definition checks and before anything is written.
@@ -79,8 +81,59 @@ pub enum RegistryError {
     /// Go fails here with its iterator's cryptic "no such key".
     #[error("no enclave registered for chaincode {0}")]
     NoEnclave(String),
-    #[error("not implemented yet")]
-    NotImplemented,
+    /// Several-enclave mode: the registry policy's limit is reached.
+    #[error("chaincode {cc_id} already has {max} enclaves registered, the registry policy allows at most {max}")]
+    TooManyEnclaves { cc_id: String, max: u32 },
+    /// Several-enclave mode: one enclave per organisation and chaincode.
+    #[error("organisation {msp_id} already has an enclave registered for chaincode {cc_id}")]
+    OrganisationHasEnclave { cc_id: String, msp_id: String },
+    #[error("invalid key registration message: {0}")]
+    InvalidKeyRegistration(KeyMessageError),
+    #[error("invalid export message: {0}")]
+    InvalidExport(KeyMessageError),
+    /// No registered credentials carry this enclave id (`role` is `enclave`, `sender enclave`, ...).
+    #[error("{role} {enclave_id} is not registered")]
+    EnclaveNotRegistered {
+        role: &'static str,
+        enclave_id: String,
+    },
+    #[error("receiver enclave {enclave_id} is not registered for chaincode {cc_id}")]
+    ReceiverNotRegistered { cc_id: String, enclave_id: String },
+    #[error("cc_params_hash does not match the registration of enclave {0}")]
+    CcParamsHashMismatch(String),
+    #[error("invalid signature of enclave {enclave_id}: {reason}")]
+    BadSignature {
+        enclave_id: String,
+        reason: SignatureError,
+    },
+    /// The enclave's attested MRENCLAVE is not the chaincode definition's version any more.
+    #[error("enclave {enclave_id} cannot endorse chaincode {cc_id}: its mrenclave does not match the chaincode definition")]
+    CannotEndorse { cc_id: String, enclave_id: String },
+    #[error("enclave {enclave_id} is already provisioned for chaincode {cc_id}")]
+    AlreadyProvisioned { cc_id: String, enclave_id: String },
+    #[error("chaincode_ek differs from the chaincode encryption key registered for chaincode {0}")]
+    ChaincodeEkMismatch(String),
+    #[error("chaincode {cc_id} already has keys and no export to enclave {enclave_id} is stored")]
+    NoExportToImport { cc_id: String, enclave_id: String },
+    #[error("sender and receiver are the same enclave {0}")]
+    ExportToSelf(String),
+    #[error(
+        "sender enclave {enclave_id} is not provisioned with chaincode keys for chaincode {cc_id}"
+    )]
+    SenderNotProvisioned { cc_id: String, enclave_id: String },
+    #[error("the export's chaincode_ek is not the key sender enclave {0} registered")]
+    SenderKeyMismatch(String),
+    #[error("receiver enclave {0} has no attested enclave_ek to encrypt an export to")]
+    ReceiverHasNoEk(String),
+    #[error("an export to enclave {enclave_id} of chaincode {cc_id} is already stored")]
+    ExportExists { cc_id: String, enclave_id: String },
+    #[error("no key export stored for enclave {enclave_id} of chaincode {cc_id}")]
+    NoKeyExport { cc_id: String, enclave_id: String },
+    #[error("cannot store {what}: {reason}")]
+    Store {
+        what: &'static str,
+        reason: LedgerError,
+    },
     /// Registry state that this or the Go registry could not have written.
     #[error("corrupt registry state: {0}")]
     CorruptState(String),
@@ -107,20 +160,35 @@ pub struct CheckedCredentials {
 /// The enclave registry contract logic.
 pub struct Registry {
     verifier: Box<dyn EvidenceVerifier>,
+    policy: RegistryPolicy,
 }
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").finish_non_exhaustive()
+        f.debug_struct("Registry")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
 impl Registry {
-    /// A registry that checks evidence with `verifier`.
+    /// A registry that checks evidence with `verifier`, under the default (FPC) registry policy.
     pub fn new(verifier: impl EvidenceVerifier + 'static) -> Self {
         Self {
             verifier: Box::new(verifier),
+            policy: RegistryPolicy::default(),
         }
+    }
+
+    /// The same registry under `policy`.
+    pub fn with_policy(mut self, policy: RegistryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The registry policy it applies.
+    pub fn policy(&self) -> &RegistryPolicy {
+        &self.policy
     }
 
     /// `queryListEnclaveCredentials(ccId)`: every stored base64 `Credentials` of the
@@ -199,13 +267,17 @@ impl Registry {
         Ok(endpoints.join(","))
     }
 
-    /// `queryChaincodeEncryptionKey(ccId)`: base64 of `chaincode_ek` of the first
-    /// registered enclave (in key order).
+    /// `queryChaincodeEncryptionKey(ccId)`: base64 of the key `registerCCKeys` registered
+    /// for the chaincode; before that (and for state written by the Go registry) base64 of
+    /// the attested `chaincode_ek` of the first registered enclave (in key order), as Go.
     pub fn query_chaincode_encryption_key<L: Ledger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
     ) -> Result<String, RegistryError> {
+        if let Some(ek) = ledger.get_state(&keys::chaincode_ek_key(cc_id)?)? {
+            return Ok(base64::engine::general_purpose::STANDARD.encode(ek));
+        }
         let entries =
             ledger.get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[cc_id])?;
         let (key, value) = entries
@@ -230,43 +302,65 @@ impl Registry {
         })?;
 
         // 10. The creator must belong to the organisation hosting the enclave.
-        match ledger.creator_msp_id() {
-            Some(msp) if msp == checked.host_params.peer_msp_id => {}
-            Some(_) => {
-                return Err(RegistryError::CreatorIdentity(
-                    "creator msp does not match owner msp".into(),
-                ))
-            }
-            None => {
-                return Err(RegistryError::CreatorIdentity(
-                    "the proposal has no creator identity".into(),
-                ))
-            }
-        }
+        check_creator_org(ledger, &checked.host_params.peer_msp_id)?;
 
-        // 11. MVP rule: one enclave per chaincode.
+        // 11. The registry policy's enclave count (1: FPC's MVP rule).
         let cc_id = checked
             .attested_data
             .cc_params
             .as_ref()
             .map(|p| p.chaincode_id.as_str())
             .unwrap_or_default();
-        if !ledger
-            .get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[cc_id])?
-            .is_empty()
-        {
-            return Err(RegistryError::AlreadyRegistered(cc_id.to_owned()));
-        }
+        self.check_room_for_enclave(ledger, cc_id, &checked.host_params.peer_msp_id)?;
 
-        // 12. Both keys are built before the first write so a bad key writes nothing.
+        // 12. Both keys are built before the first write so a bad key writes nothing. Only
+        // single-enclave mode writes FPC's placeholder marker; with several enclaves the
+        // marker means "holds the chaincode keys" and only registerCCKeys writes it.
         let credentials_key = keys::credentials_key(cc_id, &checked.enclave_id)?;
         let provisioned_key = keys::provisioned_key(cc_id, &checked.enclave_id)?;
         ledger
             .put_state(&credentials_key, credentials_base64.as_bytes())
             .map_err(RegistryError::StoreCredentials)?;
-        ledger
-            .put_state(&provisioned_key, keys::PROVISIONED_PLACEHOLDER)
-            .map_err(RegistryError::StoreProvisioned)?;
+        if self.policy.single_enclave() {
+            ledger
+                .put_state(&provisioned_key, keys::PROVISIONED_PLACEHOLDER)
+                .map_err(RegistryError::StoreProvisioned)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a new enclave for `cc_id` hosted by `msp_id` when the policy's limit is reached
+    /// or (several-enclave mode) the organisation already has one.
+    fn check_room_for_enclave<L: Ledger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        cc_id: &str,
+        msp_id: &str,
+    ) -> Result<(), RegistryError> {
+        let entries =
+            ledger.get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[cc_id])?;
+        if self.policy.single_enclave() {
+            return match entries.is_empty() {
+                true => Ok(()),
+                false => Err(RegistryError::AlreadyRegistered(cc_id.to_owned())),
+            };
+        }
+        let max = self.policy.max_enclaves_per_chaincode;
+        if entries.len() >= usize::try_from(max).unwrap_or(usize::MAX) {
+            return Err(RegistryError::TooManyEnclaves {
+                cc_id: cc_id.to_owned(),
+                max,
+            });
+        }
+        for (key, value) in &entries {
+            let host = stored_attested_data(key, value)?.host_params;
+            if host.is_some_and(|h| h.peer_msp_id == msp_id) {
+                return Err(RegistryError::OrganisationHasEnclave {
+                    cc_id: cc_id.to_owned(),
+                    msp_id: msp_id.to_owned(),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -337,33 +431,21 @@ impl Registry {
             enclave_id,
         })
     }
+}
 
-    /// `registerCCKeys(SignedCCKeyRegistrationMessage)`: post-MVP, not implemented (as in Go).
-    pub fn register_cc_keys<L: Ledger + ?Sized>(
-        &self,
-        _ledger: &mut L,
-        _signed_cc_key_registration_message: &str,
-    ) -> Result<(), RegistryError> {
-        Err(RegistryError::NotImplemented)
-    }
-
-    /// `putKeyExport(SignedExportMessage)`: post-MVP, not implemented (as in Go).
-    pub fn put_key_export<L: Ledger + ?Sized>(
-        &self,
-        _ledger: &mut L,
-        _signed_export_message: &str,
-    ) -> Result<(), RegistryError> {
-        Err(RegistryError::NotImplemented)
-    }
-
-    /// `getKeyExport(ccId, enclaveId)`: post-MVP, not implemented (as in Go).
-    pub fn get_key_export<L: Ledger + ?Sized>(
-        &self,
-        _ledger: &mut L,
-        _cc_id: &str,
-        _enclave_id: &str,
-    ) -> Result<String, RegistryError> {
-        Err(RegistryError::NotImplemented)
+/// The proposal's creator must be a member of `owner_msp` (the enclave's host organisation).
+pub(crate) fn check_creator_org<L: Ledger + ?Sized>(
+    ledger: &L,
+    owner_msp: &str,
+) -> Result<(), RegistryError> {
+    match ledger.creator_msp_id() {
+        Some(msp) if msp == owner_msp => Ok(()),
+        Some(_) => Err(RegistryError::CreatorIdentity(
+            "creator msp does not match owner msp".into(),
+        )),
+        None => Err(RegistryError::CreatorIdentity(
+            "the proposal has no creator identity".into(),
+        )),
     }
 }
 
@@ -373,14 +455,23 @@ fn non_empty(v: Vec<String>) -> Option<Vec<String>> {
 }
 
 /// Attested data of credentials read back from the ledger.
-fn stored_attested_data(key: &str, value: &[u8]) -> Result<AttestedData, RegistryError> {
+pub(crate) fn stored_attested_data(key: &str, value: &[u8]) -> Result<AttestedData, RegistryError> {
+    stored_credentials(key, value).map(|(_, attested)| attested)
+}
+
+/// Credentials read back from the ledger, with their attested data.
+pub(crate) fn stored_credentials(
+    key: &str,
+    value: &[u8],
+) -> Result<(Credentials, AttestedData), RegistryError> {
     let corrupt =
         |reason: String| RegistryError::CorruptState(format!("credentials at {key:?}: {reason}"));
     let text = std::str::from_utf8(value).map_err(|_| corrupt("not UTF-8 text".into()))?;
     let creds = credentials::decode_credentials(text).map_err(|e| corrupt(e.to_string()))?;
-    credentials::decode_attested_data(&creds).map_err(|e| corrupt(e.to_string()))
+    let attested = credentials::decode_attested_data(&creds).map_err(|e| corrupt(e.to_string()))?;
+    Ok((creds, attested))
 }
 
 #[cfg(test)]
 #[path = "registry_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -14,13 +14,13 @@ use crate::keys;
 use crate::ledger::MemLedger;
 use crate::proto::{AttestedData, CcParameters, Credentials, HostParameters};
 
-const CHANNEL: &str = "mychannel";
-const CC: &str = "mycc";
+pub(crate) const CHANNEL: &str = "mychannel";
+pub(crate) const CC: &str = "mycc";
 const MSP: &str = "Org1MSP";
-const NOW: i64 = 1_700_000_000;
-const GOOD_EVIDENCE: &[u8] = br#"{"attestation_type":"fake","evidence":"ok"}"#;
+pub(crate) const NOW: i64 = 1_700_000_000;
+pub(crate) const GOOD_EVIDENCE: &[u8] = br#"{"attestation_type":"fake","evidence":"ok"}"#;
 
-fn mrenclave() -> String {
+pub(crate) fn mrenclave() -> String {
     "ab".repeat(32)
 }
 
@@ -35,7 +35,7 @@ struct Call {
 
 /// Accepts exactly [`GOOD_EVIDENCE`] and records every call.
 #[derive(Clone, Default)]
-struct FakeVerifier {
+pub(crate) struct FakeVerifier {
     calls: Arc<Mutex<Vec<Call>>>,
 }
 
@@ -61,7 +61,7 @@ impl EvidenceVerifier for FakeVerifier {
     }
 }
 
-fn attested(vk: &[u8], endpoint: &str) -> AttestedData {
+pub(crate) fn attested(vk: &[u8], endpoint: &str) -> AttestedData {
     AttestedData {
         cc_params: Some(CcParameters {
             chaincode_id: CC.into(),
@@ -78,10 +78,11 @@ fn attested(vk: &[u8], endpoint: &str) -> AttestedData {
         channel_hash: vec![1; 32],
         tlcc_mrenclave: String::new(),
         chaincode_ek: format!("ek-of-{endpoint}").into_bytes(),
+        enclave_ek: Vec::new(),
     }
 }
 
-fn credentials_for(ad: &AttestedData) -> Credentials {
+pub(crate) fn credentials_for(ad: &AttestedData) -> Credentials {
     Credentials {
         serialized_attested_data: Some(Any {
             type_url: "github.com/fpc/fpc.AttestedData".into(),
@@ -92,7 +93,7 @@ fn credentials_for(ad: &AttestedData) -> Credentials {
     }
 }
 
-fn b64(c: &Credentials) -> String {
+pub(crate) fn b64(c: &Credentials) -> String {
     STANDARD.encode(c.encode_to_vec())
 }
 
@@ -225,34 +226,6 @@ fn queries_on_unknown_chaincode_answer_like_go() {
             .unwrap(),
         None
     );
-}
-
-#[test]
-fn not_implemented_functions_have_go_text() {
-    let (registry, _, mut ledger) = setup();
-    let msg = "not implemented yet";
-    assert_eq!(
-        registry
-            .register_cc_keys(&mut ledger, "AAAA")
-            .unwrap_err()
-            .to_string(),
-        msg
-    );
-    assert_eq!(
-        registry
-            .put_key_export(&mut ledger, "AAAA")
-            .unwrap_err()
-            .to_string(),
-        msg
-    );
-    assert_eq!(
-        registry
-            .get_key_export(&mut ledger, CC, "E")
-            .unwrap_err()
-            .to_string(),
-        msg
-    );
-    assert_eq!(ledger.puts, 0);
 }
 
 #[test]

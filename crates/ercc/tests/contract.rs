@@ -410,11 +410,14 @@ async fn register_and_query_through_the_runtime() {
         "an enclave is already registered for chaincode mycc"
     );
 
-    // Not implemented, argument counts, unknown functions, metadata.
+    // Key distribution (no export stored), argument counts, unknown functions, metadata.
     let o = peer
         .invoke("Org1MSP", &["getKeyExport", "mycc", &enclave_id])
         .await;
-    assert_eq!(rejected(&o), "not implemented yet");
+    assert_eq!(
+        rejected(&o),
+        format!("no key export stored for enclave {enclave_id} of chaincode mycc")
+    );
     let o = peer
         .invoke("Org1MSP", &["queryEnclaveCredentials", "mycc"])
         .await;

@@ -2,11 +2,14 @@
 //! binary and the repository's external builders are, the FPC messages (declared here from
 //! fpc-ercc-facts §4, independently of the registry's own `proto.rs`, so a wire mistake on either
 //! side shows), credentials carrying simulated, test-PKI EPID and test-PKI DCAP evidence bound to
-//! the real statement, and helpers to call the registry through `devpeer` and read its answers.
+//! the real statement, helpers to call the registry through `devpeer` and read its answers, and
+//! to deploy it in either mode (a normal-mode package; a CaaS server with its own TLS).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -15,7 +18,7 @@ use enclave_attestation::UnixTime;
 use prost::Message;
 use sha2::Digest;
 
-use crate::common::{CliResult, DevPeer};
+use crate::common::{CliResult, DevPeer, KillOnDrop, Options};
 
 /// The FPC messages the registry reads (package `fpc`).
 pub mod fpc {
@@ -148,6 +151,7 @@ pub const POLICY_VARS: &[&str] = &[
     "ERCC_DCAP_ROOT_CA",
     "ERCC_DCAP_ACCEPTED_TCB_STATUSES",
     "ERCC_DCAP_REJECTED_ADVISORIES",
+    "ERCC_MAX_ENCLAVES_PER_CHAINCODE",
     "FABRIC_LOGGING_SPEC",
 ];
 
@@ -504,4 +508,153 @@ pub fn install_placeholder_cc(peer: &DevPeer, label: &str) -> String {
 /// `devpeer define NAME --version V --sequence 1 --package-id ID`.
 pub fn define(peer: &DevPeer, name: &str, version: &str, package_id: &str) {
     peer.define(name, version, 1, package_id).ok();
+}
+
+/// A devpeer with both FPC builders; the policy variables and `CORE_PEER_ID` are set in its
+/// environment and propagated, as core.yaml would.
+pub fn options(policy: Vec<(String, String)>) -> Options {
+    let mut propagate: Vec<String> = POLICY_VARS.iter().map(|s| s.to_string()).collect();
+    propagate.push("CORE_PEER_ID".into());
+    let mut env = policy;
+    env.push(("CORE_PEER_ID".into(), PEER_ID.into()));
+    Options {
+        tls: true,
+        builders: vec![
+            format!("fpc-c={}", fpc_c_builder().display()),
+            format!("fpc-external-launcher={}", fpc_launcher_builder().display()),
+        ],
+        propagate,
+        env,
+        ..Options::default()
+    }
+}
+
+/// `ercc package normal` of the real binary, made once per test binary and shared by its tests:
+/// gzip of a debug build's ~100 MB binary takes a debug-built packager tens of seconds.
+pub fn normal_package() -> &'static (PathBuf, String) {
+    static PKG: OnceLock<(PathBuf, String)> = OnceLock::new();
+    PKG.get_or_init(|| {
+        let pkg = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("{}-normal.tar.gz", env!("CARGO_CRATE_NAME")));
+        let ercc = ercc_bin();
+        let id = ercc_ok(&[
+            "package",
+            "normal",
+            "--label",
+            "ercc_1.0",
+            "--out",
+            pkg.to_str().unwrap(),
+            "--binary",
+            ercc.to_str().unwrap(),
+        ]);
+        (pkg, id)
+    })
+}
+
+/// `ercc package normal` → `devpeer install` → `devpeer define ercc`; returns the package id.
+pub fn deploy_normal(peer: &DevPeer) -> String {
+    let (pkg, id) = normal_package();
+    let installed = peer.cli(&["install", pkg.to_str().unwrap()]).ok();
+    assert_eq!(installed.trim(), id);
+    let out = peer.define("ercc", "1.0", 1, id);
+    assert!(out.success, "define ercc: {}", out.stderr);
+    assert!(
+        !out.stderr.contains("did not launch"),
+        "ercc did not launch: {}\n{}",
+        out.stderr,
+        chaincode_logs(&peer.home)
+    );
+    id.clone()
+}
+
+/// A CA and a server certificate for 127.0.0.1 / localhost, written to `dir`.
+pub fn server_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::default();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "ercc e2e CaaS CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut srv = CertificateParams::default();
+    srv.distinguished_name.push(DnType::CommonName, "ercc");
+    srv.subject_alt_names = vec![
+        SanType::IpAddress("127.0.0.1".parse().unwrap()),
+        SanType::DnsName("localhost".try_into().unwrap()),
+    ];
+    let cert = srv.signed_by(&key, &issuer).unwrap();
+    let (ca_p, cert_p, key_p) = (
+        dir.join("ca.pem"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&ca_p, ca_cert.pem()).unwrap();
+    std::fs::write(&cert_p, cert.pem()).unwrap();
+    std::fs::write(&key_p, key.serialize_pem()).unwrap();
+    (ca_p, cert_p, key_p)
+}
+
+pub fn wait_listening(port: u16, server: &mut KillOnDrop, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(s)) = server.0.try_wait() {
+            panic!(
+                "ercc server exited ({s}):\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "ercc server never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `ercc` started by hand as a CaaS server, as an operator would; logs go to `log`.
+pub fn start_server(
+    pkg_id: &str,
+    port: u16,
+    tls: &(PathBuf, PathBuf, PathBuf),
+    policy: Vec<(String, String)>,
+    log: &Path,
+) -> KillOnDrop {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let mut cmd = ercc_command();
+    cmd.env("CHAINCODE_PKG_ID", pkg_id)
+        .env("CHAINCODE_SERVER_ADDRESS", format!("127.0.0.1:{port}"))
+        .env("CHAINCODE_TLS_CERT", &tls.1)
+        .env("CHAINCODE_TLS_KEY", &tls.2)
+        .envs(policy)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    let mut server = KillOnDrop(cmd.spawn().unwrap());
+    wait_listening(port, &mut server, log);
+    server
+}
+
+/// SIGTERM, and the server must exit 0 within 10 s.
+pub fn stop_server(mut server: KillOnDrop, log: &Path) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(server.0.id()).unwrap()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = server.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "ercc ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        status.success(),
+        "ercc exit {status}:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
