@@ -10,11 +10,10 @@
 mod common;
 mod ercc_common;
 
-use std::io::BufRead;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{devpeer_bin, KillOnDrop};
+use common::{devpeer_bin, read_up_banner, KillOnDrop};
 use ercc_common::{ercc_bin, repo_root};
 
 /// The code blocks of the README's "Try it" section.
@@ -42,8 +41,8 @@ fn with_binaries(block: &str) -> String {
     block.replace("target/release/", &format!("{}/", dir.display()))
 }
 
-/// Starts the up command in `cwd` with HOME there; returns once it says it is up, with its
-/// lines after the first.
+/// Starts the up command in `cwd` with HOME there; returns once it says it is up, with the
+/// banner's lines after the first.
 fn up(cwd: &Path, command: &str) -> (KillOnDrop, Vec<String>) {
     let mut child = Command::new("sh")
         .arg("-c")
@@ -56,20 +55,7 @@ fn up(cwd: &Path, command: &str) -> (KillOnDrop, Vec<String>) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let first = lines.next().expect("up printed nothing").unwrap();
-    assert!(first.starts_with("devpeer is up"), "{first}");
-    // Read everything it prints at start: closing the pipe early would fail its printing.
-    let mut rest = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let last = line.starts_with("Stop with");
-        rest.push(line);
-        if last {
-            break;
-        }
-    }
+    let rest = read_up_banner(&mut child);
     (KillOnDrop(child), rest)
 }
 

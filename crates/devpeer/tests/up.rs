@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::process::{Command, Stdio};
 
 use common::*;
@@ -79,11 +78,7 @@ fn up_with(
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let first = lines.next().expect("up printed nothing").unwrap();
-    assert!(first.starts_with("devpeer is up"), "{first}");
-    let rest: Vec<String> = lines.take(5).map(|l| l.unwrap()).collect();
+    let rest = read_up_banner(&mut child);
     assert!(rest.iter().any(|l| l.contains("query ercc")), "{rest:?}");
     (KillOnDrop(child), rest)
 }

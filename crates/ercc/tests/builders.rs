@@ -1329,22 +1329,25 @@ fn peer_would_accept(connection_json: &Path) -> Output {
 #[test]
 fn ccaas_package_serves_every_peer_through_ccaas_builder_templates() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("ercc-ccaas.tar.gz");
     let ca = fixture("ca.pem");
-    package_cli(&[
-        "package",
-        "caas",
-        "--label",
-        "ercc_1.0",
-        "--out",
-        out.to_str().unwrap(),
-        "--address",
-        "{{.peername}}_ercc:9999",
-        "--tls-root-cert",
-        ca.to_str().unwrap(),
-    ])
-    .unwrap();
-    let pkg = fs::read(&out).unwrap();
+    let make = |name: &str| {
+        let out = tmp.path().join(name);
+        package_cli(&[
+            "package",
+            "caas",
+            "--label",
+            "ercc_1.0",
+            "--out",
+            out.to_str().unwrap(),
+            "--address",
+            "{{.peername}}_ercc:9999",
+            "--tls-root-cert",
+            ca.to_str().unwrap(),
+        ])
+        .unwrap();
+        fs::read(&out).unwrap()
+    };
+    let pkg = make("ercc-ccaas.tar.gz");
     let outer = entries(&pkg);
     let meta: serde_json::Value = serde_json::from_slice(&outer[0].data).unwrap();
     assert_eq!(
@@ -1381,21 +1384,7 @@ fn ccaas_package_serves_every_peer_through_ccaas_builder_templates() {
     assert!(err.contains("peername"), "{err}");
 
     // The same flags give the same bytes (and package id) on every machine.
-    let again = tmp.path().join("again.tar.gz");
-    package_cli(&[
-        "package",
-        "caas",
-        "--label",
-        "ercc_1.0",
-        "--out",
-        again.to_str().unwrap(),
-        "--address",
-        "{{.peername}}_ercc:9999",
-        "--tls-root-cert",
-        ca.to_str().unwrap(),
-    ])
-    .unwrap();
-    assert_eq!(fs::read(&again).unwrap(), pkg);
+    assert_eq!(make("again.tar.gz"), pkg);
 }
 
 #[test]
