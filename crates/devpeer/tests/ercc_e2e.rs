@@ -321,12 +321,7 @@ fn normal_mode_rejects_every_bad_registration_and_writes_nothing() {
     let trust = Trust::new();
     // Also the official Node shim's builder: a chaincode written against fabric-shim calls the
     // registry chaincode-to-chaincode, as FPC chaincodes do.
-    let mut opts = options(trust.policy_env(false));
-    let node = common::node_options();
-    opts.builders
-        .extend(node.builders.into_iter().filter(|b| b.starts_with("node=")));
-    opts.propagate.extend(node.propagate);
-    opts.env.extend(node.env);
+    let opts = with_node_builder(options(trust.policy_env(false)));
     let peer = DevPeer::start(opts);
     deploy_normal(&peer);
     let placeholder = install_placeholder_cc(&peer, "fpccc");
@@ -338,12 +333,12 @@ fn normal_mode_rejects_every_bad_registration_and_writes_nothing() {
         (
             "registerCCKeys",
             vec!["x"],
-            "invalid key registration message: illegal base64 data at input byte 0",
+            "invalid key registration message: illegal base64 data at input byte 1",
         ),
         (
             "PutKeyExport",
             vec!["x"],
-            "invalid export message: illegal base64 data at input byte 0",
+            "invalid export message: illegal base64 data at input byte 1",
         ),
         (
             "getKeyExport",

@@ -89,14 +89,19 @@ impl Mock {
     }
 }
 
-/// Submits `function(args)` as `msp` on two endorsers; asserts success and one new block.
-fn submit(peer: &DevPeer, msp: &str, function: &str, args: &[&str]) {
-    let before = snapshot(peer, "ercc", &[CC]);
+/// `function(args)` as a transaction from `msp`, on two endorsers.
+fn invoke_as(peer: &DevPeer, msp: &str, function: &str, args: &[&str]) -> common::CliResult {
     let mut all = vec![function];
     all.extend_from_slice(args);
     let mut flags = TWO.to_vec();
     flags.extend(["--msp", msp]);
-    let out = peer.invoke("ercc", &all, &flags);
+    peer.invoke("ercc", &all, &flags)
+}
+
+/// Submits `function(args)` as `msp`; asserts success and one new block.
+fn submit(peer: &DevPeer, msp: &str, function: &str, args: &[&str]) {
+    let before = snapshot(peer, "ercc", &[CC]);
+    let out = invoke_as(peer, msp, function, args);
     assert!(
         out.success,
         "{function} failed: {}\n{}",
@@ -111,11 +116,7 @@ fn submit(peer: &DevPeer, msp: &str, function: &str, args: &[&str]) {
 /// Submits as `msp`, expects the exact refusal, and checks the ledger is unchanged.
 fn refused(peer: &DevPeer, msp: &str, function: &str, args: &[&str], expected: &str) {
     let before = snapshot(peer, "ercc", &[CC]);
-    let mut all = vec![function];
-    all.extend_from_slice(args);
-    let mut flags = TWO.to_vec();
-    flags.extend(["--msp", msp]);
-    let out = peer.invoke("ercc", &all, &flags);
+    let out = invoke_as(peer, msp, function, args);
     assert_eq!(failure_message(&out), expected, "{function}");
     assert_eq!(
         snapshot(peer, "ercc", &[CC]),
@@ -342,12 +343,7 @@ fn normal_mode_distributes_keys_between_two_organisations() {
     let t0 = Instant::now();
     let trust = Trust::new();
     let dir = tempfile::tempdir().unwrap();
-    let mut opts = options(two_enclave_policy(&trust));
-    let node = common::node_options();
-    opts.builders
-        .extend(node.builders.into_iter().filter(|b| b.starts_with("node=")));
-    opts.propagate.extend(node.propagate);
-    opts.env.extend(node.env);
+    let opts = with_node_builder(options(two_enclave_policy(&trust)));
     let mut peer = DevPeer::start(opts);
     deploy_normal(&peer);
     deploy_node_caller(&peer);
@@ -368,12 +364,7 @@ fn caas_mode_distributes_keys_and_keeps_single_enclave_state() {
     let log = dir.path().join("ercc-server.log");
     // First FPC's default: one enclave, provisioned at registration (the Go registry's state).
     let server = start_server(&pkg_id, port, &tls, trust.policy_env(false), &log);
-    let mut opts = options(Vec::new());
-    let node = common::node_options();
-    opts.builders
-        .extend(node.builders.into_iter().filter(|b| b.starts_with("node=")));
-    opts.propagate.extend(node.propagate);
-    opts.env.extend(node.env);
+    let opts = with_node_builder(options(Vec::new()));
     let mut peer = DevPeer::start(opts);
     peer.cli(&["install", pkg.to_str().unwrap()]).ok();
     let out = peer.define("ercc", "1.0", 1, &pkg_id);

@@ -95,33 +95,10 @@ pub fn register_enclave(data: &[u8]) {
 /// Seed inputs for the `register_enclave` target: a registration that succeeds, in
 /// both input modes, so mutations start next to every check.
 pub fn register_enclave_seeds() -> Vec<Vec<u8>> {
-    use crate::proto::{AttestedData, CcParameters, Credentials, HostParameters};
-    use prost::Message;
-    let ad = AttestedData {
-        cc_params: Some(CcParameters {
-            chaincode_id: FUZZ_CHAINCODE.into(),
-            version: FUZZ_MRENCLAVE.into(),
-            sequence: 1,
-            channel_id: FUZZ_CHANNEL.into(),
-        }),
-        host_params: Some(HostParameters {
-            peer_msp_id: FUZZ_MSP.into(),
-            peer_endpoint: "peer0:7051".into(),
-            certificate: vec![],
-        }),
-        enclave_vk: b"vk".to_vec(),
-        chaincode_ek: b"ek".to_vec(),
-        ..Default::default()
-    };
-    let creds = Credentials {
-        serialized_attested_data: Some(prost_types::Any {
-            type_url: crate::proto::ATTESTED_DATA_TYPE_URL.into(),
-            value: ad.encode_to_vec(),
-        }),
-        attestation: vec![],
-        evidence: FUZZ_GOOD_EVIDENCE.to_vec(),
-    }
-    .encode_to_vec();
+    let text = WorldEnclave::new(1, FUZZ_MSP).credentials;
+    let creds = STANDARD
+        .decode(&text)
+        .unwrap_or_else(|e| panic!("world credentials: {e}"));
     let mut raw = vec![0u8];
     raw.extend_from_slice(&creds);
     let mut text = vec![1u8];
@@ -129,25 +106,17 @@ pub fn register_enclave_seeds() -> Vec<Vec<u8>> {
     vec![raw, text]
 }
 
-/// An enclave of the key-distribution fuzz world: a fixed P-256 key, its org and its credentials.
+/// An enclave of the key-distribution fuzz world: a fixed key, its org and its credentials.
 struct WorldEnclave {
-    key: p256::ecdsa::SigningKey,
-    vk_pem: Vec<u8>,
+    key: crate::keydist::EnclaveKey,
     credentials: String,
 }
 
 impl WorldEnclave {
     fn new(seed: u8, msp: &str) -> Self {
         use crate::proto::{AttestedData, CcParameters, Credentials, HostParameters};
-        use p256::pkcs8::{EncodePublicKey as _, LineEnding};
         use prost::Message;
-        let key = p256::ecdsa::SigningKey::from_bytes(&[seed; 32].into())
-            .unwrap_or_else(|e| panic!("fixed key: {e}"));
-        let vk_pem = key
-            .verifying_key()
-            .to_public_key_pem(LineEnding::LF)
-            .unwrap_or_else(|e| panic!("pem: {e}"))
-            .into_bytes();
+        let key = crate::keydist::EnclaveKey::fixed(seed);
         let ad = AttestedData {
             cc_params: Some(CcParameters {
                 chaincode_id: FUZZ_CHAINCODE.into(),
@@ -160,7 +129,7 @@ impl WorldEnclave {
                 peer_endpoint: format!("peer0.{msp}:7051"),
                 certificate: vec![],
             }),
-            enclave_vk: vk_pem.clone(),
+            enclave_vk: key.vk_pem().to_vec(),
             enclave_ek: b"enclave-ek".to_vec(),
             ..Default::default()
         };
@@ -175,69 +144,38 @@ impl WorldEnclave {
             }
             .encode_to_vec(),
         );
-        Self {
-            key,
-            vk_pem,
-            credentials,
-        }
+        Self { key, credentials }
     }
 
-    fn sign(&self, bytes: &[u8]) -> Vec<u8> {
-        use p256::ecdsa::signature::Signer as _;
-        let sig: p256::ecdsa::Signature = self.key.sign(bytes);
-        sig.to_der().as_bytes().to_vec()
-    }
-
+    /// SHA-256 of the CCParameters bytes in its attested data (field 1).
     fn cc_params_hash(&self) -> Vec<u8> {
-        use sha2::Digest;
         let creds = credentials::decode_credentials(&self.credentials)
             .unwrap_or_else(|e| panic!("world credentials: {e}"));
         let any = creds.serialized_attested_data.unwrap_or_default();
         crate::keydist::cc_params_hash(&any.value)
-            .map(|h| h.to_vec())
-            .unwrap_or_else(|_| sha2::Sha256::digest(b"").to_vec())
+            .unwrap_or_else(|e| panic!("world cc_params: {e}"))
+            .to_vec()
     }
 
-    /// Protobuf `SignedCCKeyRegistrationMessage` of `FUZZ_CC_EK`.
+    /// Protobuf `SignedCCKeyRegistrationMessage` of [`FUZZ_CC_EK`].
     fn key_registration(&self) -> Vec<u8> {
-        use crate::proto::{CcKeyRegistrationMessage, SignedCcKeyRegistrationMessage};
-        use prost::Message;
-        let value = CcKeyRegistrationMessage {
-            cc_params_hash: self.cc_params_hash(),
-            chaincode_ek: FUZZ_CC_EK.to_vec(),
-            enclave_id: credentials::enclave_id(&self.vk_pem).into_bytes(),
-        }
-        .encode_to_vec();
-        SignedCcKeyRegistrationMessage {
-            signature: self.sign(&value),
-            serialized_cckey_reg_msg: Some(prost_types::Any {
-                type_url: crate::keydist::CC_KEY_REGISTRATION_TYPE_URL.into(),
-                value,
-            }),
-        }
-        .encode_to_vec()
+        self.key
+            .sign_key_registration(&crate::proto::CcKeyRegistrationMessage {
+                cc_params_hash: self.cc_params_hash(),
+                chaincode_ek: FUZZ_CC_EK.to_vec(),
+                enclave_id: self.key.id().into_bytes(),
+            })
     }
 
-    /// Protobuf `SignedExportMessage` of `FUZZ_CC_EK` to `to`.
+    /// Protobuf `SignedExportMessage` of [`FUZZ_CC_EK`] to `to`.
     fn export(&self, to: &WorldEnclave) -> Vec<u8> {
-        use crate::proto::{ExportMessage, SignedExportMessage};
-        use prost::Message;
-        let value = ExportMessage {
+        self.key.sign_export(&crate::proto::ExportMessage {
             cc_params_hash: self.cc_params_hash(),
             chaincode_ek: FUZZ_CC_EK.to_vec(),
             cckeys_enc: b"sealed".to_vec(),
-            receiver_enclave_vk: to.vk_pem.clone(),
-            sender_enclave_vk: self.vk_pem.clone(),
-        }
-        .encode_to_vec();
-        SignedExportMessage {
-            signature: self.sign(&value),
-            serialized_export_msg_bytes: Some(prost_types::Any {
-                type_url: crate::keydist::EXPORT_TYPE_URL.into(),
-                value,
-            }),
-        }
-        .encode_to_vec()
+            receiver_enclave_vk: to.key.vk_pem().to_vec(),
+            sender_enclave_vk: self.key.vk_pem().to_vec(),
+        })
     }
 }
 

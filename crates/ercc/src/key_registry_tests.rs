@@ -6,19 +6,14 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use p256::ecdsa::signature::Signer as _;
-use p256::ecdsa::{Signature, SigningKey};
-use p256::pkcs8::{EncodePublicKey as _, LineEnding};
 use prost::Message;
-use prost_types::Any;
 use sha2::{Digest, Sha256};
 
-use crate::keydist::{CC_KEY_REGISTRATION_TYPE_URL, EXPORT_TYPE_URL};
+use crate::keydist::{EnclaveKey, EXPORT_TYPE_URL};
 use crate::keys;
 use crate::ledger::MemLedger;
 use crate::proto::{
     AttestedData, CcKeyRegistrationMessage, ExportMessage, SignedCcKeyRegistrationMessage,
-    SignedExportMessage,
 };
 use crate::registry::tests::{
     attested, b64, credentials_for, mrenclave, FakeVerifier, CC, CHANNEL, NOW,
@@ -28,32 +23,24 @@ use crate::registry_policy::{RegistryPolicy, ENV_MAX_ENCLAVES_PER_CHAINCODE};
 
 const CC_EK: &[u8] = b"-----BEGIN RSA PUBLIC KEY-----\nchaincode\n-----END RSA PUBLIC KEY-----\n";
 
-/// A test enclave: a P-256 key from a fixed seed, hosted by one organisation.
+/// A test enclave: a fixed P-256 key, hosted by one organisation.
 struct TestEnclave {
-    sk: SigningKey,
-    vk_pem: Vec<u8>,
+    key: EnclaveKey,
     msp: &'static str,
     endpoint: &'static str,
 }
 
 impl TestEnclave {
     fn new(seed: u8, msp: &'static str, endpoint: &'static str) -> Self {
-        let sk = SigningKey::from_bytes(&[seed; 32].into()).unwrap();
-        let vk_pem = sk
-            .verifying_key()
-            .to_public_key_pem(LineEnding::LF)
-            .unwrap()
-            .into_bytes();
         Self {
-            sk,
-            vk_pem,
+            key: EnclaveKey::fixed(seed),
             msp,
             endpoint,
         }
     }
 
     fn attested(&self) -> AttestedData {
-        let mut ad = attested(&self.vk_pem, self.endpoint);
+        let mut ad = attested(self.key.vk_pem(), self.endpoint);
         if let Some(h) = ad.host_params.as_mut() {
             h.peer_msp_id = self.msp.into();
         }
@@ -66,18 +53,13 @@ impl TestEnclave {
     }
 
     fn id(&self) -> String {
-        crate::credentials::enclave_id(&self.vk_pem)
+        self.key.id()
     }
 
     /// What the enclave computes: SHA-256 of the CCParameters bytes it was given.
     fn cc_params_hash(&self) -> Vec<u8> {
         let cc = self.attested().cc_params.unwrap();
         Sha256::digest(cc.encode_to_vec()).to_vec()
-    }
-
-    fn sign(&self, bytes: &[u8]) -> Vec<u8> {
-        let sig: Signature = self.sk.sign(bytes);
-        sig.to_der().as_bytes().to_vec()
     }
 
     fn key_registration(&self, ek: &[u8]) -> CcKeyRegistrationMessage {
@@ -93,39 +75,19 @@ impl TestEnclave {
             cc_params_hash: self.cc_params_hash(),
             chaincode_ek: ek.to_vec(),
             cckeys_enc: b"sealed for the receiver".to_vec(),
-            receiver_enclave_vk: to.vk_pem.clone(),
-            sender_enclave_vk: self.vk_pem.clone(),
+            receiver_enclave_vk: to.key.vk_pem().to_vec(),
+            sender_enclave_vk: self.key.vk_pem().to_vec(),
         }
     }
 }
 
 /// Signs `msg` with `signer` and wraps it as base64 `SignedCCKeyRegistrationMessage`.
 fn signed_registration(signer: &TestEnclave, msg: &CcKeyRegistrationMessage) -> String {
-    let value = msg.encode_to_vec();
-    STANDARD.encode(
-        SignedCcKeyRegistrationMessage {
-            signature: signer.sign(&value),
-            serialized_cckey_reg_msg: Some(Any {
-                type_url: CC_KEY_REGISTRATION_TYPE_URL.into(),
-                value,
-            }),
-        }
-        .encode_to_vec(),
-    )
+    STANDARD.encode(signer.key.sign_key_registration(msg))
 }
 
 fn signed_export(signer: &TestEnclave, msg: &ExportMessage) -> String {
-    let value = msg.encode_to_vec();
-    STANDARD.encode(
-        SignedExportMessage {
-            signature: signer.sign(&value),
-            serialized_export_msg_bytes: Some(Any {
-                type_url: EXPORT_TYPE_URL.into(),
-                value,
-            }),
-        }
-        .encode_to_vec(),
-    )
+    STANDARD.encode(signer.key.sign_export(msg))
 }
 
 struct World {

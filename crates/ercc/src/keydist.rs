@@ -1,6 +1,8 @@
 //! The key-distribution messages as the registry receives them: base64 text →
 //! `Signed*` wrapper → the `Any` whose `value` bytes are what the enclave signed → the inner
-//! message, plus the enclave-signature check and the `cc_params_hash` of a registration.
+//! message, plus the enclave-signature check and the `cc_params_hash` of a registration; and
+//! the enclave side, [`EnclaveKey`], which signs and wraps them (the mock enclave, tests and
+//! fuzz seeds all emit messages through it).
 //! The rules (type URLs, id encodings, signed bytes) are written down in
 //! `docs/key-distribution.md`; this module is their one implementation.
 //!
@@ -10,7 +12,7 @@
 //! (a few KiB) and two ~180-byte ECDSA PEMs, so the limit only stops abuse.
 
 use p256::ecdsa::signature::Verifier as _;
-use p256::ecdsa::{Signature, VerifyingKey};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::DecodePublicKey as _;
 use prost::Message;
 use prost_types::Any;
@@ -214,6 +216,94 @@ pub fn verify_enclave_signature(
         .map_err(|_| SignatureError::Mismatch)
 }
 
+/// An enclave's ECDSA P-256 signing key with its `enclave_vk` (SPKI PEM, LF line endings, the
+/// exact bytes its id is the hash of): signs and wraps key-distribution messages as an FPC
+/// enclave would.
+#[derive(Clone)]
+pub struct EnclaveKey {
+    key: SigningKey,
+    vk_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for EnclaveKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnclaveKey")
+            .field("id", &self.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EnclaveKey {
+    /// The key for `key`.
+    pub fn new(key: SigningKey) -> Result<Self, SignatureError> {
+        use p256::pkcs8::{EncodePublicKey as _, LineEnding};
+        let vk_pem = key
+            .verifying_key()
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|e| SignatureError::VerifyingKey(e.to_string()))?
+            .into_bytes();
+        Ok(Self { key, vk_pem })
+    }
+
+    /// A fixed key from a one-byte seed, for tests and fuzz worlds (never for an enclave).
+    pub fn fixed(seed: u8) -> Self {
+        // 32 equal bytes in 0x01..=0x7f are a scalar below the P-256 order: always valid.
+        let bytes = [seed.clamp(1, 0x7f); 32];
+        SigningKey::from_bytes(&bytes.into())
+            .map_err(|e| SignatureError::VerifyingKey(e.to_string()))
+            .and_then(Self::new)
+            .expect("a small repeated-byte scalar is a valid P-256 key")
+    }
+
+    /// The signing key.
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// `enclave_vk`: PEM `PUBLIC KEY`.
+    pub fn vk_pem(&self) -> &[u8] {
+        &self.vk_pem
+    }
+
+    /// The enclave id (upper-case hex SHA-256 of [`Self::vk_pem`]).
+    pub fn id(&self) -> String {
+        credentials::enclave_id(&self.vk_pem)
+    }
+
+    /// DER ECDSA signature over SHA-256 of `bytes`.
+    pub fn sign(&self, bytes: &[u8]) -> Vec<u8> {
+        use p256::ecdsa::signature::Signer as _;
+        let sig: Signature = self.key.sign(bytes);
+        sig.to_der().as_bytes().to_vec()
+    }
+
+    /// Protobuf `SignedCCKeyRegistrationMessage` of `message`, signed over its encoding.
+    pub fn sign_key_registration(&self, message: &CcKeyRegistrationMessage) -> Vec<u8> {
+        let value = message.encode_to_vec();
+        SignedCcKeyRegistrationMessage {
+            signature: self.sign(&value),
+            serialized_cckey_reg_msg: Some(Any {
+                type_url: CC_KEY_REGISTRATION_TYPE_URL.into(),
+                value,
+            }),
+        }
+        .encode_to_vec()
+    }
+
+    /// Protobuf `SignedExportMessage` of `message`, signed over its encoding.
+    pub fn sign_export(&self, message: &ExportMessage) -> Vec<u8> {
+        let value = message.encode_to_vec();
+        SignedExportMessage {
+            signature: self.sign(&value),
+            serialized_export_msg_bytes: Some(Any {
+                type_url: EXPORT_TYPE_URL.into(),
+                value,
+            }),
+        }
+        .encode_to_vec()
+    }
+}
+
 /// `cc_params_hash` of a registration: SHA-256 of the exact bytes of field 1 (`cc_params`)
 /// of the attested data (its `Any.value`), as the enclave received them. Protobuf encoding
 /// is not canonical, so the raw bytes are hashed, never a re-encoding.
@@ -399,6 +489,37 @@ mod tests {
             cc_params_hash(&[0x0a, 9, 1]).unwrap_err(),
             "truncated field"
         );
+    }
+
+    #[test]
+    fn enclave_key_signatures_verify_and_fixed_keys_are_stable() {
+        let key = EnclaveKey::fixed(7);
+        assert_eq!(key.id(), EnclaveKey::fixed(7).id());
+        assert_ne!(key.id(), EnclaveKey::fixed(8).id());
+        assert!(key.vk_pem().starts_with(b"-----BEGIN PUBLIC KEY-----\n"));
+        let text = STANDARD.encode(key.sign_key_registration(&CcKeyRegistrationMessage {
+            enclave_id: key.id().into_bytes(),
+            ..good_msg()
+        }));
+        let r = decode_key_registration(&text).unwrap();
+        verify_enclave_signature(key.vk_pem(), &r.signed_bytes, &r.signature).unwrap();
+        let other = EnclaveKey::fixed(8);
+        assert_eq!(
+            verify_enclave_signature(other.vk_pem(), &r.signed_bytes, &r.signature),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn both_s_halves_verify_like_go() {
+        let key = EnclaveKey::fixed(3);
+        let sig = Signature::from_der(&key.sign(b"m")).unwrap();
+        let (r, s) = sig.split_scalars();
+        let flipped = Signature::from_scalars(r, -s).unwrap();
+        for sig in [sig, flipped] {
+            let der = sig.to_der();
+            verify_enclave_signature(key.vk_pem(), b"m", der.as_bytes()).unwrap();
+        }
     }
 
     #[test]

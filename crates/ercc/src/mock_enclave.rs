@@ -18,9 +18,8 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::Aes128Gcm;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use p256::ecdsa::signature::Signer as _;
-use p256::ecdsa::{Signature, SigningKey};
-use p256::pkcs8::{EncodePublicKey as _, LineEnding};
+use p256::ecdsa::SigningKey;
+use p256::pkcs8::LineEnding;
 use prost::Message;
 use prost_types::Any;
 use rand_core::{OsRng, RngCore};
@@ -33,10 +32,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::credentials;
-use crate::keydist;
+use crate::keydist::{self, EnclaveKey};
 use crate::proto::{
     AttestedData, CcKeyRegistrationMessage, CcParameters, Credentials, ExportMessage,
-    HostParameters, SignedCcKeyRegistrationMessage, SignedExportMessage, ATTESTED_DATA_TYPE_URL,
+    HostParameters, ATTESTED_DATA_TYPE_URL,
 };
 
 /// RSA modulus size of FPC's encryption keys.
@@ -194,15 +193,12 @@ pub fn run(args: MockEnclaveArgs) -> Result<(), MockError> {
 impl EnclaveState {
     /// A new enclave with fresh keys.
     pub fn generate(init: InitArgs) -> Result<Self, MockError> {
-        let sk = SigningKey::random(&mut OsRng);
-        let signing_key = p256::SecretKey::from(&sk)
+        let key = EnclaveKey::new(SigningKey::random(&mut OsRng)).map_err(crypto)?;
+        let signing_key = p256::SecretKey::from(key.signing_key())
             .to_sec1_pem(LineEnding::LF)
             .map_err(crypto)?
             .to_string();
-        let enclave_vk = sk
-            .verifying_key()
-            .to_public_key_pem(LineEnding::LF)
-            .map_err(crypto)?;
+        let enclave_vk = String::from_utf8_lossy(key.vk_pem()).into_owned();
         let (enclave_dk, enclave_ek) = rsa_pair()?;
         let mut state = EnclaveState {
             signing_key,
@@ -302,10 +298,9 @@ impl EnclaveState {
         Sha256::digest(self.cc_params().encode_to_vec()).to_vec()
     }
 
-    fn sign(&self, bytes: &[u8]) -> Result<Vec<u8>, MockError> {
+    fn key(&self) -> Result<EnclaveKey, MockError> {
         let secret = p256::SecretKey::from_sec1_pem(&self.signing_key).map_err(crypto)?;
-        let sig: Signature = SigningKey::from(secret).sign(bytes);
-        Ok(sig.to_der().as_bytes().to_vec())
+        EnclaveKey::new(SigningKey::from(secret)).map_err(crypto)
     }
 
     /// Generates chaincode keys (refused when it has some) and returns the registration.
@@ -322,20 +317,12 @@ impl EnclaveState {
     /// Base64 `SignedCCKeyRegistrationMessage` for the keys it holds.
     pub fn key_registration(&self) -> Result<String, MockError> {
         let keys = self.chaincode_keys.as_ref().ok_or(MockError::NoKeys)?;
-        let value = CcKeyRegistrationMessage {
+        let message = CcKeyRegistrationMessage {
             cc_params_hash: self.cc_params_hash(),
             chaincode_ek: keys.chaincode_ek.clone().into_bytes(),
             enclave_id: self.id().into_bytes(),
-        }
-        .encode_to_vec();
-        let signed = SignedCcKeyRegistrationMessage {
-            signature: self.sign(&value)?,
-            serialized_cckey_reg_msg: Some(Any {
-                type_url: keydist::CC_KEY_REGISTRATION_TYPE_URL.into(),
-                value,
-            }),
         };
-        Ok(STANDARD.encode(signed.encode_to_vec()))
+        Ok(STANDARD.encode(self.key()?.sign_key_registration(&message)))
     }
 
     /// Base64 `SignedExportMessage` of its chaincode keys to the enclave of `receiver`
@@ -358,22 +345,14 @@ impl EnclaveState {
             .ok_or_else(|| bad("no usable enclave_ek".into()))?;
         let receiver_id = credentials::enclave_id(&ad.enclave_vk);
         let cckeys_enc = seal_cc_keys(&ek, &receiver_id, keys)?;
-        let value = ExportMessage {
+        let message = ExportMessage {
             cc_params_hash: self.cc_params_hash(),
             chaincode_ek: keys.chaincode_ek.clone().into_bytes(),
             cckeys_enc,
             receiver_enclave_vk: ad.enclave_vk,
             sender_enclave_vk: self.enclave_vk.clone().into_bytes(),
-        }
-        .encode_to_vec();
-        let signed = SignedExportMessage {
-            signature: self.sign(&value)?,
-            serialized_export_msg_bytes: Some(Any {
-                type_url: keydist::EXPORT_TYPE_URL.into(),
-                value,
-            }),
         };
-        Ok(STANDARD.encode(signed.encode_to_vec()))
+        Ok(STANDARD.encode(self.key()?.sign_export(&message)))
     }
 
     /// Imports an export to this enclave and returns its key registration. The export must be
@@ -548,6 +527,7 @@ fn open_sealed(dk: &RsaPrivateKey, receiver_id: &str, sealed: &[u8]) -> Result<V
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use crate::proto::SignedExportMessage;
 
     fn init(msp: &str) -> InitArgs {
         InitArgs {
@@ -613,8 +593,9 @@ mod tests {
         assert_eq!(e.to_string(), "export: signature does not verify");
         // Re-signed by the sender: the signature passes, the ciphertext does not.
         signed.signature = e1
-            .sign(&signed.serialized_export_msg_bytes.as_ref().unwrap().value)
-            .unwrap();
+            .key()
+            .unwrap()
+            .sign(&signed.serialized_export_msg_bytes.as_ref().unwrap().value);
         let resigned = STANDARD.encode(signed.encode_to_vec());
         let e = e2.clone().import(&resigned).unwrap_err();
         assert_eq!(

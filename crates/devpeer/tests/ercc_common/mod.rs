@@ -529,6 +529,17 @@ pub fn options(policy: Vec<(String, String)>) -> Options {
     }
 }
 
+/// `opts` plus the official Node shim's builder, for a chaincode that calls the registry
+/// chaincode-to-chaincode as FPC chaincodes do (the fixture's `Call`/`Call2`).
+pub fn with_node_builder(mut opts: Options) -> Options {
+    let node = crate::common::node_options();
+    opts.builders
+        .extend(node.builders.into_iter().filter(|b| b.starts_with("node=")));
+    opts.propagate.extend(node.propagate);
+    opts.env.extend(node.env);
+    opts
+}
+
 /// `ercc package normal` of the real binary, made once per test binary and shared by its tests:
 /// gzip of a debug build's ~100 MB binary takes a debug-built packager tens of seconds.
 pub fn normal_package() -> &'static (PathBuf, String) {
