@@ -493,11 +493,13 @@ fn main() {
                     name: "bench-rust".into(),
                     path: builders_dir.join("rust"),
                     propagate_environment: Vec::new(),
+                    set_environment: Vec::new(),
                 },
                 BuilderConfig {
                     name: "bench-node".into(),
                     path: builders_dir.join("node"),
                     propagate_environment: vec![NODE_MODULES_VAR.into()],
+                    set_environment: Vec::new(),
                 },
             ],
         },

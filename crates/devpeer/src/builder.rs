@@ -23,6 +23,10 @@ pub struct BuilderConfig {
     pub path: PathBuf,
     #[serde(rename = "propagateEnvironment", default)]
     pub propagate_environment: Vec<String>,
+    /// Variables set for this builder's programs whatever the peer's environment holds (no
+    /// core.yaml equivalent: `devpeer up` uses it for its explicit development switches).
+    #[serde(skip)]
+    pub set_environment: Vec<(String, String)>,
 }
 
 /// Builder failures.
@@ -117,6 +121,9 @@ impl BuilderConfig {
             if let Some(v) = std::env::var_os(var) {
                 cmd.env(var, v);
             }
+        }
+        for (var, value) in &self.set_environment {
+            cmd.env(var, value);
         }
         cmd.stdin(Stdio::null());
         cmd
@@ -249,6 +256,7 @@ pub fn parse_builder_flag(s: &str, propagate: &[String]) -> Result<BuilderConfig
         name: name.to_string(),
         path: PathBuf::from(path),
         propagate_environment: propagate.to_vec(),
+        set_environment: Vec::new(),
     })
 }
 

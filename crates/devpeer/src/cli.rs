@@ -38,13 +38,16 @@ enum Command {
         /// The package file (`.tar.gz`, Fabric v2 format).
         package: PathBuf,
     },
-    /// Commit a chaincode definition (approve + commit in one step) and launch it.
+    /// Commit a chaincode definition (approve + commit in one step) and launch its package.
+    /// Without --package-id only the definition is committed (as Fabric's approveformyorg
+    /// without a package): e.g. an FPC chaincode's MRENCLAVE as its version, for the registry.
     Define {
         name: String,
         #[arg(long)]
         version: String,
         #[arg(long)]
         sequence: i64,
+        /// The installed package to run (`devpeer install` prints it).
         #[arg(long = "package-id")]
         package_id: Option<String>,
         #[arg(long = "init-required")]
@@ -121,6 +124,10 @@ struct UpArgs {
         default_value = "0000000000000000000000000000000000000000000000000000000000000000"
     )]
     version: String,
+    /// DEVELOPMENT ONLY: the registry accepts `simulated` evidence (no attestation at all), so
+    /// that a mock enclave can register. Adds `simulated` to ERCC_ACCEPTED_EVIDENCE.
+    #[arg(long = "dev-accept-simulated")]
+    dev_accept_simulated: bool,
 }
 
 #[derive(Args, Debug)]
@@ -312,9 +319,13 @@ async fn run(home: PathBuf, cmd: Command) -> Result<i32, String> {
             let body = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
             let out = call(&home, Method::POST, "/define", body).await?;
             let o: DefineOutcome = serde_json::from_slice(&out).map_err(|e| e.to_string())?;
+            let package = match o.definition.package_id.as_str() {
+                "" => "none (definition only)",
+                id => id,
+            };
             eprintln!(
-                "Committed chaincode definition for chaincode '{}' on channel: version {}, sequence {}, package {}",
-                o.definition.name, o.definition.version, o.definition.sequence, o.definition.package_id
+                "Committed chaincode definition for chaincode '{}' on channel: version {}, sequence {}, package {package}",
+                o.definition.name, o.definition.version, o.definition.sequence
             );
             if let Some(e) = o.launch_error {
                 eprintln!("Warning: the chaincode did not launch yet: {e}");
@@ -394,6 +405,21 @@ fn find_upwards(start: &Path, rel: &str) -> Option<PathBuf> {
     None
 }
 
+/// What `--dev-accept-simulated` sets for the registry: the accepted evidence of the
+/// environment (or the registry's default, as `enclave-attestation`'s policy documents it) plus
+/// `simulated`. Names, not code, are shared: the dev peer does not link the registry.
+fn dev_environment(accept_simulated: bool) -> Vec<(String, String)> {
+    if !accept_simulated {
+        return Vec::new();
+    }
+    let var = "ERCC_ACCEPTED_EVIDENCE";
+    let accepted = std::env::var(var)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "epid-linkable,epid-unlinkable,dcap".into());
+    vec![(var.to_owned(), format!("{accepted},simulated"))]
+}
+
 async fn up(home: PathBuf, a: UpArgs) -> Result<i32, String> {
     init_logging();
     if a.version.len() != 64 || !a.version.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -437,6 +463,7 @@ async fn up(home: PathBuf, a: UpArgs) -> Result<i32, String> {
             "ERCC_DCAP_REJECTED_ADVISORIES".into(),
             "FABRIC_LOGGING_SPEC".into(),
         ],
+        set_environment: dev_environment(a.dev_accept_simulated),
     }];
     let opts = start_options(home.clone(), &a.start, extra)?;
     let started = crate::server::start(opts).await?;
@@ -491,6 +518,12 @@ async fn up(home: PathBuf, a: UpArgs) -> Result<i32, String> {
         "devpeer is up: registry '{}' ({}) is running on channel {}.",
         a.name, installed.package_id, peer.config.channel
     );
+    if a.dev_accept_simulated {
+        println!(
+            "WARNING: --dev-accept-simulated: the registry accepts simulated evidence, which proves \
+             nothing; for development only."
+        );
+    }
     println!("Next, in another terminal:");
     println!("  devpeer {home_flag} query {} -c '{{\"Args\":[\"QueryListProvisionedEnclaves\",\"mycc\"]}}'", a.name);
     println!("  devpeer {home_flag} invoke {} -c '{{\"Args\":[\"RegisterEnclave\",\"<base64 credentials>\"]}}'", a.name);

@@ -74,6 +74,17 @@ pub struct Peer {
     define_lock: tokio::sync::Mutex<()>,
 }
 
+/// The package a definition runs, or Fabric's error for a definition committed without one.
+fn installed_package(def: &Definition) -> Result<&str, String> {
+    if def.package_id.is_empty() {
+        return Err(format!(
+            "chaincode definition for '{}' exists, but chaincode is not installed",
+            def.name
+        ));
+    }
+    Ok(&def.package_id)
+}
+
 /// Result of an install.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct InstallOutcome {
@@ -293,29 +304,9 @@ impl Peer {
                 }
                 id
             }
-            None => {
-                let matching: Vec<_> = self
-                    .ledger
-                    .packages()?
-                    .into_iter()
-                    .filter(|p| p.label == req.name)
-                    .collect();
-                match matching.as_slice() {
-                    [one] => one.package_id.clone(),
-                    [] => {
-                        return Err(PeerError::Invalid(format!(
-                            "no --package-id given and no installed package is labelled '{}'",
-                            req.name
-                        )))
-                    }
-                    _ => {
-                        return Err(PeerError::Invalid(format!(
-                            "several installed packages are labelled '{}'; pass --package-id",
-                            req.name
-                        )))
-                    }
-                }
-            }
+            // Like Fabric's approveformyorg without --package-id: the definition alone (an FPC
+            // chaincode's MRENCLAVE, say, for the registry to check), nothing to launch.
+            None => String::new(),
         };
         let def = Definition {
             name: req.name,
@@ -326,10 +317,13 @@ impl Peer {
         };
         self.ledger.put_definition(&def)?;
         tracing::info!(name = %def.name, version = %def.version, sequence = def.sequence, package_id = %def.package_id, "committed chaincode definition");
-        let launch_error = self
-            .ensure_running(&def.package_id, self.config.default_endorsers)
-            .await
-            .err();
+        let launch_error = if def.package_id.is_empty() {
+            None
+        } else {
+            self.ensure_running(&def.package_id, self.config.default_endorsers)
+                .await
+                .err()
+        };
         Ok(DefineOutcome {
             definition: def,
             launch_error,
@@ -362,7 +356,7 @@ impl Peer {
                     return;
                 }
             };
-            for d in defs.values() {
+            for d in defs.values().filter(|d| !d.package_id.is_empty()) {
                 if let Err(e) = peer
                     .ensure_running(&d.package_id, peer.config.default_endorsers)
                     .await
@@ -563,7 +557,7 @@ impl Peer {
         });
         let handler = self
             .launcher
-            .get(self, &def.package_id, slot)
+            .get(self, installed_package(def)?, slot)
             .await
             .map_err(|e| format!("error launching chaincode {}: {e}", def.name))?;
         let reply = handler
@@ -639,7 +633,7 @@ impl Peer {
         });
         let handler = self
             .launcher
-            .get(self, &def.package_id, ctx.slot)
+            .get(self, installed_package(&def)?, ctx.slot)
             .await
             .map_err(|e| format!("error launching chaincode {name}: {e}"))?;
         handler

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::process::{Command, Stdio};
 
 use common::*;
@@ -47,6 +46,15 @@ echo "$LABEL:$(sha256sum "$OUT" | cut -d' ' -f1)"
 }
 
 fn up(home: &std::path::Path, ercc: &std::path::Path) -> KillOnDrop {
+    up_with(home, ercc, &[]).0
+}
+
+/// `devpeer up` with extra flags; returns the peer and the lines it printed after the first.
+fn up_with(
+    home: &std::path::Path,
+    ercc: &std::path::Path,
+    extra: &[&str],
+) -> (KillOnDrop, Vec<String>) {
     let b = fixtures().join("builders");
     let mut child = Command::new(devpeer_bin())
         .arg("--home")
@@ -64,18 +72,15 @@ fn up(home: &std::path::Path, ercc: &std::path::Path) -> KillOnDrop {
             "127.0.0.1:0",
         ])
         .args(["--version", MRENCLAVE])
+        .args(extra)
         .env("NODE_FIXTURE_MODULES", node_fixture().join("node_modules"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let first = lines.next().expect("up printed nothing").unwrap();
-    assert!(first.starts_with("devpeer is up"), "{first}");
-    let rest: Vec<String> = lines.take(4).map(|l| l.unwrap()).collect();
+    let rest = read_up_banner(&mut child);
     assert!(rest.iter().any(|l| l.contains("query ercc")), "{rest:?}");
-    KillOnDrop(child)
+    (KillOnDrop(child), rest)
 }
 
 #[test]
@@ -121,4 +126,48 @@ fn up_refuses_a_bad_version_and_a_missing_ercc() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn define_without_a_package_commits_the_definition_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let ercc = fake_ercc(dir.path());
+    let _peer = up(&home, &ercc);
+    let other = "11".repeat(32);
+    let out = cli_in(
+        &home,
+        &["define", "mycc", "--version", &other, "--sequence", "1"],
+    );
+    assert!(
+        out.stderr.contains("package none (definition only)"),
+        "{}",
+        out.stderr
+    );
+    out.ok();
+    let status: serde_json::Value = serde_json::from_str(&cli_in(&home, &["status"]).ok()).unwrap();
+    assert_eq!(status["definitions"]["mycc"]["version"], other.as_str());
+    assert_eq!(status["definitions"]["mycc"]["package_id"], "");
+    // Nothing to run: Fabric's answer for a defined, uninstalled chaincode.
+    let err = cli_in(&home, &["query", "mycc", "-c", r#"{"Args":["Get","k"]}"#]).err();
+    assert!(
+        err.contains("chaincode definition for 'mycc' exists, but chaincode is not installed"),
+        "{err}"
+    );
+    cli_in(&home, &["stop"]).ok();
+}
+
+#[test]
+fn dev_accept_simulated_is_named_in_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let ercc = fake_ercc(dir.path());
+    let (_peer, lines) = up_with(&home, &ercc, &["--dev-accept-simulated"]);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("--dev-accept-simulated") && l.contains("development only")),
+        "{lines:?}"
+    );
+    cli_in(&home, &["stop"]).ok();
 }

@@ -3,7 +3,12 @@
 //!
 //! * normal mode: `metadata.json` type `ercc-type` (the `fpc-c` external builder), `code.tar.gz`
 //!   holding the `ercc` binary (mode 0755) at its top;
-//! * chaincode-as-a-service: type `external` (the `fpc-external-launcher` builder), `code.tar.gz`
+//! * chaincode-as-a-service for Fabric's own `ccaas_builder` (shipped in the stock peer image and
+//!   listed in its sample `core.yaml`): type `ccaas`, `code.tar.gz` holding one top-level
+//!   `connection.json` whose `address` may be a Go template (`{{.peername}}_ercc:9999`) that the
+//!   builder fills from the peer's `CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG`, so one package serves
+//!   every peer;
+//! * chaincode-as-a-service for FPC's `fpc-external-launcher`: type `external`, `code.tar.gz`
 //!   holding one `<peer id>/connection.json` per peer that will dial the registry.
 //!
 //! The bytes are deterministic (fixed mtimes, owners, modes and entry order; gzip without a name or
@@ -23,6 +28,8 @@ use sha2::{Digest, Sha256};
 pub const TYPE_NORMAL: &str = "ercc-type";
 /// `metadata.json` type claimed by the `fpc-external-launcher` builder (chaincode-as-a-service).
 pub const TYPE_CAAS: &str = "external";
+/// `metadata.json` type claimed by Fabric's `ccaas_builder` (chaincode-as-a-service).
+pub const TYPE_CCAAS: &str = "ccaas";
 /// Name of the binary inside `code.tar.gz`; the `fpc-c` builder looks for exactly this name.
 pub const BINARY_NAME: &str = "ercc";
 /// Largest binary packaged. A peer receives the whole package in one gRPC message (100 MiB by
@@ -54,6 +61,20 @@ pub enum PackageError {
     DuplicatePeer(String),
     #[error("a chaincode-as-a-service package needs at least one --peer PEER_ID=HOST:PORT")]
     NoPeers,
+    #[error(
+        "invalid address template {address:?}: {reason} (ccaas_builder fills {{{{.name}}}} \
+         from the peer's CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG)"
+    )]
+    InvalidTemplate {
+        address: String,
+        reason: &'static str,
+    },
+    #[error(
+        "--domain cannot be used with --address: Fabric's ccaas_builder rewrites connection.json \
+         without a domain; give the server a certificate for the address's host, or package for \
+         fpc-external-launcher with --peer"
+    )]
+    DomainWithCcaas,
     #[error("invalid address {address:?}: {reason}")]
     InvalidAddress {
         address: String,
@@ -108,8 +129,10 @@ pub enum PackageMode {
     /// Normal mode: the peer runs the registry through the fpc-c external builder
     /// (metadata type ercc-type, the ercc binary inside the package).
     Normal(NormalArgs),
-    /// Chaincode as a service: the registry runs as a server that the peers dial through the
-    /// fpc-external-launcher builder (metadata type external, one connection.json per peer).
+    /// Chaincode as a service: the registry runs as a server that the peers dial. With --address:
+    /// for Fabric's ccaas_builder, in the stock peer image (metadata type ccaas, one
+    /// connection.json for every peer). With --peer: for FPC's fpc-external-launcher builder
+    /// (metadata type external, one connection.json per peer).
     Caas(CaasArgs),
 }
 
@@ -128,8 +151,10 @@ pub struct NormalArgs {
     pub binary: Option<PathBuf>,
 }
 
-/// Options of `ercc package caas`.
+/// Options of `ercc package caas`. Exactly one of `--address` (ccaas_builder) and `--peer`
+/// (fpc-external-launcher) says which builder the package is for.
 #[derive(clap::Args, Debug, Clone)]
+#[command(group(clap::ArgGroup::new("builder").required(true).args(["address", "peers"])))]
 pub struct CaasArgs {
     /// Package label (becomes the first part of the package id).
     #[arg(long)]
@@ -137,9 +162,16 @@ pub struct CaasArgs {
     /// Where to write the package (.tar.gz).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// A peer (its core.yaml peer.id / CORE_PEER_ID) and the address at which it reaches the
-    /// registry server. Repeat for every peer that installs this package.
-    #[arg(long = "peer", value_name = "PEER_ID=HOST:PORT", required = true)]
+    /// For Fabric's ccaas_builder (package type ccaas): the address at which every peer reaches
+    /// the registry server. It may hold Go template fields, e.g. '{{.peername}}_ercc:9999', that
+    /// ccaas_builder fills from the JSON object in each peer's
+    /// CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG (a missing field fails that peer's install).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub address: Option<String>,
+    /// For FPC's fpc-external-launcher (package type external): a peer (its CORE_PEER_ID) and the
+    /// address at which it reaches the registry server. Repeat for every peer that installs this
+    /// package.
+    #[arg(long = "peer", value_name = "PEER_ID=HOST:PORT")]
     pub peers: Vec<String>,
     /// How long a peer waits when dialling the server (Go duration).
     #[arg(long, value_name = "DURATION", default_value = "10s")]
@@ -159,7 +191,7 @@ pub struct CaasArgs {
     #[arg(long, value_name = "PEM_FILE")]
     pub client_key: Option<PathBuf>,
     /// Server name the peers verify instead of the host of the address (the peer applies it only
-    /// with client authentication).
+    /// with client authentication; not with --address, as ccaas_builder drops it).
     #[arg(long, value_name = "NAME")]
     pub domain: Option<String>,
 }
@@ -210,6 +242,20 @@ impl Connection {
     /// misread: the address, the duration, and the TLS material the flags require.
     pub fn validate(&self) -> Result<(), PackageError> {
         validate_address(&self.address)?;
+        self.validate_rest()
+    }
+
+    /// [`Connection::validate`] for Fabric's ccaas_builder: the address may hold templates, and
+    /// `domain` is refused because ccaas_builder would drop it.
+    pub fn validate_for_ccaas(&self) -> Result<(), PackageError> {
+        validate_address_template(&self.address)?;
+        if self.domain.is_some() {
+            return Err(PackageError::DomainWithCcaas);
+        }
+        self.validate_rest()
+    }
+
+    fn validate_rest(&self) -> Result<(), PackageError> {
         validate_dial_timeout(&self.dial_timeout)?;
         let nonempty = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
         if self.tls_required && !nonempty(&self.root_cert) {
@@ -289,6 +335,52 @@ pub fn validate_address(address: &str) -> Result<(), PackageError> {
         return Err(err("the port must be a number from 1 to 65535"));
     }
     Ok(())
+}
+
+/// An address for ccaas_builder: `host:port` once every template action is filled in. Only field
+/// references (`{{.name}}`, `{{ .a.b }}`, with optional `-` trim markers) are accepted: that is
+/// what filling from a JSON object needs, and anything else would only fail at install time.
+pub fn validate_address_template(address: &str) -> Result<(), PackageError> {
+    let err = |reason| PackageError::InvalidTemplate {
+        address: address.to_owned(),
+        reason,
+    };
+    let mut filled = String::with_capacity(address.len());
+    let mut rest = address;
+    while let Some(start) = rest.find("{{") {
+        filled.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| err("a '{{' is not closed by '}}'"))?;
+        let action = after[..end]
+            .trim_start_matches('-')
+            .trim_end_matches('-')
+            .trim();
+        let field_ok = action.strip_prefix('.').is_some_and(|path| {
+            path.split('.').all(|name| {
+                name.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+        });
+        if !field_ok {
+            return Err(err(
+                "only field references such as {{.peername}} are supported",
+            ));
+        }
+        // A stand-in that is valid both as a host name and as a port.
+        filled.push('1');
+        rest = &after[end + 2..];
+    }
+    if rest.contains("}}") {
+        return Err(err("a '}}' has no '{{'"));
+    }
+    filled.push_str(rest);
+    validate_address(&filled).map_err(|_| {
+        err("it must be host:port once the fields are filled in (a port may come from a field)")
+    })
 }
 
 /// A non-negative Go `time.ParseDuration` string: `0`, or one or more `<number><unit>` with units
@@ -377,6 +469,18 @@ pub fn caas_package(
     install_package(&metadata, &code.finish()?)
 }
 
+/// A package for Fabric's `ccaas_builder`: `metadata.json` type `ccaas` and `code.tar.gz`
+/// holding one top-level `connection.json`, used by every peer (templates filled per peer).
+pub fn ccaas_package(label: &str, connection: &Connection) -> Result<Vec<u8>, PackageError> {
+    let metadata = metadata_json(TYPE_CCAAS, label)?;
+    connection.validate_for_ccaas()?;
+    let json = serde_json::to_vec_pretty(connection)
+        .map_err(|e| PackageError::Archive(io::Error::other(e)))?;
+    let mut code = TarGz::new();
+    code.file("connection.json", 0o644, &json)?;
+    install_package(&metadata, &code.finish()?)
+}
+
 /// The outer install package: exactly two regular files and no directory entries, as the peer
 /// requires, written the way the peer CLI writes them (mode 0100644).
 pub fn install_package(metadata_json: &[u8], code_tar_gz: &[u8]) -> Result<Vec<u8>, PackageError> {
@@ -452,8 +556,10 @@ pub fn run(args: PackageArgs) -> Result<(), PackageError> {
         }
         PackageMode::Caas(a) => {
             validate_label(&a.label)?;
-            let peers = caas_connections(&a)?;
-            let package = caas_package(&a.label, &peers)?;
+            let package = match &a.address {
+                Some(address) => ccaas_package(&a.label, &caas_connection(&a, address)?)?,
+                None => caas_package(&a.label, &caas_connections(&a)?)?,
+            };
             (a.label, a.out, package)
         }
     };
@@ -463,8 +569,42 @@ pub fn run(args: PackageArgs) -> Result<(), PackageError> {
     writeln!(stdout, "{id}").map_err(PackageError::Stdout)
 }
 
-/// Turns the `caas` flags into one validated `connection.json` per peer.
+/// Turns the `caas --address` flags into the one `connection.json` for ccaas_builder.
+pub fn caas_connection(args: &CaasArgs, address: &str) -> Result<Connection, PackageError> {
+    let connection = Connection {
+        address: address.to_owned(),
+        ..connection_settings(args)?
+    };
+    connection.validate_for_ccaas()?;
+    Ok(connection)
+}
+
+/// Turns the `caas --peer` flags into one validated `connection.json` per peer.
 pub fn caas_connections(args: &CaasArgs) -> Result<BTreeMap<String, Connection>, PackageError> {
+    let settings = connection_settings(args)?;
+    if args.peers.is_empty() {
+        return Err(PackageError::NoPeers);
+    }
+    let mut peers = BTreeMap::new();
+    for spec in &args.peers {
+        let (peer_id, address) = spec
+            .split_once('=')
+            .ok_or_else(|| PackageError::InvalidPeerSpec(spec.clone()))?;
+        validate_peer_id(peer_id)?;
+        validate_address(address)?;
+        let connection = Connection {
+            address: address.to_owned(),
+            ..settings.clone()
+        };
+        if peers.insert(peer_id.to_owned(), connection).is_some() {
+            return Err(PackageError::DuplicatePeer(peer_id.to_owned()));
+        }
+    }
+    Ok(peers)
+}
+
+/// Everything in a `connection.json` but the address, from the flags (PEM files read).
+fn connection_settings(args: &CaasArgs) -> Result<Connection, PackageError> {
     validate_dial_timeout(&args.dial_timeout)?;
     if !args.client_auth {
         if args.client_cert.is_some() {
@@ -497,31 +637,16 @@ pub fn caas_connections(args: &CaasArgs) -> Result<BTreeMap<String, Connection>,
         (None, None)
     };
 
-    if args.peers.is_empty() {
-        return Err(PackageError::NoPeers);
-    }
-    let mut peers = BTreeMap::new();
-    for spec in &args.peers {
-        let (peer_id, address) = spec
-            .split_once('=')
-            .ok_or_else(|| PackageError::InvalidPeerSpec(spec.clone()))?;
-        validate_peer_id(peer_id)?;
-        validate_address(address)?;
-        let connection = Connection {
-            address: address.to_owned(),
-            dial_timeout: args.dial_timeout.clone(),
-            tls_required: root_cert.is_some(),
-            client_auth_required: args.client_auth,
-            domain: args.domain.clone(),
-            root_cert: root_cert.clone(),
-            client_cert: client_cert.clone(),
-            client_key: client_key.clone(),
-        };
-        if peers.insert(peer_id.to_owned(), connection).is_some() {
-            return Err(PackageError::DuplicatePeer(peer_id.to_owned()));
-        }
-    }
-    Ok(peers)
+    Ok(Connection {
+        address: String::new(),
+        dial_timeout: args.dial_timeout.clone(),
+        tls_required: root_cert.is_some(),
+        client_auth_required: args.client_auth,
+        domain: args.domain.clone(),
+        root_cert,
+        client_cert,
+        client_key,
+    })
 }
 
 #[derive(Clone, Copy)]
@@ -664,6 +789,43 @@ mod tests {
         ] {
             assert!(validate_address(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn address_templates() {
+        for ok in [
+            "{{.peername}}_ercc:9999",
+            "{{ .peername }}.ercc.example.com:9999",
+            "{{- .host -}}:{{.port}}",
+            "{{.org.peer}}:1",
+            "ercc.example.com:9999",
+        ] {
+            assert!(validate_address_template(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "{{.peername}_ercc:9999",
+            "{{peername}}:1",
+            "{{.}}:1",
+            "{{printf \"x\"}}:1",
+            "{{.a..b}}:1",
+            "h}}:1",
+            "{{.peername}}",
+            "{{.h}}:0",
+            "{{.h}} x:1",
+        ] {
+            assert!(validate_address_template(bad).is_err(), "{bad:?}");
+        }
+        let mut c = Connection::plain("{{.peername}}:9999", "10s");
+        assert!(
+            c.validate().is_err(),
+            "fpc-external-launcher does not expand templates"
+        );
+        assert!(c.validate_for_ccaas().is_ok());
+        c.domain = Some("ercc".into());
+        assert!(matches!(
+            c.validate_for_ccaas(),
+            Err(PackageError::DomainWithCcaas)
+        ));
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Runs the external builder scripts under `fabric/externalBuilder` the way a Fabric peer does
 //! (same arguments, prepared directories, an environment holding only PATH, TMPDIR and the
 //! propagated variables), and checks `ercc package` output by unpacking it like the peer.
+//!
+//! Every script runs under dash with a PATH like the stock `hyperledger/fabric-peer` image's
+//! (Ubuntu: dash, coreutils, mawk, and no `jq`); the BusyBox test repeats the main paths under ash.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -9,6 +12,7 @@ use std::io::Read;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -44,12 +48,54 @@ fn fixture_text(name: &str) -> String {
     fs::read_to_string(fixture(name)).unwrap()
 }
 
-/// A peer-like invocation: nothing from the test's own environment leaks in.
+/// Finds a program on the machine's usual PATH.
+fn which(tool: &str) -> Option<PathBuf> {
+    PATH.split(':')
+        .map(|p| Path::new(p).join(tool))
+        .find(|p| p.exists())
+}
+
+/// The tools of the stock fabric-peer image that the builders (and the fake ercc) may use.
+const STOCK_TOOLS: &[&str] = &[
+    "cp", "mkdir", "chmod", "mktemp", "rm", "cat", "dirname", "env", "sort", "sed", "stat", "mv",
+    "sleep", "ls", "tr", "cmp",
+];
+
+/// A folder of links standing in for the stock peer image's PATH: `sh` is dash, `awk` is the
+/// machine's awk (mawk on Debian and Ubuntu), no `jq`. `with_awk` false leaves awk out too.
+fn tool_dir(dir: &Path, with_awk: bool) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    symlink(dash(), dir.join("sh")).unwrap();
+    let awk = with_awk.then_some("awk");
+    for tool in STOCK_TOOLS.iter().copied().chain(awk) {
+        symlink(which(tool).unwrap(), dir.join(tool)).unwrap();
+    }
+    dir.to_owned()
+}
+
+/// dash, the stock peer image's /bin/sh. `.ci/run` installs it; Debian always has it.
+fn dash() -> PathBuf {
+    which("dash").expect("dash is not installed (apt-get install dash; .ci/run does)")
+}
+
+/// The stock-peer PATH shared by all tests of this process.
+fn stock_path() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("builders-stock-peer-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        tool_dir(&dir, true)
+    })
+}
+
+/// A peer-like invocation under dash: nothing from the test's own environment leaks in.
 fn command(script: &Path, args: &[&Path], tmp: &Path, env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(script);
-    cmd.args(args)
+    let mut cmd = Command::new(dash());
+    cmd.arg(script)
+        .args(args)
         .env_clear()
-        .env("PATH", PATH)
+        .env("PATH", stock_path())
         .env("TMPDIR", tmp)
         .stdin(Stdio::null());
     for (k, v) in env {
@@ -197,6 +243,50 @@ fn fpc_c_detect_refuses_malformed_metadata() {
 }
 
 #[test]
+fn metadata_json_is_read_as_json_without_jq() {
+    // Accepted: escapes decode before the type is compared, nested members are skipped.
+    for ok in [
+        r#"{"path":"","type":"\u0065rcc-\u0054ype","label":"x"}"#,
+        r#" {"x":[{"y":[1,2e3,-0.5,true,false,null,"\"}"]}],"type":"ercc-type"} "#,
+        "{\n  \"type\" :\t\"ercc-type\"\r\n}\n",
+        r#"{"type":"other","type":"ercc-type"}"#,
+    ] {
+        let d = Dirs::new();
+        d.metadata(ok);
+        assert_ok(&d.detect(&fpc_c("detect"), &[]));
+    }
+    let big = format!(
+        r#"{{"type":"ercc-type","pad":"{}"}}"#,
+        "x".repeat(200 * 1024)
+    );
+    let deep = format!(r#"{{"type":"ercc-type","x":{}}}"#, "[".repeat(1000));
+    for (bad, needle) in [
+        ("{\"type\":\"ercc\u{0}-type\"}".to_owned(), "NUL byte"),
+        ("{\"type\":\"ercc-type\"}\u{0}x".to_owned(), "NUL byte"),
+        (
+            r#"{"type":"ercc-type",}"#.to_owned(),
+            "expected a member name",
+        ),
+        (r#"{"type":"ercc\x-type"}"#.to_owned(), "unknown escape"),
+        ("{\"type\":\"ercc\ttype\"}".to_owned(), "control character"),
+        (
+            r#"{"type":"ercc-type","n":01}"#.to_owned(),
+            "malformed number",
+        ),
+        (r#"{"type":"ercc-type"]"#.to_owned(), "expected ',' or '}'"),
+        (r#"{"type":"\u00"}"#.to_owned(), "four hex digits"),
+        (big, "larger than 131072 bytes"),
+        (deep, "nested deeper than 512 levels"),
+    ] {
+        let d = Dirs::new();
+        d.metadata(&bad);
+        let out = d.detect(&fpc_c("detect"), &[]);
+        assert_fails(&out, "malformed");
+        assert_fails(&out, needle);
+    }
+}
+
+#[test]
 fn fpc_c_build_and_release() {
     let d = Dirs::new();
     d.metadata(&ercc_meta("ercc-type"));
@@ -310,8 +400,22 @@ fn scripts_are_executable_and_posix_sh() {
         assert_eq!(mode(&script), 0o755, "{}", script.display());
         let text = fs::read_to_string(&script).unwrap();
         assert!(text.starts_with("#!/bin/sh\n"), "{}", script.display());
-        // `sh -n` parses without running: catches syntax errors on whatever sh this is.
-        let out = Command::new("sh").arg("-n").arg(&script).output().unwrap();
+        assert!(!text.contains("jq"), "{} mentions jq", script.display());
+    }
+    let lib = repo_root().join("fabric/externalBuilder/lib/builder.sh");
+    assert!(!fs::read_to_string(&lib).unwrap().contains("jq "));
+    for script in std::iter::once(lib).chain(
+        ["detect", "build", "release", "run"]
+            .into_iter()
+            .map(fpc_c)
+            .chain(["detect", "build", "release"].into_iter().map(launcher)),
+    ) {
+        // `dash -n` parses without running: catches syntax errors and bashisms dash refuses.
+        let out = Command::new(dash())
+            .arg("-n")
+            .arg(&script)
+            .output()
+            .unwrap();
         assert_ok(&out);
     }
     // Fabric's ccaas_builder layout has no run; neither does the launcher (the peer dials).
@@ -319,24 +423,26 @@ fn scripts_are_executable_and_posix_sh() {
 }
 
 #[test]
-fn scripts_say_when_jq_is_missing() {
+fn stock_path_has_no_jq() {
+    // The whole point of the stock-peer PATH: a builder that still called jq would fail here.
+    assert!(!stock_path().join("jq").exists());
+    assert!(stock_path().join("awk").exists());
+    let out = Command::new(stock_path().join("sh"))
+        .arg("-c")
+        .arg("command -v jq || echo none")
+        .env_clear()
+        .env("PATH", stock_path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "none");
+}
+
+#[test]
+fn scripts_say_when_awk_is_missing() {
     let d = Dirs::new();
-    // A PATH with the usual tools but no jq.
-    let bin = d.tmp().join("nojq-bin");
-    fs::create_dir(&bin).unwrap();
-    for tool in [
-        "sh", "cp", "mkdir", "chmod", "mktemp", "rm", "cat", "dirname",
-    ] {
-        let found = PATH
-            .split(':')
-            .map(|p| Path::new(p).join(tool))
-            .find(|p| p.exists())
-            .unwrap();
-        symlink(found, bin.join(tool)).unwrap();
-    }
+    let bin = tool_dir(&d.tmp().join("noawk-bin"), false);
     d.metadata(&ercc_meta("ercc-type"));
     write_exec(&d.src.join("ercc"), b"x", 0o755);
-    let path = bin.to_str().unwrap();
     let cases: Vec<(PathBuf, Vec<&Path>)> = vec![
         (fpc_c("detect"), vec![&d.src, &d.meta]),
         (fpc_c("build"), vec![&d.src, &d.meta, &d.bld]),
@@ -346,11 +452,23 @@ fn scripts_say_when_jq_is_missing() {
     ];
     for (script, args) in cases {
         let out = command(&script, &args, d.tmp(), &[])
-            .env("PATH", path)
+            .env("PATH", &bin)
             .output()
             .unwrap();
-        assert_fails(&out, "jq is required");
+        assert_fails(&out, "awk is required but not on PATH");
     }
+}
+
+#[test]
+fn scripts_say_when_their_library_is_missing() {
+    // An operator who copies only bin/ gets told what is missing, not a shell error.
+    let d = Dirs::new();
+    let bin = d.tmp().join("chaincode/bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::copy(fpc_c("detect"), bin.join("detect")).unwrap();
+    d.metadata(&ercc_meta("ercc-type"));
+    let out = run(&bin.join("detect"), &[&d.src, &d.meta], d.tmp(), &[]);
+    assert_fails(&out, "install the whole fabric/externalBuilder folder");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1141,6 +1259,253 @@ fn caas_package_round_trip() {
     assert!(package::caas_package("ercc_caas", &no_ca).is_err());
 }
 
+/// Fabric's `ccaas_builder` build + release as `fabric-operator-facts.md` §2 documents them
+/// (written from that description, not from Fabric's code): detect type `ccaas`; require the
+/// package's top-level `connection.json`; fill `{{.field}}` in its string fields from the JSON
+/// object in `CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG`, a missing field being an error; keep only
+/// the fields ccaas_builder knows (the certificates only with TLS); release it to
+/// `chaincode/server/connection.json`. Returns the released file or the error.
+fn ccaas_builder_as_documented(d: &Dirs, config: &serde_json::Value) -> Result<PathBuf, String> {
+    let meta: serde_json::Value =
+        serde_json::from_slice(&fs::read(d.meta.join("metadata.json")).unwrap()).unwrap();
+    if !meta["type"].as_str().unwrap().eq_ignore_ascii_case("ccaas") {
+        return Err("not a ccaas package".into());
+    }
+    let raw = fs::read(d.src.join("connection.json")).map_err(|e| e.to_string())?;
+    let conn: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| e.to_string())?;
+    let fill = |field: &str| -> Result<String, String> {
+        let mut text = conn[field].as_str().unwrap_or("").to_owned();
+        while let Some(start) = text.find("{{") {
+            let end = start + text[start..].find("}}").ok_or("unclosed action")?;
+            let path = text[start + 2..end].trim_matches(|c| c == '-' || c == ' ');
+            let mut value = config;
+            for name in path.trim_start_matches('.').split('.') {
+                value = value
+                    .get(name)
+                    .ok_or_else(|| format!("map has no entry for key {name:?}"))?;
+            }
+            let value = value
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or(value.to_string());
+            text.replace_range(start..end + 2, &value);
+        }
+        Ok(text)
+    };
+    let tls = conn["tls_required"].as_bool().unwrap_or(false);
+    let mut out = serde_json::json!({
+        "address": fill("address")?,
+        "dial_timeout": fill("dial_timeout")?,
+        "tls_required": tls,
+        "client_auth_required": tls && conn["client_auth_required"].as_bool().unwrap_or(false),
+        "root_cert": "", "client_key": "", "client_cert": "",
+    });
+    if tls {
+        for f in ["root_cert", "client_key", "client_cert"] {
+            out[f] = fill(f)?.into();
+        }
+    }
+    let released = d.rel.join("chaincode/server/connection.json");
+    fs::create_dir_all(released.parent().unwrap()).unwrap();
+    fs::write(&released, out.to_string()).unwrap();
+    Ok(released)
+}
+
+/// Checks a connection.json with the launcher's own reading of it (json.awk), which mirrors
+/// what the peer accepts.
+fn peer_would_accept(connection_json: &Path) -> Output {
+    let lib = repo_root().join("fabric/externalBuilder/lib/json.awk");
+    Command::new(stock_path().join("sh"))
+        .arg("-c")
+        .arg("LC_ALL=C awk -v mode=connection -f \"$0\" <\"$1\"")
+        .arg(lib)
+        .arg(connection_json)
+        .env_clear()
+        .env("PATH", stock_path())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn ccaas_package_serves_every_peer_through_ccaas_builder_templates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = fixture("ca.pem");
+    let make = |name: &str| {
+        let out = tmp.path().join(name);
+        package_cli(&[
+            "package",
+            "caas",
+            "--label",
+            "ercc_1.0",
+            "--out",
+            out.to_str().unwrap(),
+            "--address",
+            "{{.peername}}_ercc:9999",
+            "--tls-root-cert",
+            ca.to_str().unwrap(),
+        ])
+        .unwrap();
+        fs::read(&out).unwrap()
+    };
+    let pkg = make("ercc-ccaas.tar.gz");
+    let outer = entries(&pkg);
+    let meta: serde_json::Value = serde_json::from_slice(&outer[0].data).unwrap();
+    assert_eq!(
+        meta,
+        serde_json::json!({"path": "", "type": "ccaas", "label": "ercc_1.0"})
+    );
+    let code = entries(&outer[1].data);
+    assert_eq!(code.len(), 1);
+    assert_eq!(
+        (code[0].path.as_str(), code[0].kind, code[0].mode),
+        ("connection.json", tar::EntryType::Regular, 0o644)
+    );
+
+    // One package, two peers, two addresses; the TLS material survives the rewrite.
+    for peer in ["peer0org1", "peer0org2"] {
+        let d = Dirs::new();
+        install_like_a_peer(&pkg, &d);
+        let released =
+            ccaas_builder_as_documented(&d, &serde_json::json!({ "peername": peer })).unwrap();
+        let conn: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&released).unwrap()).unwrap();
+        assert_eq!(conn["address"], format!("{peer}_ercc:9999"));
+        assert_eq!(conn["dial_timeout"], "10s");
+        assert_eq!(conn["root_cert"], fixture_text("ca.pem"));
+        assert_ok(&peer_would_accept(&released));
+        // Neither FPC builder claims it: the peer goes on to ccaas_builder.
+        assert_fails(&d.detect(&fpc_c("detect"), &[]), "is not ercc-type");
+        assert_fails(&d.detect(&launcher("detect"), &[]), "is not external");
+    }
+    // A peer whose config lacks the field fails its install, as with missingkey=error.
+    let d = Dirs::new();
+    install_like_a_peer(&pkg, &d);
+    let err = ccaas_builder_as_documented(&d, &serde_json::json!({"other": "x"})).unwrap_err();
+    assert!(err.contains("peername"), "{err}");
+
+    // The same flags give the same bytes (and package id) on every machine.
+    assert_eq!(make("again.tar.gz"), pkg);
+}
+
+#[test]
+fn ccaas_package_refuses_what_ccaas_builder_would_break() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("p.tar.gz");
+    let o = out.to_str().unwrap();
+    let ca = fixture("ca.pem");
+    let ca = ca.to_str().unwrap();
+    let key = fixture("client.key");
+    let key = key.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--address", "{{.peername}_ercc:9999"], "is not closed"),
+        (&["--address", "{{peername}}:9999"], "only field references"),
+        (
+            &["--address", "{{.peername}}"],
+            "host:port once the fields are filled",
+        ),
+        (
+            &[
+                "--address",
+                "h:1",
+                "--tls-root-cert",
+                ca,
+                "--client-auth",
+                "--client-cert",
+                ca,
+                "--client-key",
+                key,
+                "--domain",
+                "ercc",
+            ],
+            "--domain cannot be used with --address",
+        ),
+        (
+            &["--address", "h:1", "--peer", "p=h:1"],
+            "cannot be used with",
+        ),
+        (&[], "--address"),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["package", "caas", "--label", "l", "--out", o];
+        args.extend_from_slice(extra);
+        let err = package_cli(&args).unwrap_err();
+        assert!(err.contains(needle), "{extra:?}: {err}");
+        assert!(!out.exists());
+    }
+}
+
+/// The `ercc package ...` commands of the docs' code blocks (lines starting with it, `\`
+/// continuations joined, comments dropped), split like a shell would split these simple lines.
+fn documented_package_commands(doc: &str) -> Vec<Vec<String>> {
+    let text = fs::read_to_string(repo_root().join(doc)).unwrap();
+    let mut commands = Vec::new();
+    let mut in_code = false;
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        // `ercc package normal|caas ...` in a summary is a placeholder, not a command.
+        if !in_code || !line.starts_with("ercc package ") || line.contains("...") {
+            continue;
+        }
+        let mut command = String::new();
+        let mut line = line;
+        loop {
+            let code = line.split(" #").next().unwrap().trim_end();
+            match code.strip_suffix('\\') {
+                Some(head) => {
+                    command.push_str(head);
+                    line = lines.next().unwrap();
+                }
+                None => {
+                    command.push_str(code);
+                    break;
+                }
+            }
+        }
+        let words = command
+            .split_whitespace()
+            .map(|w| w.trim_matches('\'').to_owned())
+            .skip(1)
+            .collect();
+        commands.push(words);
+    }
+    commands
+}
+
+#[test]
+fn documented_package_commands_run_as_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let binary = tmp.path().join("ercc-binary");
+    write_exec(&binary, b"#!/bin/sh\n", 0o755);
+    // The docs' file names, standing for real files of the same kind.
+    let files = [
+        ("ercc-tls-ca.pem", fixture("ca.pem")),
+        ("target/x86_64-unknown-linux-gnu/release/ercc", binary),
+    ];
+    let mut ran = 0;
+    for doc in ["README.md", "docs/deploy.md"] {
+        for words in documented_package_commands(doc) {
+            let mut args: Vec<String> = Vec::new();
+            for w in &words {
+                let file = files.iter().find(|(name, _)| name == w).map(|(_, p)| p);
+                args.push(match (args.last().map(String::as_str), file) {
+                    (Some("--out"), _) => tmp.path().join(w).to_str().unwrap().to_owned(),
+                    (_, Some(path)) => path.to_str().unwrap().to_owned(),
+                    _ => w.clone(),
+                });
+            }
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            package_cli(&argv).unwrap_or_else(|e| panic!("{doc}: ercc {words:?}: {e}"));
+            ran += 1;
+        }
+    }
+    // README: caas (ccaas_builder), normal; deploy.md: normal, caas --address, caas --peer.
+    assert_eq!(ran, 5);
+}
+
 #[test]
 fn package_cli_normal_writes_the_file_and_a_stable_id() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1427,28 +1792,16 @@ fn launcher_builds_a_package_from_ercc_package() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// BusyBox: the stock fabric-peer image is Alpine, whose /bin/sh and tools are BusyBox.
+// BusyBox: the shell and tools of Alpine-based images (older or derived peer images).
 
-/// A PATH holding only BusyBox applets and jq, like an Alpine peer image with jq added.
+/// A PATH holding only BusyBox applets (its awk included, no jq), like an Alpine-based image.
 fn busybox_path(dir: &Path) -> Option<(PathBuf, PathBuf)> {
-    let busybox = PATH
-        .split(':')
-        .map(|p| Path::new(p).join("busybox"))
-        .find(|p| p.exists())?;
-    let jq = PATH
-        .split(':')
-        .map(|p| Path::new(p).join("jq"))
-        .find(|p| p.exists())
-        .unwrap();
+    let busybox = which("busybox")?;
     let bin = dir.join("busybox-bin");
     fs::create_dir(&bin).unwrap();
-    for applet in [
-        "sh", "cp", "mkdir", "chmod", "mktemp", "rm", "cat", "dirname", "env", "sort", "sed",
-        "stat", "mv", "sleep", "kill",
-    ] {
+    for applet in STOCK_TOOLS.iter().chain(&["sh", "awk", "kill"]) {
         symlink(&busybox, bin.join(applet)).unwrap();
     }
-    symlink(jq, bin.join("jq")).unwrap();
     Some((busybox, bin))
 }
 

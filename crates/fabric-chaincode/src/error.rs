@@ -56,10 +56,12 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
-    /// Exactly one of `CHAINCODE_PKG_ID` / `CHAINCODE_SERVER_ADDRESS` is set.
+    /// Only one of the package id (`CHAINCODE_PKG_ID` or `CHAINCODE_ID`) and
+    /// `CHAINCODE_SERVER_ADDRESS` is set.
     #[error(
-        "chaincode-as-a-service needs both CHAINCODE_PKG_ID and CHAINCODE_SERVER_ADDRESS \
-         (only {set} is set); set both for CaaS mode or neither for normal mode"
+        "chaincode-as-a-service needs both CHAINCODE_PKG_ID (or CHAINCODE_ID) and \
+         CHAINCODE_SERVER_ADDRESS (only {set} is set); set both for CaaS mode or neither for \
+         normal mode"
     )]
     HalfCaas {
         /// The variable that is set.

@@ -13,7 +13,8 @@
 //!   are accepted. When the peer closes the stream, [`run`] returns an error: the process
 //!   should exit non-zero and the peer relaunches it.
 //! - **Chaincode-as-a-service** (both set): serves `protos.Chaincode/Connect` on
-//!   `CHAINCODE_SERVER_ADDRESS` and registers every stream as `CHAINCODE_PKG_ID`. Any number of
+//!   `CHAINCODE_SERVER_ADDRESS` and registers every stream as `CHAINCODE_PKG_ID` (or
+//!   `CHAINCODE_ID`, the name Fabric's samples use; both set and different is refused). Any number of
 //!   peers may connect at once and reconnect later. TLS:
 //!   `CHAINCODE_TLS_DISABLED=true` serves plain gRPC; otherwise `CHAINCODE_TLS_KEY` and
 //!   `CHAINCODE_TLS_CERT` (PEM files) enable TLS, and `CHAINCODE_CLIENT_CA_CERT` (PEM file)

@@ -278,7 +278,7 @@ fn mode_selection() {
     ));
     assert!(err
         .to_string()
-        .contains("needs both CHAINCODE_PKG_ID and CHAINCODE_SERVER_ADDRESS"));
+        .contains("needs both CHAINCODE_PKG_ID (or CHAINCODE_ID) and CHAINCODE_SERVER_ADDRESS"));
     let both = env_of(&[
         ("CHAINCODE_PKG_ID", "x:1".into()),
         ("CHAINCODE_SERVER_ADDRESS", "127.0.0.1:1".into()),

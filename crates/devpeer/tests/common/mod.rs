@@ -349,6 +349,27 @@ pub fn wait_for_listener(port: u16, timeout: Duration, what: &str) {
     }
 }
 
+/// Reads `devpeer up`'s start banner from its piped stdout: asserts the first line says it is
+/// up and returns the lines after it, up to "Stop with ...". All of it is read because closing
+/// the pipe early would make its printing fail.
+pub fn read_up_banner(child: &mut Child) -> Vec<String> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first = lines.next().expect("up printed nothing").expect("utf8");
+    assert!(first.starts_with("devpeer is up"), "{first}");
+    let mut rest = Vec::new();
+    for line in lines {
+        let line = line.expect("utf8");
+        let last = line.starts_with("Stop with");
+        rest.push(line);
+        if last {
+            break;
+        }
+    }
+    rest
+}
+
 /// A child process killed when dropped.
 pub struct KillOnDrop(pub Child);
 

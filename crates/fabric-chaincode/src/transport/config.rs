@@ -93,20 +93,18 @@ pub fn parse_go_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// Picks the mode: CaaS when both `CHAINCODE_PKG_ID` and `CHAINCODE_SERVER_ADDRESS` are set,
-/// normal mode when neither is, and an error when only one is.
+/// Picks the mode: CaaS when both the package id (`CHAINCODE_PKG_ID` or `CHAINCODE_ID`) and
+/// `CHAINCODE_SERVER_ADDRESS` are set, normal mode when neither is, and an error when only one is.
 pub fn mode_from_env(
     args: &[String],
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Mode, ConfigError> {
-    let pkg = non_empty(env, "CHAINCODE_PKG_ID");
+    let pkg = package_id_from_env(env)?;
     let addr = non_empty(env, "CHAINCODE_SERVER_ADDRESS");
     match (pkg, addr) {
         (Some(_), Some(_)) => Ok(Mode::Caas(caas_from_env(env)?)),
         (None, None) => Ok(Mode::Normal(normal_from_env(args, env)?)),
-        (Some(_), None) => Err(ConfigError::HalfCaas {
-            set: "CHAINCODE_PKG_ID",
-        }),
+        (Some((_, name)), None) => Err(ConfigError::HalfCaas { set: name }),
         (None, Some(_)) => Err(ConfigError::HalfCaas {
             set: "CHAINCODE_SERVER_ADDRESS",
         }),
@@ -205,8 +203,9 @@ pub fn normal_from_env(
 /// server is plain, like FPC's Go ercc (the caller logs this loudly); `CHAINCODE_TLS_DISABLED=false`
 /// without key and certificate is an error.
 pub fn caas_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<CaasConfig, ConfigError> {
-    let package_id = non_empty(env, "CHAINCODE_PKG_ID")
-        .ok_or(ConfigError::Missing("CHAINCODE_PKG_ID must be set"))?;
+    let (package_id, _) = package_id_from_env(env)?.ok_or(ConfigError::Missing(
+        "CHAINCODE_PKG_ID (or CHAINCODE_ID) must be set",
+    ))?;
     let address = non_empty(env, "CHAINCODE_SERVER_ADDRESS")
         .ok_or(ConfigError::Missing("CHAINCODE_SERVER_ADDRESS must be set"))?;
     split_host_port(&address).map_err(|reason| ConfigError::Invalid {
@@ -258,6 +257,29 @@ pub fn caas_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<CaasConfig,
         tls,
         msp_id: non_empty(env, "CORE_PEER_LOCALMSPID"),
     })
+}
+
+/// The CaaS package id and the variable it came from. FPC names it `CHAINCODE_PKG_ID`; Fabric's
+/// samples and most deployments name it `CHAINCODE_ID`. Either is accepted; both set to different
+/// values is refused rather than guessed.
+pub fn package_id_from_env(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<(String, &'static str)>, ConfigError> {
+    match (
+        non_empty(env, "CHAINCODE_PKG_ID"),
+        non_empty(env, "CHAINCODE_ID"),
+    ) {
+        (Some(pkg), Some(id)) if pkg != id => Err(ConfigError::Invalid {
+            name: "CHAINCODE_ID",
+            reason: format!(
+                "{id:?} differs from CHAINCODE_PKG_ID {pkg:?}; both name the package id: \
+                 set one of them, or both to the same value"
+            ),
+        }),
+        (Some(pkg), _) => Ok(Some((pkg, "CHAINCODE_PKG_ID"))),
+        (None, Some(id)) => Ok(Some((id, "CHAINCODE_ID"))),
+        (None, None) => Ok(None),
+    }
 }
 
 fn non_empty(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
@@ -341,6 +363,44 @@ mod tests {
         assert_eq!(v(&["x", "--peer.address", "h:4"]).as_deref(), Some("h:4"));
         assert_eq!(v(&["peer.address=h:5"]), None);
         assert_eq!(v(&[]), None);
+    }
+
+    fn env_of<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn package_id_spellings() {
+        let id = |vars: &[(&str, &str)]| package_id_from_env(&env_of(vars));
+        assert_eq!(id(&[]).unwrap(), None);
+        assert_eq!(
+            id(&[("CHAINCODE_PKG_ID", "a:1")]).unwrap(),
+            Some(("a:1".into(), "CHAINCODE_PKG_ID"))
+        );
+        assert_eq!(
+            id(&[("CHAINCODE_ID", "a:1"), ("CHAINCODE_PKG_ID", "")]).unwrap(),
+            Some(("a:1".into(), "CHAINCODE_ID"))
+        );
+        assert!(id(&[("CHAINCODE_ID", "a:1"), ("CHAINCODE_PKG_ID", "a:1")]).is_ok());
+        let e = id(&[("CHAINCODE_ID", "a:1"), ("CHAINCODE_PKG_ID", "a:2")]).unwrap_err();
+        assert!(
+            e.to_string().contains("differs from CHAINCODE_PKG_ID"),
+            "{e}"
+        );
+
+        let caas = |vars: &[(&str, &str)]| mode_from_env(&[], &env_of(vars));
+        let addr = ("CHAINCODE_SERVER_ADDRESS", "127.0.0.1:9999");
+        match caas(&[("CHAINCODE_ID", "ercc:ab"), addr]).unwrap() {
+            Mode::Caas(c) => assert_eq!(c.package_id, "ercc:ab"),
+            other => panic!("{other:?}"),
+        }
+        let e = caas(&[("CHAINCODE_ID", "ercc:ab")]).unwrap_err();
+        assert!(e.to_string().contains("only CHAINCODE_ID is set"), "{e}");
+        assert!(caas(&[("CHAINCODE_ID", "x"), ("CHAINCODE_PKG_ID", "y"), addr]).is_err());
     }
 
     #[test]
