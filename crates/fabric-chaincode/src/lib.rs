@@ -41,6 +41,7 @@ mod handler;
 mod inflight;
 mod keys;
 pub mod logging;
+pub mod operations;
 mod stub;
 pub mod transport;
 
@@ -65,6 +66,8 @@ pub async fn run(cc: Arc<dyn Chaincode>) -> Result<(), RuntimeError> {
 /// Runs with an explicit configuration, stopping on SIGTERM/SIGINT.
 pub async fn run_mode(cc: Arc<dyn Chaincode>, mode: Mode) -> Result<(), RuntimeError> {
     let signals = termination_signal()?;
+    operations::enable_from_env()?;
+    operations::spawn_server().await?;
     match mode {
         Mode::Normal(cfg) => transport::client::run(cc, cfg, signals).await,
         Mode::Caas(cfg) => transport::server::run(cc, cfg, signals).await,
