@@ -333,6 +333,39 @@ impl Policy {
         Ok(policy)
     }
 
+    /// Every setting as JSON, in the policy file's key names, trust anchors by the SHA-256 of
+    /// their certificate (not their path, which differs between organisations). Two policies
+    /// judge all evidence alike exactly when these values are equal, so operators compare them
+    /// (or their digest) across organisations. Keys are sorted, so the compact serialisation is
+    /// canonical.
+    pub fn settings_json(&self) -> serde_json::Value {
+        // Destructured without `..`: a new setting cannot be left out of the comparison.
+        let Policy {
+            accepted_evidence,
+            ias_accepted_quote_statuses,
+            allow_debug_enclaves,
+            max_report_age,
+            ias_root_ca,
+            dcap:
+                DcapPolicy {
+                    accepted_tcb_statuses,
+                    rejected_advisories,
+                    root_ca,
+                },
+        } = self;
+        let types: Vec<&str> = accepted_evidence.iter().map(|t| t.as_str()).collect();
+        serde_json::json!({
+            "accepted_evidence": types,
+            "allow_debug_enclaves": allow_debug_enclaves,
+            "dcap_accepted_tcb_statuses": accepted_tcb_statuses,
+            "dcap_rejected_advisories": rejected_advisories,
+            "dcap_root_ca_sha256": root_ca.sha256_hex(),
+            "ias_accepted_quote_statuses": ias_accepted_quote_statuses,
+            "ias_root_ca_sha256": ias_root_ca.sha256_hex(),
+            "max_report_age": max_report_age,
+        })
+    }
+
     /// Whether the policy accepts evidence of this type.
     pub fn accepts(&self, evidence_type: EvidenceType) -> bool {
         self.accepted_evidence.contains(&evidence_type)
@@ -510,6 +543,32 @@ mod tests {
              DCAP root CA: sha256:44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3 \
              (embedded Intel SGX Root CA)"
         );
+    }
+
+    #[test]
+    fn settings_json_covers_every_setting() {
+        let d = Policy::default().settings_json();
+        assert_eq!(
+            d.to_string(),
+            "{\"accepted_evidence\":[\"epid-linkable\",\"epid-unlinkable\",\"dcap\"],\
+             \"allow_debug_enclaves\":false,\"dcap_accepted_tcb_statuses\":[\"UpToDate\"],\
+             \"dcap_rejected_advisories\":[],\"dcap_root_ca_sha256\":\
+             \"44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3\",\
+             \"ias_accepted_quote_statuses\":[\"OK\"],\"ias_root_ca_sha256\":\
+             \"7b42e41ec43b91db834a065de4f98a13c44d695570e839cfa8921e584e40735d\",\
+             \"max_report_age\":86400}"
+        );
+        for var in [
+            ("ERCC_ACCEPTED_EVIDENCE", "dcap"),
+            ("ERCC_IAS_ACCEPTED_QUOTE_STATUSES", "OK,GROUP_OUT_OF_DATE"),
+            ("ERCC_ALLOW_DEBUG_ENCLAVES", "true"),
+            ("ERCC_MAX_REPORT_AGE", "60"),
+            ("ERCC_DCAP_ACCEPTED_TCB_STATUSES", "OutOfDate"),
+            ("ERCC_DCAP_REJECTED_ADVISORIES", "INTEL-SA-00615"),
+        ] {
+            let p = Policy::from_vars([var]).expect("valid");
+            assert_ne!(p.settings_json(), d, "{var:?} changes the settings");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use fabric_chaincode::contract::{
 use fabric_chaincode::ChaincodeStub;
 use fabric_protos::lifecycle::{QueryChaincodeDefinitionResult, LIFECYCLE_NAMESPACE};
 
+use crate::active_policy::ActivePolicy;
 use crate::ledger::{self, Ledger, LedgerError};
 use crate::registry::{Registry, RegistryError};
 
@@ -24,6 +25,7 @@ pub const CONTRACT_NAME: &str = "Contract";
 pub struct RegistryContract {
     registry: Registry,
     transactions: Vec<TransactionInfo>,
+    active_policy: Option<ActivePolicy>,
 }
 
 impl RegistryContract {
@@ -34,6 +36,7 @@ impl RegistryContract {
         let transactions = [
             ("GetKeyExport", 2, String),
             ("PutKeyExport", 1, Nothing),
+            ("QueryActivePolicy", 0, String),
             ("QueryChaincodeEncryptionKey", 1, String),
             ("QueryChaincodeEndPoints", 1, String),
             ("QueryEnclaveCredentials", 2, String),
@@ -48,7 +51,14 @@ impl RegistryContract {
         Self {
             registry,
             transactions,
+            active_policy: None,
         }
+    }
+
+    /// Makes `QueryActivePolicy` answer with `policy` (the one the registry's verifier applies).
+    pub fn with_active_policy(mut self, policy: ActivePolicy) -> Self {
+        self.active_policy = Some(policy);
+        self
     }
 
     fn dispatch(
@@ -65,6 +75,10 @@ impl RegistryContract {
                 r.put_key_export(ledger, p(0))?;
                 ReturnValue::Nothing
             }
+            "QueryActivePolicy" => match &self.active_policy {
+                Some(p) => ReturnValue::String(p.describe()),
+                None => return Err(RegistryError::NotImplemented),
+            },
             "QueryChaincodeEncryptionKey" => {
                 ReturnValue::String(r.query_chaincode_encryption_key(ledger, p(0))?)
             }
@@ -85,7 +99,9 @@ impl RegistryContract {
                 ReturnValue::Nothing
             }
             "RegisterEnclave" => {
-                r.register_enclave(ledger, p(0))?;
+                let result = r.register_enclave(ledger, p(0));
+                crate::metrics::registration(p(0), &result);
+                result?;
                 tracing::info!(channel = ledger.channel_id(), "enclave registered");
                 ReturnValue::Nothing
             }
@@ -190,6 +206,11 @@ impl Ledger for StubLedger<'_> {
 /// `FABRIC_LOGGING_SPEC`, the verifier and its policy from the `ERCC_*` variables.
 pub fn run_chaincode() -> ExitCode {
     fabric_chaincode::logging::init();
+    if let Err(e) = fabric_chaincode::operations::enable_from_env() {
+        tracing::error!("cannot configure the operations endpoint: {e}");
+        return ExitCode::FAILURE;
+    }
+    crate::metrics::register();
     let (verifier, policy) = match crate::policy_verifier::verifier_from_env() {
         Ok(v) => v,
         Err(e) => {
@@ -197,8 +218,12 @@ pub fn run_chaincode() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(%policy, "ercc starting; attestation policy");
-    let contract = RegistryContract::new(Registry::new(verifier));
+    let active = ActivePolicy {
+        attestation: policy,
+    };
+    // Organisations compare this digest: different policies mean endorsement mismatches.
+    tracing::info!(policy = %active.attestation, policy_sha256 = %active.sha256_hex(), "ercc starting; attestation policy");
+    let contract = RegistryContract::new(Registry::new(verifier)).with_active_policy(active);
     let chaincode = ContractChaincode::new(vec![Arc::new(contract)]);
     fabric_chaincode::start(Arc::new(chaincode))
 }

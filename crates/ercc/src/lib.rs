@@ -8,7 +8,9 @@
 //! with [`keys`] for the composite-key layout, and [`contract`] putting it on the
 //! `fabric-chaincode` runtime.
 
+pub mod active_policy;
 pub mod cli_input;
+pub mod cli_output;
 pub mod contract;
 pub mod convert;
 pub mod credentials;
@@ -16,6 +18,7 @@ pub mod fuzzing;
 pub mod inspect;
 pub mod keys;
 pub mod ledger;
+pub mod metrics;
 pub mod package;
 pub mod policy_verifier;
 pub mod proto;

@@ -44,18 +44,22 @@ impl EvidenceVerifier for PolicyVerifier {
             statement,
             now: UnixTime::from_secs(now_unix),
         };
-        enclave_attestation::verify(&self.policy, &request)
+        let started = crate::metrics::enabled().then(std::time::Instant::now);
+        let result = enclave_attestation::verify(&self.policy, &request)
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string());
+        if let Some(started) = started {
+            crate::metrics::verification(evidence, result.is_ok(), started.elapsed());
+        }
+        result
     }
 }
 
 /// The verifier configured from the environment (`ERCC_POLICY_FILE`, `ERCC_ACCEPTED_EVIDENCE`,
-/// ...), with its policy's one-line summary for the start log.
-pub fn verifier_from_env() -> Result<(Box<dyn EvidenceVerifier>, String), VerifierSetupError> {
+/// ...), with the policy it applies (for the start log and `QueryActivePolicy`).
+pub fn verifier_from_env() -> Result<(Box<dyn EvidenceVerifier>, Policy), VerifierSetupError> {
     let policy = Policy::from_env().map_err(|e| VerifierSetupError(e.to_string()))?;
-    let summary = policy.to_string();
-    Ok((Box::new(PolicyVerifier::new(policy)), summary))
+    Ok((Box::new(PolicyVerifier::new(policy.clone())), policy))
 }
 
 #[cfg(test)]

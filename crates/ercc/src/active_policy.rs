@@ -1,0 +1,68 @@
+//! The active policy: every setting that decides how the registry answers, as one value with a
+//! canonical JSON form and its SHA-256. Endorsement requires every organisation's registry to
+//! answer alike, so they must run the same policy; operators compare the digest (start log,
+//! `QueryActivePolicy`) instead of discovering a mismatch through failing endorsements.
+//!
+//! Today it holds the attestation policy; every further policy setting of the registry joins
+//! this value, so the digest always covers all of them.
+
+use enclave_attestation::Policy;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// The settings in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivePolicy {
+    /// How evidence is verified and appraised.
+    pub attestation: Policy,
+}
+
+impl ActivePolicy {
+    /// The settings as JSON with sorted keys.
+    pub fn settings(&self) -> Value {
+        json!({ "attestation": self.attestation.settings_json() })
+    }
+
+    /// The compact serialisation of [`ActivePolicy::settings`]: equal settings give equal bytes.
+    pub fn canonical_json(&self) -> String {
+        self.settings().to_string()
+    }
+
+    /// SHA-256 of [`ActivePolicy::canonical_json`], lower-case hex.
+    pub fn sha256_hex(&self) -> String {
+        hex::encode(Sha256::digest(self.canonical_json().as_bytes()))
+    }
+
+    /// What `QueryActivePolicy` returns: `{"policy": <settings>, "sha256": <digest>}`.
+    pub fn describe(&self) -> String {
+        json!({ "policy": self.settings(), "sha256": self.sha256_hex() }).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn digest_is_of_the_canonical_settings_and_changes_with_them() {
+        let default = ActivePolicy {
+            attestation: Policy::default(),
+        };
+        let described: Value = serde_json::from_str(&default.describe()).unwrap();
+        assert_eq!(described["policy"], default.settings());
+        assert_eq!(described["sha256"], default.sha256_hex());
+        assert_eq!(
+            default.sha256_hex(),
+            hex::encode(Sha256::digest(default.canonical_json()))
+        );
+        assert!(default
+            .canonical_json()
+            .starts_with("{\"attestation\":{\"accepted_evidence\""));
+        let debug = ActivePolicy {
+            attestation: Policy::from_vars([("ERCC_ALLOW_DEBUG_ENCLAVES", "true")]).unwrap(),
+        };
+        assert_ne!(debug.sha256_hex(), default.sha256_hex());
+        assert_eq!(default.clone().sha256_hex(), default.sha256_hex());
+    }
+}
