@@ -278,7 +278,11 @@ fn credentials(cc: &str, vk: &[u8], msp: &str, other_statement: Option<&[u8]>) -
 
 async fn start() -> (TestPeer, oneshot::Sender<()>) {
     let verifier = PolicyVerifier::new(TestPki::shared().policy().unwrap());
-    let contract = ercc::contract::RegistryContract::new(ercc::Registry::new(verifier));
+    let active = ercc::active_policy::ActivePolicy {
+        attestation: verifier.policy().clone(),
+    };
+    let contract = ercc::contract::RegistryContract::new(ercc::Registry::new(verifier))
+        .with_active_policy(active);
     let cc = Arc::new(ContractChaincode::new(vec![Arc::new(contract)]));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -442,6 +446,8 @@ async fn register_and_query_through_the_runtime() {
         [
             "GetKeyExport",
             "PutKeyExport",
+            // Ours (not in the Go registry): lets organisations compare their policies.
+            "QueryActivePolicy",
             "QueryChaincodeEncryptionKey",
             "QueryChaincodeEndPoints",
             "QueryEnclaveCredentials",
@@ -451,4 +457,21 @@ async fn register_and_query_through_the_runtime() {
             "RegisterEnclave"
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn query_active_policy_returns_the_settings_and_their_digest() {
+    let (mut peer, _stop) = start().await;
+    let o = peer.invoke("Org1MSP", &["queryActivePolicy"]).await;
+    let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    let expected = ercc::active_policy::ActivePolicy {
+        attestation: TestPki::shared().policy().unwrap(),
+    };
+    assert_eq!(v["policy"], expected.settings());
+    assert_eq!(v["sha256"], expected.sha256_hex());
+    assert_eq!(
+        v["policy"]["attestation"]["ias_root_ca_sha256"],
+        TestPki::shared().policy().unwrap().ias_root_ca.sha256_hex()
+    );
+    assert_eq!(o.writes, 0);
 }
