@@ -36,6 +36,7 @@
 mod chaincode;
 pub mod contract;
 mod error;
+pub mod fuzzing;
 mod go_json;
 mod handler;
 mod inflight;

@@ -73,14 +73,15 @@ pub async fn run(
 
 /// Waits for the peer's first message (REGISTERED) until `deadline`, then hands the stream on
 /// with that message in front. Marks the peer stream up for `/healthz` on READY.
-async fn first_message_by<S>(
+pub(crate) async fn first_message_by<S>(
     deadline: Instant,
     mut stream: S,
-    fail: Failure,
+    fail: impl Into<Failure>,
 ) -> Result<impl Stream<Item = Result<ChaincodeMessage, tonic::Status>> + Unpin, RuntimeError>
 where
     S: Stream<Item = Result<ChaincodeMessage, tonic::Status>> + Unpin,
 {
+    let fail = fail.into();
     let first = match timeout_at(deadline, stream.next()).await {
         Ok(Some(first)) => first,
         Ok(None) => return Err(fail.at("register", "the peer closed the stream".into())),
@@ -97,9 +98,19 @@ where
 
 /// What a failed connection attempt reports: the peer's address and the dial timeout.
 #[derive(Clone)]
-struct Failure {
+pub(crate) struct Failure {
     address: String,
     timeout: Duration,
+}
+
+/// For callers without a dial timeout (the fuzz harness): an address alone.
+impl From<&str> for Failure {
+    fn from(address: &str) -> Self {
+        Failure {
+            address: address.to_owned(),
+            timeout: Duration::ZERO,
+        }
+    }
 }
 
 impl Failure {
