@@ -24,6 +24,11 @@
 //!
 //! SIGTERM and SIGINT end [`run`] with `Ok(())`.
 //!
+//! Normal mode's connection set-up (TCP, TLS, HTTP/2, the peer's answer to REGISTER) is bounded
+//! by the dial timeout (10 s); failing, [`run`] returns [`RuntimeError::Connect`] naming the
+//! address and the step. With `CHAINCODE_OPERATIONS_LISTEN_ADDRESS` set, [`run`] also serves
+//! `/healthz` and `/metrics` ([`operations`]). [`logging`] writes Fabric's log line format.
+//!
 //! # Protocol behaviour worth knowing
 //! - Each INIT/TRANSACTION runs [`Chaincode`] on its own blocking thread; stub calls block on
 //!   the peer's reply. A transaction has at most one outstanding request.
