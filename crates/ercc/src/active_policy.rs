@@ -5,8 +5,13 @@
 //!
 //! Today it holds the attestation policy; every further policy setting of the registry joins
 //! this value, so the digest always covers all of them.
+//!
+//! The query is its own contract, [`PolicyContract`] (`Policy:QueryActivePolicy`), so the
+//! registry's `Contract` keeps exactly the Go registry's functions and metadata.
 
 use enclave_attestation::Policy;
+use fabric_chaincode::contract::{Contract, ReturnKind, ReturnValue, TransactionInfo};
+use fabric_chaincode::ChaincodeStub;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -36,6 +41,49 @@ impl ActivePolicy {
     /// What `QueryActivePolicy` returns: `{"policy": <settings>, "sha256": <digest>}`.
     pub fn describe(&self) -> String {
         json!({ "policy": self.settings(), "sha256": self.sha256_hex() }).to_string()
+    }
+}
+
+/// Name of the contract serving [`ActivePolicy`].
+pub const POLICY_CONTRACT_NAME: &str = "Policy";
+
+/// `Policy:QueryActivePolicy` → [`ActivePolicy::describe`]. Reads nothing from the ledger.
+pub struct PolicyContract {
+    policy: ActivePolicy,
+    transactions: Vec<TransactionInfo>,
+}
+
+impl PolicyContract {
+    /// The contract answering with `policy` (the one the registry applies).
+    pub fn new(policy: ActivePolicy) -> Self {
+        Self {
+            policy,
+            transactions: vec![TransactionInfo::evaluate(
+                "QueryActivePolicy",
+                0,
+                ReturnKind::String,
+            )],
+        }
+    }
+}
+
+impl Contract for PolicyContract {
+    fn name(&self) -> &str {
+        POLICY_CONTRACT_NAME
+    }
+
+    fn transactions(&self) -> &[TransactionInfo] {
+        &self.transactions
+    }
+
+    fn call(
+        &self,
+        _stub: &mut ChaincodeStub,
+        _function: &str,
+        _params: &[String],
+    ) -> Result<ReturnValue, String> {
+        // The runtime only calls declared functions, and there is one.
+        Ok(ReturnValue::String(self.policy.describe()))
     }
 }
 

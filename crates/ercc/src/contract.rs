@@ -14,7 +14,7 @@ use fabric_chaincode::contract::{
 use fabric_chaincode::ChaincodeStub;
 use fabric_protos::lifecycle::{QueryChaincodeDefinitionResult, LIFECYCLE_NAMESPACE};
 
-use crate::active_policy::ActivePolicy;
+use crate::active_policy::{ActivePolicy, PolicyContract};
 use crate::ledger::{self, Ledger, LedgerError};
 use crate::registry::{Registry, RegistryError};
 
@@ -25,7 +25,6 @@ pub const CONTRACT_NAME: &str = "Contract";
 pub struct RegistryContract {
     registry: Registry,
     transactions: Vec<TransactionInfo>,
-    active_policy: Option<ActivePolicy>,
 }
 
 impl RegistryContract {
@@ -36,7 +35,6 @@ impl RegistryContract {
         let transactions = [
             ("GetKeyExport", 2, String),
             ("PutKeyExport", 1, Nothing),
-            ("QueryActivePolicy", 0, String),
             ("QueryChaincodeEncryptionKey", 1, String),
             ("QueryChaincodeEndPoints", 1, String),
             ("QueryEnclaveCredentials", 2, String),
@@ -51,14 +49,7 @@ impl RegistryContract {
         Self {
             registry,
             transactions,
-            active_policy: None,
         }
-    }
-
-    /// Makes `QueryActivePolicy` answer with `policy` (the one the registry's verifier applies).
-    pub fn with_active_policy(mut self, policy: ActivePolicy) -> Self {
-        self.active_policy = Some(policy);
-        self
     }
 
     fn dispatch(
@@ -75,10 +66,6 @@ impl RegistryContract {
                 r.put_key_export(ledger, p(0))?;
                 ReturnValue::Nothing
             }
-            "QueryActivePolicy" => match &self.active_policy {
-                Some(p) => ReturnValue::String(p.describe()),
-                None => return Err(RegistryError::NotImplemented),
-            },
             "QueryChaincodeEncryptionKey" => {
                 ReturnValue::String(r.query_chaincode_encryption_key(ledger, p(0))?)
             }
@@ -223,7 +210,9 @@ pub fn run_chaincode() -> ExitCode {
     };
     // Organisations compare this digest: different policies mean endorsement mismatches.
     tracing::info!(policy = %active.attestation, policy_sha256 = %active.sha256_hex(), "ercc starting; attestation policy");
-    let contract = RegistryContract::new(Registry::new(verifier)).with_active_policy(active);
-    let chaincode = ContractChaincode::new(vec![Arc::new(contract)]);
+    let contract = RegistryContract::new(Registry::new(verifier));
+    // The registry's contract stays exactly the Go one; the policy query is its own contract.
+    let policy = PolicyContract::new(active);
+    let chaincode = ContractChaincode::new(vec![Arc::new(contract), Arc::new(policy)]);
     fabric_chaincode::start(Arc::new(chaincode))
 }

@@ -21,7 +21,7 @@ Chaincode environment (see the README for details):
     CHAINCODE_OPERATIONS_LISTEN_ADDRESS=HOST:PORT
   Logging: FABRIC_LOGGING_SPEC (e.g. info, ercc=debug:warning), FABRIC_LOGGING_FORMAT
     (a %{...} pattern or json; default Fabric's line format)
-  Attestation policy (every organisation must use the same; see queryActivePolicy):
+  Attestation policy (every organisation must use the same; see Policy:queryActivePolicy):
     ERCC_POLICY_FILE, ERCC_ACCEPTED_EVIDENCE, ERCC_IAS_ACCEPTED_QUOTE_STATUSES,
     ERCC_ALLOW_DEBUG_ENCLAVES, ERCC_MAX_REPORT_AGE, ERCC_IAS_ROOT_CA, ERCC_DCAP_ROOT_CA,
     ERCC_DCAP_ACCEPTED_TCB_STATUSES, ERCC_DCAP_REJECTED_ADVISORIES

@@ -1,5 +1,8 @@
 //! The `ercc inspect` and `ercc verify` subcommands as an operator runs them: the real
-//! binary, credentials from a file or standard input, the policy from `ERCC_*` variables.
+//! binary, credentials from a file or standard input, the policy from `ERCC_*` variables;
+//! `--help`, exit codes, closed and full standard output, refusal to start. Also (in this
+//! process, which runs nothing else in-process) the registry's metrics on the operations
+//! endpoint, scraped over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
@@ -381,4 +384,85 @@ fn inspect_and_verify_understand_dcap_evidence() {
     let out = run_with_stdin(cmd, &creds);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("evidence verification failed: "));
+}
+
+fn register(registry: &ercc::Registry, ledger: &mut ercc::MemLedger, creds: &str) {
+    let result = registry.register_enclave(ledger, creds);
+    ercc::metrics::registration(creds, &result);
+}
+
+fn metric(samples: &[prometheus_parse::Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    let s = samples
+        .iter()
+        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .unwrap_or_else(|| panic!("no {name} {labels:?}"));
+    match s.value {
+        prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+        ref other => panic!("{name}: {other:?}"),
+    }
+}
+
+/// Registrations and rejections by evidence type and reason, verification duration by outcome.
+#[test]
+fn registry_metrics_are_scraped_from_the_operations_endpoint() {
+    use ercc::policy_verifier::PolicyVerifier;
+    assert!(fabric_chaincode::operations::enable(Some("127.0.0.1:0".into())).unwrap());
+    ercc::metrics::register();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    rt.spawn(fabric_chaincode::operations::serve(listener));
+
+    let registry = ercc::Registry::new(PolicyVerifier::new(TestPki::shared().policy().unwrap()));
+    let creds = credentials(vec![]);
+    let evidence = Credentials::decode(STANDARD.decode(&creds).unwrap().as_slice())
+        .unwrap()
+        .evidence;
+    let kind = ercc::metrics::evidence_type(&evidence);
+    assert_eq!(kind, "epid-linkable");
+    let mut elsewhere = ercc::MemLedger::new("otherchannel", TIME_UNIX, "Org1MSP");
+    register(&registry, &mut elsewhere, &creds); // wrong channel
+    let mut ledger = ercc::MemLedger::new("mychannel", TIME_UNIX, "Org1MSP");
+    ledger.define_chaincode("mycc", &hex::encode(MRENCLAVE), 2);
+    register(&registry, &mut ledger, &creds); // registered
+    register(&registry, &mut ledger, &creds); // already registered
+    register(&registry, &mut ledger, "%%%"); // not base64
+
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(5)))
+        .build()
+        .into();
+    let mut r = agent
+        .get(&format!("http://127.0.0.1:{port}/metrics"))
+        .call()
+        .unwrap();
+    let text = r.body_mut().read_to_string().unwrap();
+    let samples = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .unwrap()
+        .samples;
+    let rej = "ercc_registry_rejections_total";
+    let by = |reason| [("evidence_type", kind), ("reason", reason)];
+    assert_eq!(
+        metric(
+            &samples,
+            "ercc_registry_registrations_total",
+            &[("evidence_type", kind)]
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(metric(&samples, rej, &by("wrong_channel")), 1.0);
+    assert_eq!(metric(&samples, rej, &by("already_registered")), 1.0);
+    let garbage = [
+        ("evidence_type", "unknown"),
+        ("reason", "invalid_credentials"),
+    ];
+    assert_eq!(metric(&samples, rej, &garbage), 1.0);
+    // Verified twice: the registration and the duplicate (refused after verification); the
+    // wrong channel is refused before it.
+    let count = "ercc_attestation_verification_duration_seconds_count";
+    let accepted = [("evidence_type", kind), ("outcome", "accepted")];
+    assert_eq!(metric(&samples, count, &accepted), 2.0, "{text}");
 }

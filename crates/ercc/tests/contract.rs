@@ -281,9 +281,12 @@ async fn start() -> (TestPeer, oneshot::Sender<()>) {
     let active = ercc::active_policy::ActivePolicy {
         attestation: verifier.policy().clone(),
     };
-    let contract = ercc::contract::RegistryContract::new(ercc::Registry::new(verifier))
-        .with_active_policy(active);
-    let cc = Arc::new(ContractChaincode::new(vec![Arc::new(contract)]));
+    let contract = ercc::contract::RegistryContract::new(ercc::Registry::new(verifier));
+    let policy = ercc::active_policy::PolicyContract::new(active);
+    let cc = Arc::new(ContractChaincode::new(vec![
+        Arc::new(contract),
+        Arc::new(policy),
+    ]));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let cfg = CaasConfig {
@@ -446,8 +449,6 @@ async fn register_and_query_through_the_runtime() {
         [
             "GetKeyExport",
             "PutKeyExport",
-            // Ours (not in the Go registry): lets organisations compare their policies.
-            "QueryActivePolicy",
             "QueryChaincodeEncryptionKey",
             "QueryChaincodeEndPoints",
             "QueryEnclaveCredentials",
@@ -462,7 +463,13 @@ async fn register_and_query_through_the_runtime() {
 #[tokio::test(flavor = "multi_thread")]
 async fn query_active_policy_returns_the_settings_and_their_digest() {
     let (mut peer, _stop) = start().await;
+    // Not a function of the Go registry's contract, which stays as it was.
     let o = peer.invoke("Org1MSP", &["queryActivePolicy"]).await;
+    assert_eq!(
+        rejected(&o),
+        "Function queryActivePolicy not found in contract Contract"
+    );
+    let o = peer.invoke("Org1MSP", &["Policy:queryActivePolicy"]).await;
     let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
     let expected = ercc::active_policy::ActivePolicy {
         attestation: TestPki::shared().policy().unwrap(),

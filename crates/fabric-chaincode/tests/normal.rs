@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::peer::NormalPeer;
-use common::{example_binary, Pki, TestCc};
+use common::{example_binary, kv_normal_mode, silent_peer, Pki, TestCc};
 use fabric_chaincode::transport::config::{normal_from_env, NormalConfig};
 use fabric_chaincode::{ConfigError, RuntimeError};
 use tokio::sync::oneshot;
@@ -102,7 +102,7 @@ async fn lost_peer_is_an_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nobody_listening_is_a_transport_error() {
+async fn nobody_listening_is_a_connect_error_naming_the_address() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
@@ -118,10 +118,7 @@ async fn nobody_listening_is_a_transport_error() {
         .await
         .unwrap()
         .unwrap();
-    let text = r
-        .as_ref()
-        .map(|_| String::new())
-        .unwrap_or_else(|e| e.to_string());
+    let text = error_text(&r);
     assert!(
         text.starts_with(&format!("cannot connect to the peer at {addr} (connect): ")),
         "{text}"
@@ -242,10 +239,7 @@ async fn tls_refuses_an_untrusted_peer_and_a_missing_client_cert() {
         .await
         .unwrap()
         .unwrap();
-    let text = r
-        .as_ref()
-        .map(|_| String::new())
-        .unwrap_or_else(|e| e.to_string());
+    let text = error_text(&r);
     assert!(
         text.starts_with(&format!(
             "cannot connect to the peer at 127.0.0.1:{} (connect): ",
@@ -366,19 +360,7 @@ fn normal_environment_like_the_go_shim() {
 async fn process_exits_nonzero_when_the_peer_goes_away_and_zero_on_sigterm() {
     let mut peer = NormalPeer::start(None).await;
     let addr = peer.addr;
-    let spawn = || {
-        tokio::process::Command::new(example_binary())
-            .arg(format!("-peer.address={addr}"))
-            .env("CORE_CHAINCODE_ID_NAME", "kv:1")
-            .env("CORE_PEER_TLS_ENABLED", "false")
-            .env("FABRIC_LOGGING_SPEC", "INFO")
-            .env_remove("CHAINCODE_PKG_ID")
-            .env_remove("CHAINCODE_SERVER_ADDRESS")
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap()
-    };
+    let spawn = || kv_normal_mode(addr).spawn().unwrap();
 
     let child = spawn();
     let conn = peer.next_conn().await;
@@ -435,19 +417,6 @@ async fn process_refuses_half_caas_configuration() {
     assert!(stderr.contains("only CHAINCODE_PKG_ID is set"), "{stderr}");
 }
 
-/// A "peer" that accepts TCP connections and never sends a byte, keeping them open.
-fn silent_peer() -> std::net::SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in listener.incoming().flatten() {
-            held.push(s);
-        }
-    });
-    addr
-}
-
 async fn assert_gives_up_on_silent_peer(
     tls: Option<fabric_chaincode::transport::config::ClientTls>,
 ) {
@@ -470,10 +439,7 @@ async fn assert_gives_up_on_silent_peer(
         elapsed >= Duration::from_millis(1900) && elapsed < Duration::from_secs(5),
         "{elapsed:?}"
     );
-    let text = r
-        .as_ref()
-        .map(|_| String::new())
-        .unwrap_or_else(|e| e.to_string());
+    let text = error_text(&r);
     assert!(
         text.starts_with(&format!(
             "cannot connect to the peer at {addr} (timeout): no "
@@ -497,4 +463,12 @@ async fn silent_tls_peer_is_given_up_within_the_dial_timeout() {
         client_key_pem: std::fs::read(&f.key).unwrap(),
     };
     assert_gives_up_on_silent_peer(Some(tls)).await;
+}
+
+/// The error's text, or "" when `r` is `Ok`.
+fn error_text(r: &Result<(), RuntimeError>) -> String {
+    r.as_ref()
+        .err()
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }

@@ -8,41 +8,20 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::example_binary;
 use common::peer::NormalPeer;
+use common::{example_binary, kv_normal_mode, silent_peer};
 
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }
 
-/// A "peer" that accepts TCP connections and never sends a byte.
-fn silent_peer() -> std::net::SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in listener.incoming().flatten() {
-            held.push(s);
-        }
-    });
-    addr
-}
-
 fn spawn_kv(peer: std::net::SocketAddr, ops_port: u16) -> tokio::process::Child {
-    tokio::process::Command::new(example_binary())
-        .arg(format!("-peer.address={peer}"))
-        .env("CORE_CHAINCODE_ID_NAME", "kv:1")
-        .env("CORE_PEER_TLS_ENABLED", "false")
-        .env("FABRIC_LOGGING_SPEC", "INFO")
+    kv_normal_mode(peer)
         .env(
             "CHAINCODE_OPERATIONS_LISTEN_ADDRESS",
             format!("127.0.0.1:{ops_port}"),
         )
-        .env_remove("CHAINCODE_PKG_ID")
-        .env_remove("CHAINCODE_SERVER_ADDRESS")
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .unwrap()
 }

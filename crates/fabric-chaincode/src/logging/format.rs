@@ -4,7 +4,7 @@
 //! `FABRIC_LOGGING_SPEC` filters on), `shortfunc` the current span's name or the target's last
 //! segment, and the message is followed by the event's other fields as `key=value`.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use time::OffsetDateTime;
@@ -340,24 +340,23 @@ struct Fields {
     others: Vec<(String, String)>,
 }
 
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message.push_str(value);
-        } else {
-            self.others
-                .push((field.name().to_owned(), value.to_owned()));
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let mut text = String::new();
-        let _ = write!(text, "{value:?}");
+impl Fields {
+    fn push(&mut self, field: &Field, text: String) {
         if field.name() == "message" {
             self.message.push_str(&text);
         } else {
             self.others.push((field.name().to_owned(), text));
         }
+    }
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push(field, value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.push(field, format!("{value:?}"));
     }
 }
 
