@@ -229,10 +229,9 @@ fn start_options(
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DEVPEER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    // Fabric's line format (FABRIC_LOGGING_FORMAT honoured), colour only on a terminal: the
+    // background peer's log is a file.
+    fabric_chaincode::logging::install(filter, None);
 }
 
 /// Entry point; returns the exit code.

@@ -85,7 +85,8 @@ fn normal_mode_registers_every_evidence_type_and_survives_a_restart() {
     }
     // The builder passed FABRIC_LOGGING_SPEC (ercc=debug) and the policy on to the registry.
     let log = endorser_log(&peer, 0);
-    assert!(log.contains("DEBUG"), "no debug lines: {log}");
+    // Fabric's line format: `... UTC 0004 DEBU [ercc.contract] contract -> Invoke ...`.
+    assert!(log.contains(" DEBU [ercc."), "no debug lines: {log}");
     let policies = policy_lines(&log);
     assert!(
         !policies.is_empty() && policies.iter().all(|l| !l.contains("simulated")),

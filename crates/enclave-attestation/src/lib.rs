@@ -27,6 +27,10 @@ mod verifier;
 #[cfg(feature = "test-pki")]
 pub mod test_pki;
 
+/// Fuzz target bodies (they need the DCAP test PKI for valid collateral).
+#[cfg(feature = "test-pki")]
+pub mod fuzzing;
+
 pub use anchors::{AnchorError, RootCa};
 pub use appraisal::expected_report_data;
 pub use claims::{Claims, EnclaveReport, EvidenceType, UnknownEvidenceType};

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::anchors::{AnchorError, RootCa};
+use crate::anchors::{AnchorError, AnchorKind, RootCa};
 use crate::claims::EvidenceType;
 use crate::limits::{MAX_ANCHOR_FILE_LEN, MAX_POLICY_FILE_LEN};
 
@@ -303,10 +303,11 @@ impl Policy {
             })?;
         }
         if let Some(v) = get(ENV_IAS_ROOT_CA) {
-            policy.ias_root_ca = read_root_ca(ENV_IAS_ROOT_CA, Path::new(v))?;
+            policy.ias_root_ca = read_root_ca(ENV_IAS_ROOT_CA, Path::new(v), AnchorKind::IasRsa)?;
         }
         if let Some(v) = get(ENV_DCAP_ROOT_CA) {
-            policy.dcap.root_ca = read_root_ca(ENV_DCAP_ROOT_CA, Path::new(v))?;
+            policy.dcap.root_ca =
+                read_root_ca(ENV_DCAP_ROOT_CA, Path::new(v), AnchorKind::DcapP256)?;
         }
         if let Some(v) = get(ENV_DCAP_ACCEPTED_TCB_STATUSES) {
             policy.dcap.accepted_tcb_statuses =
@@ -371,10 +372,11 @@ impl Policy {
             policy.max_report_age = v;
         }
         if let Some(v) = file.ias_root_ca {
-            policy.ias_root_ca = read_root_ca("ias_root_ca", &base.join(v))?;
+            policy.ias_root_ca = read_root_ca("ias_root_ca", &base.join(v), AnchorKind::IasRsa)?;
         }
         if let Some(v) = file.dcap_root_ca {
-            policy.dcap.root_ca = read_root_ca("dcap_root_ca", &base.join(v))?;
+            policy.dcap.root_ca =
+                read_root_ca("dcap_root_ca", &base.join(v), AnchorKind::DcapP256)?;
         }
         if let Some(v) = file.dcap_accepted_tcb_statuses {
             policy.dcap.accepted_tcb_statuses =
@@ -385,6 +387,39 @@ impl Policy {
                 parse_advisories("dcap_rejected_advisories", v, true)?;
         }
         Ok(policy)
+    }
+
+    /// Every setting as JSON, in the policy file's key names, trust anchors by the SHA-256 of
+    /// their certificate (not their path, which differs between organisations). Two policies
+    /// judge all evidence alike exactly when these values are equal, so operators compare them
+    /// (or their digest) across organisations. Keys are sorted, so the compact serialisation is
+    /// canonical.
+    pub fn settings_json(&self) -> serde_json::Value {
+        // Destructured without `..`: a new setting cannot be left out of the comparison.
+        let Policy {
+            accepted_evidence,
+            ias_accepted_quote_statuses,
+            allow_debug_enclaves,
+            max_report_age,
+            ias_root_ca,
+            dcap:
+                DcapPolicy {
+                    accepted_tcb_statuses,
+                    rejected_advisories,
+                    root_ca,
+                },
+        } = self;
+        let types: Vec<&str> = accepted_evidence.iter().map(|t| t.as_str()).collect();
+        serde_json::json!({
+            "accepted_evidence": types,
+            "allow_debug_enclaves": allow_debug_enclaves,
+            "dcap_accepted_tcb_statuses": accepted_tcb_statuses,
+            "dcap_rejected_advisories": rejected_advisories,
+            "dcap_root_ca_sha256": root_ca.sha256_hex(),
+            "ias_accepted_quote_statuses": ias_accepted_quote_statuses,
+            "ias_root_ca_sha256": ias_root_ca.sha256_hex(),
+            "max_report_age": max_report_age,
+        })
     }
 
     /// Whether the policy accepts evidence of this type.
@@ -518,11 +553,13 @@ fn parse_advisories(
     Ok(items.into_iter().collect())
 }
 
-fn read_root_ca(setting: &str, path: &Path) -> Result<RootCa, PolicyError> {
+fn read_root_ca(setting: &str, path: &Path, kind: AnchorKind) -> Result<RootCa, PolicyError> {
     let pem = read_limited(path, MAX_ANCHOR_FILE_LEN).map_err(|reason| {
         value_error(setting, format!("cannot read {}: {reason}", path.display()))
     })?;
-    Ok(RootCa::from_pem(&pem, path.display().to_string())?)
+    let root = RootCa::from_pem(&pem, path.display().to_string())?;
+    root.check_kind(kind)?;
+    Ok(root)
 }
 
 /// Reads a configuration file, refusing one larger than `max` before reading it whole.
@@ -562,6 +599,32 @@ mod tests {
              DCAP root CA: sha256:44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3 \
              (embedded Intel SGX Root CA)"
         );
+    }
+
+    #[test]
+    fn settings_json_covers_every_setting() {
+        let d = Policy::default().settings_json();
+        assert_eq!(
+            d.to_string(),
+            "{\"accepted_evidence\":[\"epid-linkable\",\"epid-unlinkable\",\"dcap\"],\
+             \"allow_debug_enclaves\":false,\"dcap_accepted_tcb_statuses\":[\"UpToDate\"],\
+             \"dcap_rejected_advisories\":[],\"dcap_root_ca_sha256\":\
+             \"44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3\",\
+             \"ias_accepted_quote_statuses\":[\"OK\"],\"ias_root_ca_sha256\":\
+             \"7b42e41ec43b91db834a065de4f98a13c44d695570e839cfa8921e584e40735d\",\
+             \"max_report_age\":86400}"
+        );
+        for var in [
+            ("ERCC_ACCEPTED_EVIDENCE", "dcap"),
+            ("ERCC_IAS_ACCEPTED_QUOTE_STATUSES", "OK,GROUP_OUT_OF_DATE"),
+            ("ERCC_ALLOW_DEBUG_ENCLAVES", "true"),
+            ("ERCC_MAX_REPORT_AGE", "60"),
+            ("ERCC_DCAP_ACCEPTED_TCB_STATUSES", "OutOfDate"),
+            ("ERCC_DCAP_REJECTED_ADVISORIES", "INTEL-SA-00615"),
+        ] {
+            let p = Policy::from_vars([var]).expect("valid");
+            assert_ne!(p.settings_json(), d, "{var:?} changes the settings");
+        }
     }
 
     #[test]
@@ -650,6 +713,38 @@ mod tests {
     }
 
     #[test]
+    fn trust_anchors_of_the_wrong_kind_are_refused() {
+        let dir = std::env::temp_dir().join(format!("attest-kinds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp");
+        let ec = dir.join("sgx-root.pem");
+        let rsa = dir.join("ias-root.pem");
+        std::fs::write(&ec, crate::anchors::tests::sgx_root_pem()).expect("write");
+        std::fs::write(&rsa, crate::anchors::INTEL_IAS_ROOT_PEM).expect("write");
+        let (ec, rsa) = (ec.to_str().expect("utf8"), rsa.to_str().expect("utf8"));
+        let err = Policy::from_vars([(ENV_IAS_ROOT_CA, ec)]).expect_err("EC as IAS root");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "trust anchor {ec}: is not an RSA certificate (key algorithm EC); the IAS root \
+                 must be the RSA \"Intel SGX Attestation Report Signing CA\", not a DCAP root"
+            )
+        );
+        let err = Policy::from_vars([(ENV_DCAP_ROOT_CA, rsa)]).expect_err("RSA as DCAP root");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "trust anchor {rsa}: is not an ECDSA P-256 certificate"
+            )),
+            "{text}"
+        );
+        assert!(text.ends_with("not an IAS root"), "{text}");
+        // The right kinds load.
+        let p = Policy::from_vars([(ENV_IAS_ROOT_CA, rsa), (ENV_DCAP_ROOT_CA, ec)]).expect("ok");
+        assert_eq!(p, Policy::default());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn reads_policy_files_with_relative_anchor_paths() {
         let dir = std::env::temp_dir().join(format!("attest-policy-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("tmp");
@@ -658,7 +753,7 @@ mod tests {
         std::fs::write(
             &file,
             r#"{"accepted_evidence":["dcap"],"allow_debug_enclaves":true,"max_report_age":5,
-                "ias_root_ca":"root.pem","dcap_accepted_tcb_statuses":["OutOfDate"],
+                "dcap_root_ca":"root.pem","dcap_accepted_tcb_statuses":["OutOfDate"],
                 "dcap_rejected_advisories":[]}"#,
         )
         .expect("write");
@@ -666,7 +761,7 @@ mod tests {
         assert_eq!(p.accepted_evidence.len(), 1);
         assert!(p.allow_debug_enclaves);
         assert_eq!(p.max_report_age, 5);
-        assert_eq!(p.ias_root_ca.der(), RootCa::intel_sgx_root().der());
+        assert_eq!(p.dcap.root_ca.der(), RootCa::intel_sgx_root().der());
         assert_eq!(
             p.dcap.accepted_tcb_statuses,
             BTreeSet::from(["OutOfDate".to_owned()])
@@ -686,6 +781,7 @@ mod tests {
             (r#"{"max_report_age":"5"}"#, "invalid type"),
             (r#"{"accepted_evidence":"dcap"}"#, "invalid type"),
             (r#"{"ias_root_ca":"missing.pem"}"#, "cannot read"),
+            (r#"{"ias_root_ca":"root.pem"}"#, "is not an RSA certificate"),
             ("not json", "expected ident"),
         ] {
             std::fs::write(&file, body).expect("write");

@@ -14,6 +14,7 @@ use fabric_chaincode::contract::{
 use fabric_chaincode::ChaincodeStub;
 use fabric_protos::lifecycle::{QueryChaincodeDefinitionResult, LIFECYCLE_NAMESPACE};
 
+use crate::active_policy::{ActivePolicy, PolicyContract};
 use crate::ledger::{self, Ledger, LedgerError};
 use crate::registry::{Registry, RegistryError};
 
@@ -103,7 +104,9 @@ impl RegistryContract {
                 ReturnValue::Nothing
             }
             "RegisterEnclave" => {
-                r.register_enclave(ledger, p(0))?;
+                let result = r.register_enclave(ledger, p(0));
+                crate::metrics::registration(p(0), &result);
+                result?;
                 tracing::info!(channel = ledger.channel_id(), "enclave registered");
                 ReturnValue::Nothing
             }
@@ -209,6 +212,11 @@ impl Ledger for StubLedger<'_> {
 /// `ERCC_*` variables.
 pub fn run_chaincode() -> ExitCode {
     fabric_chaincode::logging::init();
+    if let Err(e) = fabric_chaincode::operations::enable_from_env() {
+        tracing::error!("cannot configure the operations endpoint: {e}");
+        return ExitCode::FAILURE;
+    }
+    crate::metrics::register();
     let (verifier, policy) = match crate::policy_verifier::verifier_from_env() {
         Ok(v) => v,
         Err(e) => {
@@ -223,8 +231,20 @@ pub fn run_chaincode() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(%policy, %registry_policy, "ercc starting; attestation and registry policy");
+    let active = ActivePolicy {
+        attestation: policy,
+        registry: registry_policy.clone(),
+    };
+    // Organisations compare this digest: different policies mean endorsement mismatches.
+    tracing::info!(
+        policy = %active.attestation,
+        %registry_policy,
+        policy_sha256 = %active.sha256_hex(),
+        "ercc starting; attestation and registry policy"
+    );
     let contract = RegistryContract::new(Registry::new(verifier).with_policy(registry_policy));
-    let chaincode = ContractChaincode::new(vec![Arc::new(contract)]);
+    // The registry's contract stays exactly the Go one; the policy query is its own contract.
+    let policy = PolicyContract::new(active);
+    let chaincode = ContractChaincode::new(vec![Arc::new(contract), Arc::new(policy)]);
     fabric_chaincode::start(Arc::new(chaincode))
 }

@@ -29,15 +29,15 @@ pub enum InspectError {
     Input(#[from] InputError),
     #[error("invalid credential bytes: {0}")]
     Credentials(#[from] CredentialsError),
-    #[error("cannot write the JSON: {0}")]
-    Output(#[from] serde_json::Error),
+    #[error(transparent)]
+    Output(#[from] crate::cli_output::OutputError),
 }
 
 /// Runs `ercc inspect`: prints the JSON description on standard output.
 pub fn run(args: InspectArgs) -> Result<(), InspectError> {
     let text = args.input.read()?;
     let value = inspect_credentials(&text)?;
-    println!("{}", serde_json::to_string_pretty(&value)?);
+    crate::cli_output::print_json(&value)?;
     Ok(())
 }
 

@@ -10,7 +10,9 @@
 //! [`key_registry`] (`registerCCKeys`, `putKeyExport`, `getKeyExport`); the registry's
 //! own rules (several enclaves per chaincode) are [`registry_policy`].
 
+pub mod active_policy;
 pub mod cli_input;
+pub mod cli_output;
 pub mod contract;
 pub mod convert;
 pub mod credentials;
@@ -21,6 +23,7 @@ pub mod keydist;
 pub mod keys;
 pub mod ledger;
 pub mod lifecycle;
+pub mod metrics;
 pub mod mock_enclave;
 pub mod package;
 pub mod policy_verifier;

@@ -5,9 +5,33 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// What `ercc --help` adds after the options: how the chaincode is run and configured.
+const ENVIRONMENT_HELP: &str = "\
+Without a subcommand, ercc runs the registry chaincode; the subcommands never do.
+
+Chaincode environment (see the README for details):
+  Normal mode (the peer launches ercc -peer.address=HOST:PORT):
+    CORE_CHAINCODE_ID_NAME, CORE_PEER_TLS_ENABLED, CORE_PEER_TLS_ROOTCERT_FILE,
+    CORE_TLS_CLIENT_KEY_FILE, CORE_TLS_CLIENT_CERT_FILE (or CORE_TLS_CLIENT_{KEY,CERT}_PATH),
+    CORE_PEER_LOCALMSPID
+  Chaincode as a service (both of the first two set):
+    CHAINCODE_PKG_ID, CHAINCODE_SERVER_ADDRESS, CHAINCODE_TLS_DISABLED, CHAINCODE_TLS_KEY,
+    CHAINCODE_TLS_CERT, CHAINCODE_CLIENT_CA_CERT
+  Operations endpoint (/healthz, /metrics; off unless set):
+    CHAINCODE_OPERATIONS_LISTEN_ADDRESS=HOST:PORT
+  Logging: FABRIC_LOGGING_SPEC (e.g. info, ercc=debug:warning), FABRIC_LOGGING_FORMAT
+    (a %{...} pattern or json; default Fabric's line format)
+  Attestation policy (every organisation must use the same; see Policy:queryActivePolicy):
+    ERCC_POLICY_FILE, ERCC_ACCEPTED_EVIDENCE, ERCC_IAS_ACCEPTED_QUOTE_STATUSES,
+    ERCC_ALLOW_DEBUG_ENCLAVES, ERCC_MAX_REPORT_AGE, ERCC_IAS_ROOT_CA, ERCC_DCAP_ROOT_CA,
+    ERCC_DCAP_ACCEPTED_TCB_STATUSES, ERCC_DCAP_REJECTED_ADVISORIES
+
+Exit status: 0 success; 1 failure (ercc verify: the evidence is rejected); 2 usage error;
+3 ercc verify could not check (unreadable input, bad policy, output failed).";
+
 /// FPC enclave registry: run as chaincode (no subcommand) or use an operator tool.
 #[derive(Debug, Parser)]
-#[command(name = "ercc", version, about)]
+#[command(name = "ercc", version, about, after_help = ENVIRONMENT_HELP)]
 struct Cli {
     /// Normal mode: the peer's chaincode address (`-peer.address=host:port` also works).
     #[arg(long = "peer.address", value_name = "HOST:PORT")]
@@ -20,7 +44,7 @@ struct Cli {
 enum Command {
     /// Decode base64 credentials into readable JSON.
     Inspect(ercc::inspect::InspectArgs),
-    /// Check credentials offline as registerEnclave would, at a given time.
+    /// Check credentials offline as registerEnclave would, at a given time (exit 1: rejected).
     Verify(ercc::verify::VerifyArgs),
     /// Build a Fabric install package for the registry and print its package id.
     Package(ercc::package::PackageArgs),
@@ -33,21 +57,27 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse_from(normalize_go_flags(std::env::args_os()));
     let result = match cli.command {
-        Some(Command::Inspect(args)) => ercc::inspect::run(args).map_err(|e| e.to_string()),
-        Some(Command::Verify(args)) => ercc::verify::run(args).map_err(|e| e.to_string()),
-        Some(Command::Package(args)) => ercc::package::run(args).map_err(|e| e.to_string()),
-        Some(Command::Convert(args)) => ercc::convert::run(args).map_err(|e| e.to_string()),
+        Some(Command::Inspect(args)) => ercc::inspect::run(args).map_err(|e| (e.to_string(), 1)),
+        Some(Command::Verify(args)) => {
+            ercc::verify::run(args).map_err(|e| (e.to_string(), e.exit_code()))
+        }
+        Some(Command::Package(args)) => ercc::package::run(args).map_err(|e| (e.to_string(), 1)),
+        Some(Command::Convert(args)) => ercc::convert::run(args).map_err(|e| (e.to_string(), 1)),
         Some(Command::MockEnclave(args)) => {
-            ercc::mock_enclave::run(args).map_err(|e| e.to_string())
+            ercc::mock_enclave::run(args).map_err(|e| (e.to_string(), 1))
         }
         // The runtime reads `-peer.address` and the environment itself.
         None => return ercc::contract::run_chaincode(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ercc: {e}");
-            ExitCode::FAILURE
+        Err((e, code)) => {
+            // Standard error may be closed too; that must not turn into a panic.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("ercc: {e}\n").as_bytes(),
+            );
+            ExitCode::from(code)
         }
     }
 }

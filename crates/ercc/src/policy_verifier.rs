@@ -46,9 +46,14 @@ impl EvidenceVerifier for PolicyVerifier {
             statement,
             now: UnixTime::from_secs(now_unix),
         };
-        enclave_attestation::verify(&self.policy, &request)
+        let started = crate::metrics::enabled().then(std::time::Instant::now);
+        let result = enclave_attestation::verify(&self.policy, &request)
             .map(|v| judgement(v.claims()))
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string());
+        if let Some(started) = started {
+            crate::metrics::verification(evidence, result.is_ok(), started.elapsed());
+        }
+        result
     }
 
     fn reappraise(&self, input: &ReappraisalInput<'_>) -> Result<Rejudgement, String> {
@@ -102,13 +107,12 @@ fn tcb_info_version(t: &TcbInfoRecord) -> Result<TcbInfoVersion, String> {
 }
 
 /// The verifier configured from the environment (`ERCC_POLICY_FILE`, `ERCC_ACCEPTED_EVIDENCE`,
-/// ...), with its policy's one-line summary for the start log.
-pub fn verifier_from_env() -> Result<(Box<dyn EvidenceVerifier>, String), VerifierSetupError> {
+/// ...), with the policy it applies (for the start log and `QueryActivePolicy`).
+pub fn verifier_from_env() -> Result<(Box<dyn EvidenceVerifier>, Policy), VerifierSetupError> {
     // The registry's own settings share the `ERCC_*` namespace and the policy file.
     let policy = Policy::from_env_sharing(crate::registry_policy::REGISTRY_POLICY_ENV_VARS)
         .map_err(|e| VerifierSetupError(e.to_string()))?;
-    let summary = policy.to_string();
-    Ok((Box::new(PolicyVerifier::new(policy)), summary))
+    Ok((Box::new(PolicyVerifier::new(policy.clone())), policy))
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //! The time is the transaction time the registration would carry; passing it
 //! explicitly lets an operator check old evidence at the moment it was produced.
 
+use std::io::Write as _;
+
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -44,16 +46,43 @@ pub enum VerifyCmdError {
     /// The registry would refuse the registration with this text.
     #[error("{0}")]
     Rejected(#[from] RegistryError),
-    #[error("cannot write the JSON: {0}")]
-    Output(#[from] serde_json::Error),
+    #[error(transparent)]
+    Output(#[from] crate::cli_output::OutputError),
+}
+
+/// `ercc verify`'s exit status: scripts tell "the registry would refuse this evidence" from
+/// "the check could not be made".
+pub mod exit_code {
+    /// The registry would accept the registration.
+    pub const ACCEPTED: u8 = 0;
+    /// The registry would reject it (the reason is on standard error).
+    pub const REJECTED: u8 = 1;
+    /// Bad command line (clap's usage errors, an unparsable `--time`).
+    pub const USAGE: u8 = 2;
+    /// The check could not be made: unreadable input, bad policy configuration, output failed.
+    pub const ERROR: u8 = 3;
+}
+
+impl VerifyCmdError {
+    /// The process exit status for this error (see [`exit_code`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            VerifyCmdError::Rejected(_) => exit_code::REJECTED,
+            VerifyCmdError::Time { .. } => exit_code::USAGE,
+            VerifyCmdError::Input(_) | VerifyCmdError::Setup(_) | VerifyCmdError::Output(_) => {
+                exit_code::ERROR
+            }
+        }
+    }
 }
 
 /// Runs `ercc verify` with the verifier configured from the environment.
 pub fn run(args: VerifyArgs) -> Result<(), VerifyCmdError> {
     let (verifier, policy) = policy_verifier::verifier_from_env()?;
-    eprintln!("policy: {policy}");
+    // A closed standard error must not turn into a panic.
+    let _ = writeln!(std::io::stderr(), "policy: {policy}");
     let report = verify_with(&args, verifier)?;
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    crate::cli_output::print_json(&report)?;
     Ok(())
 }
 

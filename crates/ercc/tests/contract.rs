@@ -278,8 +278,15 @@ fn credentials(cc: &str, vk: &[u8], msp: &str, other_statement: Option<&[u8]>) -
 
 async fn start() -> (TestPeer, oneshot::Sender<()>) {
     let verifier = PolicyVerifier::new(TestPki::shared().policy().unwrap());
+    let active = ercc::active_policy::ActivePolicy {
+        attestation: verifier.policy().clone(),
+    };
     let contract = ercc::contract::RegistryContract::new(ercc::Registry::new(verifier));
-    let cc = Arc::new(ContractChaincode::new(vec![Arc::new(contract)]));
+    let policy = ercc::active_policy::PolicyContract::new(active);
+    let cc = Arc::new(ContractChaincode::new(vec![
+        Arc::new(contract),
+        Arc::new(policy),
+    ]));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let cfg = CaasConfig {
@@ -460,4 +467,27 @@ async fn register_and_query_through_the_runtime() {
             "RetireEnclave"
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn query_active_policy_returns_the_settings_and_their_digest() {
+    let (mut peer, _stop) = start().await;
+    // Not a function of the Go registry's contract, which stays as it was.
+    let o = peer.invoke("Org1MSP", &["queryActivePolicy"]).await;
+    assert_eq!(
+        rejected(&o),
+        "Function queryActivePolicy not found in contract Contract"
+    );
+    let o = peer.invoke("Org1MSP", &["Policy:queryActivePolicy"]).await;
+    let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    let expected = ercc::active_policy::ActivePolicy {
+        attestation: TestPki::shared().policy().unwrap(),
+    };
+    assert_eq!(v["policy"], expected.settings());
+    assert_eq!(v["sha256"], expected.sha256_hex());
+    assert_eq!(
+        v["policy"]["attestation"]["ias_root_ca_sha256"],
+        TestPki::shared().policy().unwrap().ias_root_ca.sha256_hex()
+    );
+    assert_eq!(o.writes, 0);
 }

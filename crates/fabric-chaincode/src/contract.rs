@@ -2,12 +2,13 @@
 //! names split at the last `:`, first-rune upper-casing, Go's error texts, Go's return
 //! encodings, and the `org.hyperledger.fabric:GetMetadata` system contract.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{json, Map, Value};
 
 use crate::chaincode::{error, success, Chaincode, Response};
 use crate::go_json;
+use crate::operations::TransactionMetrics;
 use crate::stub::ChaincodeStub;
 
 /// Name of the system contract every contract chaincode carries.
@@ -120,6 +121,8 @@ pub trait Contract: Send + Sync + 'static {
 pub struct ContractChaincode {
     contracts: Vec<Arc<dyn Contract>>,
     metadata: String,
+    /// Created on the first transaction: `None` inside when the operations endpoint is off.
+    metrics: OnceLock<Option<TransactionMetrics>>,
 }
 
 impl ContractChaincode {
@@ -129,7 +132,23 @@ impl ContractChaincode {
         ContractChaincode {
             contracts,
             metadata,
+            metrics: OnceLock::new(),
         }
+    }
+
+    /// Runs `dispatch`, counted and timed when the operations endpoint is on.
+    fn measured(&self, stub: &mut ChaincodeStub) -> Response {
+        let metrics = self
+            .metrics
+            .get_or_init(|| TransactionMetrics::new(function_spellings(&self.contracts)));
+        let Some(metrics) = metrics else {
+            return self.dispatch(stub);
+        };
+        let started = std::time::Instant::now();
+        let response = self.dispatch(stub);
+        let function = stub.args().first().map(Vec::as_slice).unwrap_or_default();
+        metrics.record(function, response.status, started.elapsed());
+        response
     }
 
     /// The JSON `org.hyperledger.fabric:GetMetadata` returns.
@@ -195,12 +214,42 @@ impl Chaincode for ContractChaincode {
         if stub.args().first().is_none_or(|a| a.is_empty()) {
             return success("Default initiator successful.");
         }
-        self.dispatch(stub)
+        self.measured(stub)
     }
 
     fn invoke(&self, stub: &mut ChaincodeStub) -> Response {
-        self.dispatch(stub)
+        self.measured(stub)
     }
+}
+
+/// Each declared transaction's metric label (`Contract:Function`, or `Function` in the default
+/// contract) with the first arguments that select it: `[Contract:]function`, first letter as
+/// declared or lower-cased.
+fn function_spellings(contracts: &[Arc<dyn Contract>]) -> Vec<(String, Vec<Vec<u8>>)> {
+    let mut out = Vec::new();
+    for (i, contract) in contracts.iter().enumerate() {
+        for t in contract.transactions() {
+            let mut lower = t.name.clone();
+            if let Some(first) = lower.get(..1) {
+                let first = first.to_ascii_lowercase();
+                lower.replace_range(..1, &first);
+            }
+            let mut spellings = Vec::new();
+            for name in [&t.name, &lower] {
+                spellings.push(format!("{}:{name}", contract.name()).into_bytes());
+                if i == 0 {
+                    spellings.push(name.clone().into_bytes());
+                }
+            }
+            let label = if i == 0 {
+                t.name.clone()
+            } else {
+                format!("{}:{}", contract.name(), t.name)
+            };
+            out.push((label, spellings));
+        }
+    }
+    out
 }
 
 /// Upper-cases the first character, as Go's `toFirstRuneUpperCase` does.

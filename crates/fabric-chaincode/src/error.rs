@@ -16,9 +16,29 @@ pub enum RuntimeError {
     /// Certificates or keys could not be loaded or used.
     #[error("TLS error: {0}")]
     Tls(String),
-    /// The gRPC transport failed (dial, bind, serve).
-    #[error("transport error: {0}")]
+    /// The gRPC transport failed (serve). The text carries the whole cause chain: tonic's own
+    /// text is only "transport error".
+    #[error("transport error: {}", error_chain(.0))]
     Transport(#[from] tonic::transport::Error),
+    /// Normal mode: the peer could not be reached, or did not answer within the dial timeout.
+    #[error("cannot connect to the peer at {address} ({stage}): {reason}")]
+    Connect {
+        /// `peer.address`.
+        address: String,
+        /// `connect` (TCP/TLS/HTTP/2 failed), `register` (the peer refused or closed the
+        /// stream) or `timeout`.
+        stage: &'static str,
+        /// What failed, with the cause chain.
+        reason: String,
+    },
+    /// CaaS: the listen address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// `CHAINCODE_SERVER_ADDRESS`.
+        address: String,
+        /// The system's reason.
+        source: std::io::Error,
+    },
     /// The peer answered the stream with a gRPC status instead of messages.
     #[error("peer stream failed: {0}")]
     Status(#[from] tonic::Status),
@@ -129,4 +149,20 @@ pub enum KeyError {
     /// The key has no delimiter after the object type.
     #[error("malformed composite key: no U+0000 delimiter after the object type")]
     MissingDelimiter,
+}
+
+/// An error and its sources, outermost first, joined by ": " (skipping a source whose text the
+/// outer one already contains, as tonic and hyper often repeat themselves).
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
 }

@@ -25,6 +25,11 @@
 //!
 //! SIGTERM and SIGINT end [`run`] with `Ok(())`.
 //!
+//! Normal mode's connection set-up (TCP, TLS, HTTP/2, the peer's answer to REGISTER) is bounded
+//! by the dial timeout (10 s); failing, [`run`] returns [`RuntimeError::Connect`] naming the
+//! address and the step. With `CHAINCODE_OPERATIONS_LISTEN_ADDRESS` set, [`run`] also serves
+//! `/healthz` and `/metrics` ([`operations`]). [`logging`] writes Fabric's log line format.
+//!
 //! # Protocol behaviour worth knowing
 //! - Each INIT/TRANSACTION runs [`Chaincode`] on its own blocking thread; stub calls block on
 //!   the peer's reply. A transaction has at most one outstanding request.
@@ -37,11 +42,13 @@
 mod chaincode;
 pub mod contract;
 mod error;
+pub mod fuzzing;
 mod go_json;
 mod handler;
 mod inflight;
 mod keys;
 pub mod logging;
+pub mod operations;
 mod stub;
 pub mod transport;
 
@@ -66,6 +73,8 @@ pub async fn run(cc: Arc<dyn Chaincode>) -> Result<(), RuntimeError> {
 /// Runs with an explicit configuration, stopping on SIGTERM/SIGINT.
 pub async fn run_mode(cc: Arc<dyn Chaincode>, mode: Mode) -> Result<(), RuntimeError> {
     let signals = termination_signal()?;
+    operations::enable_from_env()?;
+    operations::spawn_server().await?;
     match mode {
         Mode::Normal(cfg) => transport::client::run(cc, cfg, signals).await,
         Mode::Caas(cfg) => transport::server::run(cc, cfg, signals).await,

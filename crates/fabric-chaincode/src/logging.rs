@@ -1,6 +1,13 @@
-//! `tracing` set up from `FABRIC_LOGGING_SPEC`, Fabric's `module[,module]=level:...:default`
-//! syntax (e.g. `INFO`, `ercc=DEBUG:warning`). Module names become tracing targets.
+//! `tracing` set up as Fabric logs: the level from `FABRIC_LOGGING_SPEC`, Fabric's
+//! `module[,module]=level:...:default` syntax (e.g. `INFO`, `ercc=DEBUG:warning`; module names
+//! become tracing targets), and the line format from `FABRIC_LOGGING_FORMAT` (a `%{...}`
+//! pattern, or `json`), by default Fabric's own:
+//! `2026-12-01 20:01:13.292 UTC 0042 INFO [ercc] contract -> enclave registered channel=ch`.
+//! Colour only when standard error is a terminal: chaincode logs end up in the peer's log file.
 
+mod format;
+
+pub use format::{FormatError, LineFormat};
 use tracing_subscriber::EnvFilter;
 
 /// The spec could not be understood.
@@ -67,25 +74,43 @@ pub fn filter_from_spec(spec: &str) -> Result<EnvFilter, LoggingError> {
     })
 }
 
-/// Installs a stderr `tracing` subscriber configured from `FABRIC_LOGGING_SPEC`.
+/// Installs a stderr `tracing` subscriber configured from `FABRIC_LOGGING_SPEC` and
+/// `FABRIC_LOGGING_FORMAT`.
 ///
-/// An invalid spec falls back to `info` and says so; calling it twice is harmless.
+/// An invalid spec falls back to `info`, an invalid format to Fabric's default, and each says
+/// so; calling it twice is harmless.
 pub fn init() {
     let spec = std::env::var("FABRIC_LOGGING_SPEC").unwrap_or_default();
     let (filter, problem) = match filter_from_spec(&spec) {
         Ok(f) => (f, None),
-        Err(e) => (EnvFilter::new("info"), Some(e)),
+        Err(e) => (
+            EnvFilter::new("info"),
+            Some(format!("{e}; logging at INFO")),
+        ),
     };
+    install(filter, problem);
+}
+
+/// Installs a stderr subscriber with `filter` and the `FABRIC_LOGGING_FORMAT` line format
+/// (for programs with their own level variable, such as `devpeer`). `problem` is logged as a
+/// warning once the subscriber is in place.
+pub fn install(filter: EnvFilter, problem: Option<String>) {
+    let (format, format_problem) = match LineFormat::from_env() {
+        Ok(f) => (f, None),
+        Err(e) => (LineFormat::default(), Some(e.to_string())),
+    };
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let installed = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        // Chaincode logs usually end up in the peer's or a builder's log file: colour only
-        // when a person is watching.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(ansi)
+        .event_format(format.with_ansi(ansi))
         .try_init()
         .is_ok();
-    if let (true, Some(e)) = (installed, problem) {
-        tracing::warn!("{e}; logging at INFO");
+    if installed {
+        for p in [problem, format_problem].into_iter().flatten() {
+            tracing::warn!("{p}");
+        }
     }
 }
 

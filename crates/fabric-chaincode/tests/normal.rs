@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::peer::NormalPeer;
-use common::{example_binary, Pki, TestCc};
+use common::{example_binary, kv_normal_mode, silent_peer, Pki, TestCc};
 use fabric_chaincode::transport::config::{normal_from_env, NormalConfig};
 use fabric_chaincode::{ConfigError, RuntimeError};
 use tokio::sync::oneshot;
@@ -51,6 +51,7 @@ async fn plain_normal_mode_and_clean_shutdown() {
         chaincode_name: "mycc:abc".into(),
         tls: None,
         msp_id: None,
+        dial_timeout: fabric_chaincode::transport::config::DEFAULT_DIAL_TIMEOUT,
     };
     let (stop, task) = spawn_client(cfg);
     let conn = peer.next_conn().await;
@@ -81,6 +82,7 @@ async fn lost_peer_is_an_error() {
         chaincode_name: "mycc:abc".into(),
         tls: None,
         msp_id: None,
+        dial_timeout: fabric_chaincode::transport::config::DEFAULT_DIAL_TIMEOUT,
     };
     let (_stop, task) = spawn_client(cfg);
     let conn = peer.next_conn().await;
@@ -100,7 +102,7 @@ async fn lost_peer_is_an_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nobody_listening_is_a_transport_error() {
+async fn nobody_listening_is_a_connect_error_naming_the_address() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
@@ -109,13 +111,19 @@ async fn nobody_listening_is_a_transport_error() {
         chaincode_name: "x:1".into(),
         tls: None,
         msp_id: None,
+        dial_timeout: fabric_chaincode::transport::config::DEFAULT_DIAL_TIMEOUT,
     };
     let (_stop, task) = spawn_client(cfg);
     let r = tokio::time::timeout(Duration::from_secs(15), task)
         .await
         .unwrap()
         .unwrap();
-    assert!(matches!(r, Err(RuntimeError::Transport(_))), "{r:?}");
+    let text = error_text(&r);
+    assert!(
+        text.starts_with(&format!("cannot connect to the peer at {addr} (connect): ")),
+        "{text}"
+    );
+    assert!(text.contains("refused"), "{text}");
 }
 
 struct TlsFiles {
@@ -231,7 +239,15 @@ async fn tls_refuses_an_untrusted_peer_and_a_missing_client_cert() {
         .await
         .unwrap()
         .unwrap();
-    assert!(matches!(r, Err(RuntimeError::Transport(_))), "{r:?}");
+    let text = error_text(&r);
+    assert!(
+        text.starts_with(&format!(
+            "cannot connect to the peer at 127.0.0.1:{} (connect): ",
+            peer.addr.port()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("certificate"), "{text}");
 
     // A client certificate from a CA the peer does not trust: the peer rejects the stream.
     let stranger = other.client();
@@ -344,19 +360,7 @@ fn normal_environment_like_the_go_shim() {
 async fn process_exits_nonzero_when_the_peer_goes_away_and_zero_on_sigterm() {
     let mut peer = NormalPeer::start(None).await;
     let addr = peer.addr;
-    let spawn = || {
-        tokio::process::Command::new(example_binary())
-            .arg(format!("-peer.address={addr}"))
-            .env("CORE_CHAINCODE_ID_NAME", "kv:1")
-            .env("CORE_PEER_TLS_ENABLED", "false")
-            .env("FABRIC_LOGGING_SPEC", "INFO")
-            .env_remove("CHAINCODE_PKG_ID")
-            .env_remove("CHAINCODE_SERVER_ADDRESS")
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap()
-    };
+    let spawn = || kv_normal_mode(addr).spawn().unwrap();
 
     let child = spawn();
     let conn = peer.next_conn().await;
@@ -411,4 +415,60 @@ async fn process_refuses_half_caas_configuration() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("only CHAINCODE_PKG_ID is set"), "{stderr}");
+}
+
+async fn assert_gives_up_on_silent_peer(
+    tls: Option<fabric_chaincode::transport::config::ClientTls>,
+) {
+    let addr = silent_peer();
+    let cfg = NormalConfig {
+        peer_address: addr.to_string(),
+        chaincode_name: "x:1".into(),
+        tls,
+        msp_id: None,
+        dial_timeout: Duration::from_secs(2),
+    };
+    let started = std::time::Instant::now();
+    let (_stop, task) = spawn_client(cfg);
+    let r = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("bounded by the dial timeout")
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(1900) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    let text = error_text(&r);
+    assert!(
+        text.starts_with(&format!(
+            "cannot connect to the peer at {addr} (timeout): no "
+        )),
+        "{text}"
+    );
+    assert!(text.contains("within the dial timeout of 2s"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_plain_peer_is_given_up_within_the_dial_timeout() {
+    assert_gives_up_on_silent_peer(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_tls_peer_is_given_up_within_the_dial_timeout() {
+    let (_peer, f, _pki) = tls_peer().await;
+    let tls = fabric_chaincode::transport::config::ClientTls {
+        root_cert_pem: std::fs::read(&f.root).unwrap(),
+        client_cert_pem: std::fs::read(&f.cert).unwrap(),
+        client_key_pem: std::fs::read(&f.key).unwrap(),
+    };
+    assert_gives_up_on_silent_peer(Some(tls)).await;
+}
+
+/// The error's text, or "" when `r` is `Ok`.
+fn error_text(r: &Result<(), RuntimeError>) -> String {
+    r.as_ref()
+        .err()
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }

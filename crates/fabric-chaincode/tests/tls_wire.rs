@@ -90,6 +90,7 @@ async fn normal_mode_client_offers_h2_and_sends_the_peer_host_as_sni() {
             client_key_pem: client.key_pem.into_bytes(),
         }),
         msp_id: None,
+        dial_timeout: fabric_chaincode::transport::config::DEFAULT_DIAL_TIMEOUT,
     };
     let run = tokio::spawn(fabric_chaincode::transport::client::run(
         Arc::new(TestCc::default()),

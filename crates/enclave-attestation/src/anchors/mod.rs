@@ -127,6 +127,62 @@ impl RootCa {
     pub(crate) fn anchor(&self) -> &TrustAnchor<'static> {
         &self.anchor
     }
+
+    /// Refuses a root whose key cannot sign what it must anchor: IAS report-signing chains are
+    /// RSA, DCAP chains ECDSA P-256. A root of the other kind would make every registration of
+    /// that evidence type fail with a signature error long after start, so it is refused here.
+    pub(crate) fn check_kind(&self, kind: AnchorKind) -> Result<(), AnchorError> {
+        let fail = |reason: String| AnchorError {
+            origin: self.origin.clone(),
+            reason,
+        };
+        match kind {
+            AnchorKind::IasRsa => {
+                use der::Decode as _;
+                let cert = x509_cert::Certificate::from_der(&self.der)
+                    .map_err(|e| fail(format!("not a valid X.509 certificate ({e})")))?;
+                let oid = cert.tbs_certificate.subject_public_key_info.algorithm.oid;
+                if oid != RSA_ENCRYPTION {
+                    return Err(fail(format!(
+                        "is not an RSA certificate (key algorithm {}); the IAS root must be the \
+                         RSA \"Intel SGX Attestation Report Signing CA\", not a DCAP root",
+                        key_algorithm_name(oid)
+                    )));
+                }
+            }
+            AnchorKind::DcapP256 => {
+                crate::dcap::x509::Cert::from_der(&self.der, "root CA certificate").map_err(
+                    |e| {
+                        fail(format!(
+                            "is not an ECDSA P-256 certificate ({e}); the DCAP root must be the \
+                             \"Intel SGX Root CA\", not an IAS root"
+                        ))
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The key a trust anchor must carry, by the evidence it anchors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AnchorKind {
+    /// IAS report signing: RSA.
+    IasRsa,
+    /// DCAP PCK, TCB and CRL chains: ECDSA P-256.
+    DcapP256,
+}
+
+const RSA_ENCRYPTION: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+
+fn key_algorithm_name(oid: der::asn1::ObjectIdentifier) -> String {
+    if oid == crate::dcap::x509::EC_PUBLIC_KEY {
+        "EC".to_owned()
+    } else {
+        oid.to_string()
+    }
 }
 
 impl PartialEq for RootCa {

@@ -15,7 +15,7 @@ mod tcb;
 pub mod test_pki;
 mod time;
 mod verify;
-mod x509;
+pub(crate) mod x509;
 
 pub use error::{DcapError, UtcSeconds};
 pub use evidence::{

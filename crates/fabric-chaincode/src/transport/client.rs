@@ -1,23 +1,30 @@
 //! Normal mode: dial the peer's `protos.ChaincodeSupport/Register` and run the protocol on it.
 //! The stream's end is an error: the peer relaunches the chaincode, so the process should exit.
+//!
+//! Every step of connecting (TCP, TLS, HTTP/2, the peer's answer to REGISTER) shares one
+//! deadline, [`NormalConfig::dial_timeout`]: a peer that accepts TCP and then says nothing
+//! must not keep the chaincode waiting on TCP or HTTP/2 keepalive timers for minutes. A
+//! failure names the address and the step ([`RuntimeError::Connect`]).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fabric_protos::peer::chaincode_message::Type;
 use fabric_protos::peer::chaincode_support_client::ChaincodeSupportClient;
+use fabric_protos::peer::ChaincodeMessage;
 use tokio::sync::mpsc;
+use tokio::time::{timeout_at, Instant};
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
 use crate::chaincode::Chaincode;
-use crate::error::RuntimeError;
+use crate::error::{error_chain, RuntimeError};
 use crate::handler::{chat, shutdown_watch, HandlerSettings, MAX_MESSAGE_SIZE, OUTBOUND_QUEUE};
 use crate::transport::config::{split_host_port, NormalConfig};
 use crate::transport::tls::normalize_private_key_pem;
 
-/// How long the TCP/TLS connection to the peer may take (the old Go shim's blocking dial).
-const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The Go shim's keepalive; the peer enforces at least one minute between pings.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -32,7 +39,16 @@ pub async fn run(
     let stop = shutdown_watch(shutdown);
     let endpoint = endpoint(&cfg)?;
     tracing::info!(peer = %cfg.peer_address, tls = cfg.tls.is_some(), name = %cfg.chaincode_name, "connecting to the peer");
-    let channel = endpoint.connect().await?;
+    let deadline = Instant::now() + cfg.dial_timeout;
+    let fail = Failure {
+        address: cfg.peer_address.clone(),
+        timeout: cfg.dial_timeout,
+    };
+    let channel = match timeout_at(deadline, endpoint.connect()).await {
+        Ok(Ok(channel)) => channel,
+        Ok(Err(e)) => return Err(fail.at("connect", error_chain(&e))),
+        Err(_) => return Err(fail.timed_out("the TCP, TLS and HTTP/2 handshake")),
+    };
     let mut client = ChaincodeSupportClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE);
@@ -42,10 +58,88 @@ pub async fn run(
         msp_id: cfg.msp_id.clone(),
     };
     let inbound = async move {
-        let response = client.register(ReceiverStream::new(rx)).await?;
-        Ok::<_, RuntimeError>(response.into_inner())
+        let response = match timeout_at(deadline, client.register(ReceiverStream::new(rx))).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(status)) => return Err(fail.at("register", status_text(&status))),
+            Err(_) => return Err(fail.timed_out("the answer to REGISTER")),
+        };
+        first_message_by(deadline, response.into_inner(), fail).await
     };
-    chat(cc, settings, inbound, tx, stop).await
+    let health = crate::operations::peer_stream();
+    let result = chat(cc, settings, inbound, tx, stop).await;
+    health.down();
+    result
+}
+
+/// Waits for the peer's first message (REGISTERED) until `deadline`, then hands the stream on
+/// with that message in front. Marks the peer stream up for `/healthz` on READY.
+pub(crate) async fn first_message_by<S>(
+    deadline: Instant,
+    mut stream: S,
+    fail: impl Into<Failure>,
+) -> Result<impl Stream<Item = Result<ChaincodeMessage, tonic::Status>> + Unpin, RuntimeError>
+where
+    S: Stream<Item = Result<ChaincodeMessage, tonic::Status>> + Unpin,
+{
+    let fail = fail.into();
+    let first = match timeout_at(deadline, stream.next()).await {
+        Ok(Some(first)) => first,
+        Ok(None) => return Err(fail.at("register", "the peer closed the stream".into())),
+        Err(_) => return Err(fail.timed_out("REGISTERED")),
+    };
+    let health = crate::operations::peer_stream();
+    Ok(tokio_stream::once(first).chain(stream).map(move |m| {
+        if matches!(&m, Ok(m) if m.r#type == Type::Ready as i32) {
+            health.up();
+        }
+        m
+    }))
+}
+
+/// What a failed connection attempt reports: the peer's address and the dial timeout.
+#[derive(Clone)]
+pub(crate) struct Failure {
+    address: String,
+    timeout: Duration,
+}
+
+/// For callers without a dial timeout (the fuzz harness): an address alone.
+impl From<&str> for Failure {
+    fn from(address: &str) -> Self {
+        Failure {
+            address: address.to_owned(),
+            timeout: Duration::ZERO,
+        }
+    }
+}
+
+impl Failure {
+    fn at(&self, stage: &'static str, reason: String) -> RuntimeError {
+        RuntimeError::Connect {
+            address: self.address.clone(),
+            stage,
+            reason,
+        }
+    }
+
+    fn timed_out(&self, what: &str) -> RuntimeError {
+        self.at(
+            "timeout",
+            format!(
+                "no {what} within the dial timeout of {:?} (is the address the peer's chaincode \
+                 listener, and do both sides agree on TLS?)",
+                self.timeout
+            ),
+        )
+    }
+}
+
+fn status_text(status: &tonic::Status) -> String {
+    let mut text = format!("{:?}: {}", status.code(), status.message());
+    if let Some(source) = std::error::Error::source(status) {
+        text.push_str(&format!(" ({})", error_chain(source)));
+    }
+    text
 }
 
 fn endpoint(cfg: &NormalConfig) -> Result<Endpoint, RuntimeError> {
@@ -61,7 +155,7 @@ fn endpoint(cfg: &NormalConfig) -> Result<Endpoint, RuntimeError> {
             name: "peer.address",
             reason: e.to_string(),
         })?
-        .connect_timeout(DIAL_TIMEOUT)
+        .connect_timeout(cfg.dial_timeout)
         .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
         .keep_alive_timeout(KEEPALIVE_TIMEOUT)
         .keep_alive_while_idle(true)
@@ -81,7 +175,7 @@ fn endpoint(cfg: &NormalConfig) -> Result<Endpoint, RuntimeError> {
             .domain_name(host);
         endpoint = endpoint
             .tls_config(tls_config)
-            .map_err(|e| RuntimeError::Tls(e.to_string()))?;
+            .map_err(|e| RuntimeError::Tls(error_chain(&e)))?;
     }
     Ok(endpoint)
 }

@@ -5,6 +5,7 @@
 //! process environment.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use base64::Engine as _;
 
@@ -33,7 +34,13 @@ pub struct NormalConfig {
     pub tls: Option<ClientTls>,
     /// `CORE_PEER_LOCALMSPID`.
     pub msp_id: Option<String>,
+    /// Bound on connecting: TCP, TLS, HTTP/2 and the peer's answer to REGISTER together
+    /// ([`DEFAULT_DIAL_TIMEOUT`], the Go shim's dial timeout).
+    pub dial_timeout: Duration,
 }
+
+/// The Go shim's dial timeout, here the bound on the whole connection set-up.
+pub const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Client TLS material for normal mode, all PEM.
 #[derive(Clone)]
@@ -192,6 +199,7 @@ pub fn normal_from_env(
         chaincode_name,
         tls,
         msp_id: non_empty(env, "CORE_PEER_LOCALMSPID"),
+        dial_timeout: DEFAULT_DIAL_TIMEOUT,
     })
 }
 

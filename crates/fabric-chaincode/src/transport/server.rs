@@ -76,7 +76,12 @@ pub async fn run(
     cfg: CaasConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RuntimeError> {
-    let listener = TcpListener::bind(&cfg.address).await?;
+    let listener = TcpListener::bind(&cfg.address)
+        .await
+        .map_err(|source| RuntimeError::Bind {
+            address: cfg.address.clone(),
+            source,
+        })?;
     serve(cc, cfg, listener, shutdown).await
 }
 
@@ -134,6 +139,7 @@ pub async fn serve(
             stopped(&mut drain_stop).await;
         });
     tokio::pin!(serving);
+    let _serving = crate::operations::serving();
     tokio::select! {
         r = &mut serving => return r.map_err(RuntimeError::from),
         () = stopped(&mut stop) => {}

@@ -331,3 +331,32 @@ pub fn example_binary() -> std::path::PathBuf {
     assert!(path.exists(), "{} missing", path.display());
     path
 }
+
+/// A "peer" that accepts TCP connections and never sends a byte, keeping them open.
+#[allow(dead_code)]
+pub fn silent_peer() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    addr
+}
+
+/// The example chaincode in normal mode dialling `peer` (no TLS), stderr piped.
+#[allow(dead_code)]
+pub fn kv_normal_mode(peer: std::net::SocketAddr) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(example_binary());
+    cmd.arg(format!("-peer.address={peer}"))
+        .env("CORE_CHAINCODE_ID_NAME", "kv:1")
+        .env("CORE_PEER_TLS_ENABLED", "false")
+        .env("FABRIC_LOGGING_SPEC", "INFO")
+        .env_remove("CHAINCODE_PKG_ID")
+        .env_remove("CHAINCODE_SERVER_ADDRESS")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
