@@ -3,8 +3,9 @@
 //! each, simulated evidence), then `SOAK_QUERIES` queries (default 100,000) with 16 in flight,
 //! cycling through `queryEnclaveCredentials`, `queryChaincodeEndPoints` and
 //! `queryListEnclaveCredentials` over all registered chaincodes, every answer checked. Prints
-//! the `ercc` process's RSS at start, after the registrations and at the end (and its peak):
-//! a leak or an unbounded cache shows as growth between the last two.
+//! the `ercc` process's RSS at start, after the registrations, half-way through the queries
+//! and at the end (and its peak): a leak or an unbounded cache shows as growth between the
+//! last two.
 //!
 //! Bounded in count and in time: the run fails if it takes longer than `SOAK_MAX_SECS`
 //! (default 290). `cargo bench -p devpeer --bench soak`; under `cargo test --all-targets` it is
@@ -139,15 +140,26 @@ fn main() {
 
         let registered = Arc::new(registered);
         let next = Arc::new(AtomicU64::new(0));
+        // RSS half-way through the queries: growth that continues past it is a leak, growth
+        // that stops is warm-up (the transaction threads for 16 in flight and their buffers).
+        let rss_half = Arc::new(AtomicU64::new(0));
         let t_q = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..IN_FLIGHT {
-            let (peer, registered, next) = (peer.clone(), registered.clone(), next.clone());
+            let (peer, registered, next, rss_half) = (
+                peer.clone(),
+                registered.clone(),
+                next.clone(),
+                rss_half.clone(),
+            );
             tasks.push(tokio::spawn(async move {
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     if n >= queries || t0.elapsed() >= max {
                         return;
+                    }
+                    if n == queries / 2 {
+                        rss_half.store(status_kib(pid, "VmRSS:"), Ordering::Relaxed);
                     }
                     let r = &registered[(n / 3) as usize % registered.len()];
                     let (args, want) = r.query(n);
@@ -170,9 +182,18 @@ fn main() {
         let peak = status_kib(pid, "VmHWM:");
         let _ = started.shutdown.send(true);
         started.run_until_stopped().await;
-        (rss_start, rss_registered, rss_end, peak, reg_secs, q_secs)
+        let half = rss_half.load(Ordering::Relaxed);
+        (
+            rss_start,
+            rss_registered,
+            half,
+            rss_end,
+            peak,
+            reg_secs,
+            q_secs,
+        )
     });
-    let (start, registered, end, peak, reg_secs, q_secs) = report;
+    let (start, registered, half, end, peak, reg_secs, q_secs) = report;
     println!();
     println!(
         "soak: {enclaves} registrations ({:.0}/s), then {queries} queries with {IN_FLIGHT} in flight ({:.0}/s), every answer checked, no error",
@@ -185,12 +206,13 @@ fn main() {
         util::load_average()
     );
     println!(
-        "ercc RSS MiB: start {:.2}, after registrations {:.2}, end {:.2} (peak {:.2}); end - after registrations = {:+.2} MiB",
+        "ercc RSS MiB: start {:.2}, after registrations {:.2}, half-way through the queries {:.2}, end {:.2} (peak {:.2}); end - half-way = {:+.2} MiB",
         mib(start),
         mib(registered),
+        mib(half),
         mib(end),
         mib(peak),
-        mib(end) - mib(registered)
+        mib(end) - mib(half)
     );
     if !bench_mode {
         println!("(smoke run under cargo test: counts reduced)");

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use fabric_protos::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
 use fabric_protos::msp::SerializedIdentity;
@@ -42,7 +42,11 @@ pub(crate) struct TxData {
     creator_bytes: Vec<u8>,
     creator: Option<SerializedIdentity>,
     transient: BTreeMap<String, Vec<u8>>,
-    binding: Option<Vec<u8>>,
+    /// `SignatureHeader.nonce` and `ChannelHeader.epoch`; `None` without a proposal.
+    binding_input: Option<(Vec<u8>, u64)>,
+    /// The binding, computed on first use: few transactions ask for it, and hashing the
+    /// creator's certificate is a large share of a small transaction's CPU.
+    binding: OnceLock<Vec<u8>>,
 }
 
 impl TxData {
@@ -58,7 +62,8 @@ impl TxData {
             creator_bytes: Vec::new(),
             creator: None,
             transient: BTreeMap::new(),
-            binding: None,
+            binding_input: None,
+            binding: OnceLock::new(),
         };
         if let Some(sp) = msg.proposal {
             data.read_proposal(&sp).map_err(|e| {
@@ -93,11 +98,7 @@ impl TxData {
         let payload = ChaincodeProposalPayload::decode(proposal.payload.as_slice())
             .map_err(|e| format!("failed to extract ChaincodeProposalPayload: {e}"))?;
 
-        let mut hasher = Sha256::new();
-        hasher.update(&signature_header.nonce);
-        hasher.update(&signature_header.creator);
-        hasher.update(channel_header.epoch.to_le_bytes());
-        self.binding = Some(hasher.finalize().to_vec());
+        self.binding_input = Some((signature_header.nonce, channel_header.epoch));
         self.timestamp = channel_header.timestamp;
         // The Go shim keeps the creator as bytes; we also decode it, leniently, for callers
         // that want the MSP id. Undecodable bytes leave `creator()` empty.
@@ -105,6 +106,19 @@ impl TxData {
         self.creator_bytes = signature_header.creator;
         self.transient = payload.transient_map.into_iter().collect();
         Ok(())
+    }
+
+    /// `SHA-256(nonce ‖ creator ‖ epoch as 8 little-endian bytes)`, as the Go shim derives it.
+    fn binding(&self) -> Option<&[u8]> {
+        let (nonce, epoch) = self.binding_input.as_ref()?;
+        let binding = self.binding.get_or_init(|| {
+            let mut hasher = Sha256::new();
+            hasher.update(nonce);
+            hasher.update(&self.creator_bytes);
+            hasher.update(epoch.to_le_bytes());
+            hasher.finalize().to_vec()
+        });
+        Some(binding)
     }
 }
 
@@ -224,7 +238,7 @@ impl ChaincodeStub {
 
     /// `SHA-256(nonce ‖ creator ‖ epoch as 8 little-endian bytes)`; `None` without a proposal.
     pub fn binding(&self) -> Option<&[u8]> {
-        self.data.binding.as_deref()
+        self.data.binding()
     }
 
     /// The peer's MSP id (`CORE_PEER_LOCALMSPID`), when set.
@@ -963,7 +977,10 @@ mod tests {
         h.update(b"n");
         h.update(&d.creator_bytes);
         h.update(3u64.to_le_bytes());
-        assert_eq!(d.binding.unwrap(), h.finalize().to_vec());
+        assert_eq!(d.binding().unwrap(), h.finalize().as_slice());
+        let mut no_proposal = valid();
+        no_proposal.proposal = None;
+        assert_eq!(TxData::from_message(no_proposal).unwrap().binding(), None);
     }
 
     /// Every truncation and every single-byte corruption of the input and the proposal is
