@@ -21,10 +21,10 @@
 //! out of the `invoke` phase).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod util;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,179 +33,10 @@ use base64::Engine;
 use devpeer::builder::{BuilderConfig, Builders};
 use devpeer::peer::{DefineRequest, Peer, PeerConfig, TxOutcome, TxRequest};
 use devpeer::server::StartOptions;
-
-/// Environment variable naming the Node modules directory, propagated to the Node builder.
-const NODE_MODULES_VAR: &str = "BENCH_NODE_MODULES";
-
-fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-/// One field of `/proc/PID/status` in KiB (0 when unreadable).
-fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// CPU time (user + system, all threads) a process has used, in microseconds.
-fn cpu_us(pid: &str) -> u64 {
-    // /proc reports it in USER_HZ ticks, 100 per second on every Linux ABI.
-    const TICK_US: u64 = 10_000;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The command name may hold spaces or parentheses: count fields after the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
-    // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    let tick = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (tick(11) + tick(12)) * TICK_US
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
-/// The `kv_chaincode` example of this bench's profile: `cargo bench` does not build other
-/// packages' examples, so it is built here (a no-op when fresh); under `cargo test` it is
-/// built only when missing (`--workspace --all-targets` has built it already).
-fn rust_chaincode(bench_mode: bool) -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    // <target>/<profile>/deps/runtime_vs_node-HASH -> <target>/<profile>/examples/kv_chaincode
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("bench executable under <target>/<profile>/deps");
-    let path = profile_dir.join("examples").join("kv_chaincode");
-    if bench_mode || !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args([
-            "build",
-            "-p",
-            "fabric-chaincode",
-            "--example",
-            "kv_chaincode",
-        ]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        // Drop what cargo sets for running this bench: build scripts track some of these
-        // (ring's reruns on CARGO_MANIFEST_DIR), so leaking them would rebuild the shared
-        // dependencies here and again at the next `cargo bench`.
-        for (var, _) in std::env::vars_os() {
-            let name = var.to_string_lossy();
-            if name.starts_with("CARGO_PKG_")
-                || [
-                    "CARGO_MANIFEST_DIR",
-                    "CARGO_MANIFEST_PATH",
-                    "CARGO_MANIFEST_LINKS",
-                    "CARGO_CRATE_NAME",
-                    "CARGO_BIN_NAME",
-                    "CARGO_PRIMARY_PACKAGE",
-                    "CARGO_TARGET_TMPDIR",
-                    "CARGO_RUSTC_CURRENT_DIR",
-                    "OUT_DIR",
-                ]
-                .contains(&name.as_ref())
-            {
-                cmd.env_remove(&var);
-            }
-        }
-        eprintln!("building the Rust chaincode: {cmd:?}");
-        let status = cmd.status().expect("run cargo");
-        assert!(status.success(), "building examples/kv_chaincode failed");
-    }
-    assert!(path.is_file(), "{} missing", path.display());
-    path
-}
-
-/// The Node contract's directory with `fabric-shim` installed (`npm ci` when missing), or
-/// `None` (with a loud message) when Node cannot run here.
-fn node_chaincode() -> Option<PathBuf> {
-    let dir = manifest_dir().join("../fabric-chaincode/benches/node");
-    let node_runs = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !node_runs {
-        eprintln!();
-        eprintln!("!!! `node` is not installed: SKIPPING THE NODE SIDE (no comparison) !!!");
-        eprintln!();
-        return None;
-    }
-    if !dir.join("node_modules/fabric-shim").is_dir() {
-        eprintln!("installing fabric-shim with `npm ci` in {}", dir.display());
-        let ok = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        // Node is here, so a failed install is a broken setup, not a reason to skip.
-        assert!(ok, "npm ci failed in {}", dir.display());
-    }
-    Some(dir)
-}
-
-/// A gzip tar of regular files.
-fn tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::fast(),
-    ));
-    for (name, data) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_cksum();
-        b.append_data(&mut h, name, *data).expect("tar");
-    }
-    b.into_inner().expect("tar").finish().expect("gzip")
-}
-
-/// A Fabric v2 install package (`metadata.json` + `code.tar.gz`).
-fn package(label: &str, cc_type: &str, code: &[(&str, &[u8])]) -> Vec<u8> {
-    let metadata = serde_json::json!({ "path": "", "type": cc_type, "label": label }).to_string();
-    let code = tar_gz(code);
-    tar_gz(&[
-        ("metadata.json", metadata.as_bytes()),
-        ("code.tar.gz", &code),
-    ])
-}
-
-/// Kills the chaincode process groups if the benchmark panics before the peer stops them.
-#[derive(Default)]
-struct ReapOnPanic(Mutex<Vec<u32>>);
-
-impl Drop for ReapOnPanic {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            for pid in self.0.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-                // `run` is its own process group and execs the chaincode, so pid = pgid.
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(*pid as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-        }
-    }
-}
+use util::{
+    cpu_us, env_or, kv_chaincode, launched_pid, manifest_dir, mib, node_chaincode, node_package,
+    rust_package, status_kib, ReapOnPanic, NODE_MODULES_VAR,
+};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -405,16 +236,8 @@ async fn measure(
         "{name}: launch failed: {:?}",
         defined.launch_error
     );
-    let run_dir = peer.home.join("externalbuilder/run").join(format!(
-        "{}-0",
-        devpeer::package::sanitize_id(&installed.package_id)
-    ));
-    let pid: u32 = std::fs::read_to_string(run_dir.join("pid"))
-        .expect("the builder's run wrote its pid")
-        .trim()
-        .parse()
-        .expect("pid");
-    reaper.0.lock().unwrap().push(pid);
+    let pid = launched_pid(&peer.home, &installed.package_id);
+    reaper.watch(pid);
 
     // Seed every worker's key (also the warm-up), let the process settle, read its idle RSS.
     let last: Arc<Vec<Mutex<String>>> =
@@ -465,7 +288,7 @@ fn main() {
     let settle = Duration::from_millis(if bench_mode { 1500 } else { 200 });
     let skip_node = std::env::var("BENCH_SKIP_NODE").is_ok_and(|v| v == "1");
 
-    let rust_exe = rust_chaincode(bench_mode);
+    let rust_exe = kv_chaincode(bench_mode);
     let node_dir = if skip_node {
         eprintln!("BENCH_SKIP_NODE=1: skipping the Node side");
         None
@@ -523,12 +346,7 @@ fn main() {
         let peer = started.peer.clone();
         let mut results = Vec::new();
 
-        let binary_path = rust_exe.display().to_string();
-        let rust_pkg = package(
-            "kvrust",
-            "rust-binary",
-            &[("binary.path", binary_path.as_bytes())],
-        );
+        let rust_pkg = rust_package("kvrust", &rust_exe);
         results.push(
             measure(
                 &peer,
@@ -543,13 +361,7 @@ fn main() {
             .await,
         );
         if let Some(dir) = &node_dir {
-            let js = std::fs::read(dir.join("chaincode.js")).expect("chaincode.js");
-            let pj = std::fs::read(dir.join("package.json")).expect("package.json");
-            let node_pkg = package(
-                "kvnode",
-                "node",
-                &[("chaincode.js", &js), ("package.json", &pj)],
-            );
+            let node_pkg = node_package("kvnode", dir);
             results.push(
                 measure(
                     &peer,

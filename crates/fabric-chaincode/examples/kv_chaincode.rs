@@ -58,6 +58,23 @@ impl Contract for Kv {
                     .map_err(|e| e.to_string())?;
                 Ok(ReturnValue::String(old.len().to_string()))
             }
+            "Call" => {
+                // Chaincode to chaincode: `key` names the callee, the second parameter holds its
+                // space-separated arguments (devpeer's hot_path benchmark calls the registry
+                // this way, as FPC's chaincode does).
+                let line = rest.first().ok_or("missing callee arguments")?;
+                let args: Vec<Vec<u8>> = line
+                    .split_whitespace()
+                    .map(|a| a.as_bytes().to_vec())
+                    .collect();
+                let r = stub.invoke_chaincode(key, &args, "");
+                if r.status != fabric_chaincode::OK {
+                    return Err(format!("{key} answered {}: {}", r.status, r.message));
+                }
+                Ok(ReturnValue::String(
+                    String::from_utf8_lossy(&r.payload).into_owned(),
+                ))
+            }
             other => Err(format!("unknown function {other}")),
         }
     }
@@ -70,6 +87,7 @@ fn main() -> ExitCode {
             TransactionInfo::submit("Put", 2, ReturnKind::Nothing),
             TransactionInfo::evaluate("Get", 1, ReturnKind::String),
             TransactionInfo::submit("Update", 2, ReturnKind::String),
+            TransactionInfo::evaluate("Call", 2, ReturnKind::String),
         ],
     };
     fabric_chaincode::start(Arc::new(ContractChaincode::new(vec![Arc::new(contract)])))

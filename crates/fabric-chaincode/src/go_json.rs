@@ -17,28 +17,54 @@ pub(crate) fn string_array(items: &[String]) -> String {
     out
 }
 
-/// Appends `s` as a Go-encoded JSON string.
+/// Appends `s` as a Go-encoded JSON string. Runs that need no escaping (all of a base64
+/// credential) are copied whole: per-character pushes were a fifth of a list query's CPU.
 pub(crate) fn string(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+    let bytes = s.as_bytes();
+    let mut plain = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        // Every character Go escapes is ASCII, or U+2028/U+2029 (E2 80 A8/A9): `i` is always
+        // at a character boundary here.
+        let width = match bytes[i] {
+            b'"' | b'\\' | b'<' | b'>' | b'&' => 1,
+            b if b < 0x20 => 1,
+            0xE2 if bytes.get(i + 1) == Some(&0x80)
+                && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)) =>
+            {
+                3
             }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+            _ => {
+                i += 1;
+                continue;
             }
-            c => out.push(c),
+        };
+        out.push_str(s.get(plain..i).unwrap_or_default());
+        if let Some(c) = s.get(i..).and_then(|rest| rest.chars().next()) {
+            escape(out, c);
+        }
+        i += width;
+        plain = i;
+    }
+    out.push_str(s.get(plain..).unwrap_or_default());
+    out.push('"');
+}
+
+/// Appends Go's escape of one character that needs it.
+fn escape(out: &mut String, c: char) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        c => {
+            let _ = write!(out, "\\u{:04x}", c as u32);
         }
     }
-    out.push('"');
 }
 
 #[cfg(test)]
@@ -58,5 +84,11 @@ mod tests {
             r#"["a\"b\\c","\u003c\u003e\u0026","\u0001\n\u2028","ü"]"#
         );
         assert_eq!(string_array(&[]), "[]");
+        // Plain runs around escapes, multi-byte characters next to U+2028.
+        let v = vec!["ab+/=cd<ef\u{2029}gh\u{2027}ü\u{1f}".to_owned()];
+        assert_eq!(
+            string_array(&v),
+            "[\"ab+/=cd\\u003cef\\u2029gh\u{2027}ü\\u001f\"]"
+        );
     }
 }

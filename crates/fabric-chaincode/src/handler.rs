@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use fabric_protos::peer::chaincode_message::Type;
 use fabric_protos::peer::{ChaincodeAdditionalParams, ChaincodeId, ChaincodeMessage};
@@ -32,15 +32,58 @@ pub(crate) struct HandlerSettings {
     pub(crate) msp_id: Option<String>,
 }
 
+/// Batch sizes below this are raised to it, as the Go shim does.
+const MIN_BATCH_SIZE: u32 = 100;
+
+/// What the peer offered in READY (Fabric 3.1+ `ChaincodeAdditionalParams`); `None` means the
+/// message is not used (older peers, or the peer turned it off).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PeerParams {
+    /// Largest number of records one WRITE_BATCH_STATE may carry.
+    pub(crate) write_batch: Option<usize>,
+    /// Largest number of keys one GET_STATE_MULTIPLE may carry.
+    pub(crate) get_multiple: Option<usize>,
+}
+
+impl PeerParams {
+    /// Parses READY's payload leniently: empty or undecodable means nothing is offered (the Go
+    /// shim ignores an unmarshal error too).
+    fn from_ready(payload: &[u8]) -> PeerParams {
+        if payload.is_empty() {
+            return PeerParams::default();
+        }
+        let p = match ChaincodeAdditionalParams::decode(payload) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!("ignoring undecodable READY payload: {e}");
+                return PeerParams::default();
+            }
+        };
+        tracing::debug!(?p, "READY carried additional parameters");
+        let size = |on: bool, max: u32| on.then(|| max.max(MIN_BATCH_SIZE) as usize);
+        PeerParams {
+            write_batch: size(p.use_write_batch, p.max_size_write_batch),
+            get_multiple: size(p.use_get_multiple_keys, p.max_size_get_multiple_keys),
+        }
+    }
+}
+
 /// What one stream's transactions share: the single outbound queue (its consumer is the
 /// transport's writer, so sends are serialized) and the in-flight table.
 pub(crate) struct Conn {
     outbound: mpsc::Sender<ChaincodeMessage>,
     pub(crate) inflight: InFlight,
     pub(crate) msp_id: Option<String>,
+    /// Set once, at READY, before any transaction starts.
+    params: OnceLock<PeerParams>,
 }
 
 impl Conn {
+    /// What the peer offered in READY.
+    pub(crate) fn params(&self) -> PeerParams {
+        self.params.get().copied().unwrap_or_default()
+    }
+
     /// Queues a message from a blocking (transaction) thread; `false` when the stream is gone.
     pub(crate) fn send_blocking(&self, msg: ChaincodeMessage) -> bool {
         self.outbound.blocking_send(msg).is_ok()
@@ -93,6 +136,7 @@ where
         outbound: outbound.clone(),
         inflight: InFlight::default(),
         msp_id: settings.msp_id.clone(),
+        params: OnceLock::new(),
     });
     let register = ChaincodeMessage {
         r#type: Type::Register as i32,
@@ -136,7 +180,8 @@ where
                 state = State::Established;
             }
             (State::Established, Ok(Type::Ready)) => {
-                log_ready_params(&msg.payload);
+                // READY arrives once per stream: the state machine leaves Established here.
+                let _ = conn.params.set(PeerParams::from_ready(&msg.payload));
                 tracing::info!(name = %settings.chaincode_name, "chaincode registered with the peer and ready");
                 state = State::Ready;
             }
@@ -210,18 +255,6 @@ pub(crate) fn shutdown_watch(
         }
     });
     rx
-}
-
-fn log_ready_params(payload: &[u8]) {
-    if payload.is_empty() {
-        return;
-    }
-    // Fabric 3.1+ peers advertise write batching here. We never batch, so the values only
-    // matter for diagnostics; an undecodable payload is ignored as the Go shim ignores it.
-    match ChaincodeAdditionalParams::decode(payload) {
-        Ok(p) => tracing::debug!(?p, "READY carried additional parameters"),
-        Err(e) => tracing::debug!("ignoring undecodable READY payload: {e}"),
-    }
 }
 
 /// First eight characters of a txid, as the Go shim prints them.
@@ -302,9 +335,16 @@ fn execute(
         }
     };
     let mut reply = if is_init && response.status >= ERROR {
-        // The Go shim reports a failed Init as ERROR carrying the message.
+        // The Go shim reports a failed Init as ERROR carrying the message (its batched
+        // writes are never sent).
         error_message(response.message, &key.txid, &key.channel)
     } else {
+        // Writes the contract batched go to the peer before the result, as in the Go shim.
+        if let Err(e) = stub.finish_write_batch() {
+            let text = format!("[{}] failed send batch: {e}", short(&key.txid));
+            tracing::error!(channel = %key.channel, "{text}");
+            return error_message(text, &key.txid, &key.channel);
+        }
         ChaincodeMessage {
             r#type: Type::Completed as i32,
             payload: response.encode_to_vec(),
@@ -324,4 +364,40 @@ fn execute(
         return error_message(text, &key.txid, &key.channel);
     }
     reply
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn params(write: bool, max_write: u32, multi: bool, max_multi: u32) -> Vec<u8> {
+        ChaincodeAdditionalParams {
+            use_write_batch: write,
+            max_size_write_batch: max_write,
+            use_get_multiple_keys: multi,
+            max_size_get_multiple_keys: max_multi,
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn ready_parameters_like_the_go_shim() {
+        assert_eq!(PeerParams::from_ready(b""), PeerParams::default());
+        assert_eq!(
+            PeerParams::from_ready(&[0xff, 0xff]),
+            PeerParams::default(),
+            "undecodable: ignored"
+        );
+        let p = PeerParams::from_ready(&params(true, 1000, true, 5));
+        assert_eq!(p.write_batch, Some(1000));
+        assert_eq!(
+            p.get_multiple,
+            Some(100),
+            "sizes below 100 are raised to 100"
+        );
+        let p = PeerParams::from_ready(&params(false, 1000, true, 0));
+        assert_eq!(p.write_batch, None, "not offered");
+        assert_eq!(p.get_multiple, Some(100));
+    }
 }

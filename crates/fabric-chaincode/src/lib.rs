@@ -84,7 +84,10 @@ pub async fn run_mode(cc: Arc<dyn Chaincode>, mode: Mode) -> Result<(), RuntimeE
 /// Builds a Tokio runtime, runs [`run`], logs the outcome and returns the process exit code
 /// (failure when the peer connection is lost in normal mode). Call [`logging::init`] first.
 pub fn start(cc: Arc<dyn Chaincode>) -> std::process::ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread runs the protocol (gRPC, TLS, reply routing) and transactions run on the
+    // blocking pool. Per message that work is small, so worker threads would only add idle
+    // stacks, allocator arenas and cross-thread wake-ups (CPU and RSS on every request).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -3,17 +3,19 @@
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use fabric_protos::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
 use fabric_protos::msp::SerializedIdentity;
 use fabric_protos::peer::chaincode_message::Type;
+use fabric_protos::peer::write_record::Type as RecordType;
 use fabric_protos::peer::{
     ChaincodeEvent, ChaincodeId, ChaincodeInput, ChaincodeMessage, ChaincodeProposalPayload,
     ChaincodeSpec, DelState, GetHistoryForKey, GetQueryResult, GetState, GetStateByRange,
-    GetStateMetadata, Proposal, PutState, PutStateMetadata, QueryMetadata, QueryResponse,
-    QueryResponseMetadata, QueryResultBytes, QueryStateClose, QueryStateNext, Response,
-    SignedProposal, StateMetadata, StateMetadataResult,
+    GetStateMetadata, GetStateMultiple, GetStateMultipleResult, Proposal, PutState,
+    PutStateMetadata, QueryMetadata, QueryResponse, QueryResponseMetadata, QueryResultBytes,
+    QueryStateClose, QueryStateNext, Response, SignedProposal, StateMetadata, StateMetadataResult,
+    WriteBatchState, WriteRecord,
 };
 use fabric_protos::queryresult::{KeyModification, Kv};
 use prost::Message;
@@ -40,7 +42,11 @@ pub(crate) struct TxData {
     creator_bytes: Vec<u8>,
     creator: Option<SerializedIdentity>,
     transient: BTreeMap<String, Vec<u8>>,
-    binding: Option<Vec<u8>>,
+    /// `SignatureHeader.nonce` and `ChannelHeader.epoch`; `None` without a proposal.
+    binding_input: Option<(Vec<u8>, u64)>,
+    /// The binding, computed on first use: few transactions ask for it, and hashing the
+    /// creator's certificate is a large share of a small transaction's CPU.
+    binding: OnceLock<Vec<u8>>,
 }
 
 impl TxData {
@@ -56,7 +62,8 @@ impl TxData {
             creator_bytes: Vec::new(),
             creator: None,
             transient: BTreeMap::new(),
-            binding: None,
+            binding_input: None,
+            binding: OnceLock::new(),
         };
         if let Some(sp) = msg.proposal {
             data.read_proposal(&sp).map_err(|e| {
@@ -91,11 +98,7 @@ impl TxData {
         let payload = ChaincodeProposalPayload::decode(proposal.payload.as_slice())
             .map_err(|e| format!("failed to extract ChaincodeProposalPayload: {e}"))?;
 
-        let mut hasher = Sha256::new();
-        hasher.update(&signature_header.nonce);
-        hasher.update(&signature_header.creator);
-        hasher.update(channel_header.epoch.to_le_bytes());
-        self.binding = Some(hasher.finalize().to_vec());
+        self.binding_input = Some((signature_header.nonce, channel_header.epoch));
         self.timestamp = channel_header.timestamp;
         // The Go shim keeps the creator as bytes; we also decode it, leniently, for callers
         // that want the MSP id. Undecodable bytes leave `creator()` empty.
@@ -103,6 +106,19 @@ impl TxData {
         self.creator_bytes = signature_header.creator;
         self.transient = payload.transient_map.into_iter().collect();
         Ok(())
+    }
+
+    /// `SHA-256(nonce ‖ creator ‖ epoch as 8 little-endian bytes)`, as the Go shim derives it.
+    fn binding(&self) -> Option<&[u8]> {
+        let (nonce, epoch) = self.binding_input.as_ref()?;
+        let binding = self.binding.get_or_init(|| {
+            let mut hasher = Sha256::new();
+            hasher.update(nonce);
+            hasher.update(&self.creator_bytes);
+            hasher.update(epoch.to_le_bytes());
+            hasher.finalize().to_vec()
+        });
+        Some(binding)
     }
 }
 
@@ -128,7 +144,14 @@ pub struct ChaincodeStub {
     key: TxKey,
     data: TxData,
     event: Option<ChaincodeEvent>,
+    /// Writes held back for WRITE_BATCH_STATE while a write batch is open.
+    batch: Mutex<Option<WriteBatch>>,
 }
+
+/// The writes of an open batch, one per (collection, key, data or metadata): a later write of
+/// the same slot replaces the earlier one, as in the Go shim. Ordered, so what is sent is
+/// deterministic.
+type WriteBatch = BTreeMap<(String, String, bool), WriteRecord>;
 
 impl ChaincodeStub {
     pub(crate) fn new(conn: Arc<Conn>, key: TxKey, data: TxData) -> Self {
@@ -137,7 +160,13 @@ impl ChaincodeStub {
             key,
             data,
             event: None,
+            batch: Mutex::new(None),
         }
+    }
+
+    fn batch(&self) -> MutexGuard<'_, Option<WriteBatch>> {
+        // Every critical section is one map operation: a poisoned lock is still consistent.
+        self.batch.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn take_event(&mut self) -> Option<ChaincodeEvent> {
@@ -209,7 +238,7 @@ impl ChaincodeStub {
 
     /// `SHA-256(nonce ‖ creator ‖ epoch as 8 little-endian bytes)`; `None` without a proposal.
     pub fn binding(&self) -> Option<&[u8]> {
-        self.data.binding.as_deref()
+        self.data.binding()
     }
 
     /// The peer's MSP id (`CORE_PEER_LOCALMSPID`), when set.
@@ -316,6 +345,72 @@ impl ChaincodeStub {
     /// Deletes a key.
     pub fn del_state(&self, key: &str) -> Result<(), StubError> {
         self.del(key, "", Type::DelState)
+    }
+
+    /// Reads several keys; the values come in the order of `keys`, `None` for a missing key.
+    /// Like any read, it does not see this transaction's own writes. On a peer that offers
+    /// GET_STATE_MULTIPLE (Fabric 3.1+) this takes one round trip per batch of keys the peer
+    /// allows; otherwise one GET_STATE per key (Go's `GetMultipleStates`).
+    pub fn get_multiple_states(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>, StubError> {
+        let Some(max) = self.conn.params().get_multiple else {
+            return keys.iter().map(|k| self.get_state(k)).collect();
+        };
+        let mut values = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(max) {
+            let payload = GetStateMultiple {
+                keys: chunk.iter().map(|k| (*k).to_owned()).collect(),
+                collection: String::new(),
+            }
+            .encode_to_vec();
+            let bytes = self.call(Type::GetStateMultiple, payload)?;
+            let result = GetStateMultipleResult::decode(bytes.as_slice()).map_err(|e| {
+                StubError::BadReply(format!("undecodable GetStateMultipleResult: {e}"))
+            })?;
+            if result.values.len() != chunk.len() {
+                return Err(StubError::BadReply(format!(
+                    "GET_STATE_MULTIPLE for {} keys answered {} values",
+                    chunk.len(),
+                    result.values.len()
+                )));
+            }
+            values.extend(
+                result
+                    .values
+                    .into_iter()
+                    .map(|v| (!v.is_empty()).then_some(v)),
+            );
+        }
+        Ok(values)
+    }
+
+    /// Starts holding back writes (put, delete, purge, validation parameters) to send them in
+    /// WRITE_BATCH_STATE messages at [`finish_write_batch`](Self::finish_write_batch) or when
+    /// the transaction ends, saving a round trip per write. As in the Go shim this is an
+    /// explicit choice: a rejected write then fails the transaction at the end rather than at
+    /// the call. Does nothing on a peer that does not offer write batches (before Fabric 3.1)
+    /// or when a batch is already open.
+    pub fn start_write_batch(&self) {
+        if self.conn.params().write_batch.is_some() {
+            self.batch().get_or_insert_with(BTreeMap::new);
+        }
+    }
+
+    /// Sends the held-back writes (in as many messages as the peer's batch size needs) and
+    /// closes the batch; nothing when no batch is open.
+    pub fn finish_write_batch(&self) -> Result<(), StubError> {
+        let Some(writes) = self.batch().take() else {
+            return Ok(());
+        };
+        let max = self.conn.params().write_batch.unwrap_or(usize::MAX);
+        let mut records = writes.into_values().peekable();
+        while records.peek().is_some() {
+            let rec: Vec<WriteRecord> = records.by_ref().take(max).collect();
+            self.call(
+                Type::WriteBatchState,
+                WriteBatchState { rec }.encode_to_vec(),
+            )?;
+        }
+        Ok(())
     }
 
     /// Iterates over `[start, end)`; an empty `end` means no upper bound. Composite keys are
@@ -550,11 +645,37 @@ impl ChaincodeStub {
         Ok((!value.is_empty()).then_some(value))
     }
 
+    /// Holds the write `record` makes back when a write batch is open (`true`); otherwise
+    /// `false` and the caller sends it now.
+    fn batched(&self, record: impl FnOnce() -> WriteRecord) -> bool {
+        let mut batch = self.batch();
+        let Some(writes) = batch.as_mut() else {
+            return false;
+        };
+        let record = record();
+        let metadata = record.r#type == RecordType::PutStateMetadata as i32;
+        writes.insert(
+            (record.collection.clone(), record.key.clone(), metadata),
+            record,
+        );
+        true
+    }
+
     fn put(&self, key: &str, value: &[u8], collection: &str) -> Result<(), StubError> {
         if key.is_empty() {
             return Err(StubError::InvalidArgument(
                 "key must not be an empty string".into(),
             ));
+        }
+        let record = || WriteRecord {
+            key: key.to_owned(),
+            value: value.to_vec(),
+            collection: collection.to_owned(),
+            metadata: None,
+            r#type: RecordType::PutState as i32,
+        };
+        if self.batched(record) {
+            return Ok(());
         }
         let payload = PutState {
             key: key.to_owned(),
@@ -566,6 +687,20 @@ impl ChaincodeStub {
     }
 
     fn del(&self, key: &str, collection: &str, ty: Type) -> Result<(), StubError> {
+        let record_type = if ty == Type::PurgePrivateData {
+            RecordType::PurgePrivateData
+        } else {
+            RecordType::DelState
+        };
+        let record = || WriteRecord {
+            key: key.to_owned(),
+            collection: collection.to_owned(),
+            r#type: record_type as i32,
+            ..Default::default()
+        };
+        if self.batched(record) {
+            return Ok(());
+        }
         let payload = DelState {
             key: key.to_owned(),
             collection: collection.to_owned(),
@@ -600,13 +735,24 @@ impl ChaincodeStub {
         collection: &str,
         policy: &[u8],
     ) -> Result<(), StubError> {
+        let metadata = || StateMetadata {
+            metakey: VALIDATION_PARAMETER.to_owned(),
+            value: policy.to_vec(),
+        };
+        let record = || WriteRecord {
+            key: key.to_owned(),
+            collection: collection.to_owned(),
+            metadata: Some(metadata()),
+            r#type: RecordType::PutStateMetadata as i32,
+            ..Default::default()
+        };
+        if self.batched(record) {
+            return Ok(());
+        }
         let payload = PutStateMetadata {
             key: key.to_owned(),
             collection: collection.to_owned(),
-            metadata: Some(StateMetadata {
-                metakey: VALIDATION_PARAMETER.to_owned(),
-                value: policy.to_vec(),
-            }),
+            metadata: Some(metadata()),
         }
         .encode_to_vec();
         self.call(Type::PutStateMetadata, payload).map(drop)
@@ -831,7 +977,10 @@ mod tests {
         h.update(b"n");
         h.update(&d.creator_bytes);
         h.update(3u64.to_le_bytes());
-        assert_eq!(d.binding.unwrap(), h.finalize().to_vec());
+        assert_eq!(d.binding().unwrap(), h.finalize().as_slice());
+        let mut no_proposal = valid();
+        no_proposal.proposal = None;
+        assert_eq!(TxData::from_message(no_proposal).unwrap().binding(), None);
     }
 
     /// Every truncation and every single-byte corruption of the input and the proposal is

@@ -381,3 +381,56 @@ async fn transaction_data_events_init_and_keepalive() {
     assert_eq!(v["creator"], serde_json::Value::Null);
     caas.shutdown().await.unwrap();
 }
+
+/// Fabric 3.1: the peer offers write batches and multi-key reads in READY, and the runtime
+/// uses them when the contract asks: 250 writes (and a delete) in one WRITE_BATCH_STATE sent
+/// before COMPLETED, 250 reads in one GET_STATE_MULTIPLE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fabric_31_write_batches_and_multi_key_reads_save_round_trips() {
+    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+    let ledger = Arc::new(Ledger::default());
+    let peer = connect_caas(caas.addr, None, Arc::clone(&ledger))
+        .await
+        .unwrap();
+    let r = peer.invoke("ch", "tx1", &["batch", "b", "250"]).await;
+    assert_eq!(r.ok_payload(), "ok");
+    assert_eq!(ledger.requests.load(Ordering::SeqCst), 1, "one batch");
+    assert_eq!(ledger.state.lock().unwrap().len(), 249, "b-0 deleted again");
+    let r = peer.invoke("ch", "tx2", &["many", "b", "250"]).await;
+    assert_eq!(r.ok_payload(), "249");
+    assert_eq!(
+        ledger.requests.load(Ordering::SeqCst),
+        2,
+        "one multi-key read"
+    );
+    caas.shutdown().await.unwrap();
+}
+
+/// Before Fabric 3.1 (READY without parameters) the same contract makes one request per write
+/// and per key, as the Go shim does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_ready_parameters_every_write_and_read_is_its_own_request() {
+    use tokio_stream::StreamExt;
+    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+    let ledger = Arc::new(Ledger::default());
+    let (out, mut inbound) = common::peer::open_caas(caas.addr, None).await.unwrap();
+    let register = inbound.next().await.unwrap().unwrap();
+    assert_eq!(register.r#type, Type::Register as i32);
+    out.send(msg(Type::Registered, vec![], "", ""))
+        .await
+        .unwrap();
+    out.send(msg(Type::Ready, vec![], "", "")).await.unwrap();
+    let peer = common::peer::PeerConn::wrap("testcc".into(), inbound, out, Arc::clone(&ledger));
+    let r = peer.invoke("ch", "tx1", &["batch", "b", "3"]).await;
+    assert_eq!(r.ok_payload(), "ok");
+    assert_eq!(
+        ledger.requests.load(Ordering::SeqCst),
+        4,
+        "3 PUT_STATE + 1 DEL_STATE"
+    );
+    assert_eq!(ledger.state.lock().unwrap().len(), 2);
+    let r = peer.invoke("ch", "tx2", &["many", "b", "3"]).await;
+    assert_eq!(r.ok_payload(), "2");
+    assert_eq!(ledger.requests.load(Ordering::SeqCst), 7, "3 GET_STATE");
+    caas.shutdown().await.unwrap();
+}

@@ -32,10 +32,38 @@ class KV {
             await stub.putState(key, Buffer.from(value));
             return shim.success(Buffer.from(String(old ? old.length : 0)));
         }
+        case 'Range': {
+            // One GET_STATE_BY_RANGE over [key, value), its values as a JSON list: the ledger
+            // traffic of the registry's list queries (devpeer's hot_path benchmark).
+            const iter = await stub.getStateByRange(key, value);
+            const values = [];
+            for (let r = await iter.next(); !r.done; r = await iter.next()) {
+                values.push(r.value.value.toString('utf8'));
+            }
+            await iter.close();
+            return shim.success(Buffer.from(JSON.stringify(values)));
+        }
         default:
             return shim.error(`unknown function ${fcn}`);
         }
     }
 }
 
-shim.start(new KV());
+// Chaincode-as-a-service when started with the variables our runtime reads (devpeer's
+// hot_path benchmark): CHAINCODE_SERVER_ADDRESS, CHAINCODE_PKG_ID, and TLS from
+// CHAINCODE_TLS_KEY / CHAINCODE_TLS_CERT / CHAINCODE_CLIENT_CA_CERT (PEM files).
+if (process.env.CHAINCODE_SERVER_ADDRESS) {
+    const fs = require('fs');
+    const env = process.env;
+    const opts = { ccid: env.CHAINCODE_PKG_ID, address: env.CHAINCODE_SERVER_ADDRESS };
+    if (env.CHAINCODE_TLS_KEY) {
+        opts.tlsProps = {
+            key: fs.readFileSync(env.CHAINCODE_TLS_KEY),
+            cert: fs.readFileSync(env.CHAINCODE_TLS_CERT),
+            clientCACerts: env.CHAINCODE_CLIENT_CA_CERT ? fs.readFileSync(env.CHAINCODE_CLIENT_CA_CERT) : undefined,
+        };
+    }
+    shim.server(new KV(), opts).start();
+} else {
+    shim.start(new KV());
+}

@@ -12,8 +12,9 @@ use fabric_protos::peer::chaincode_server::{Chaincode as ConnectService, Chainco
 use fabric_protos::peer::ChaincodeMessage;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::chaincode::Chaincode;
@@ -27,6 +28,9 @@ use crate::transport::tls::{check_certificates_pem, normalize_private_key_pem};
 /// Go's `ChaincodeServer` defaults.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+/// TCP keepalive idle time of accepted connections: Go's `net.Listen` default, which the Go
+/// `ChaincodeServer` inherits.
+const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
 /// How long shutdown waits for connections to drain after every stream was ended.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -102,10 +106,10 @@ pub async fn serve(
         },
         stop: stop.clone(),
     };
+    // TCP options belong on the incoming stream (see `incoming`); the builder's are ignored.
     let mut builder = Server::builder()
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
-        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
-        .tcp_nodelay(true);
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT));
     match &cfg.tls {
         Some(tls) => {
             let key = normalize_private_key_pem(&tls.key_pem)
@@ -134,10 +138,9 @@ pub async fn serve(
             .max_encoding_message_size(MAX_MESSAGE_SIZE),
     );
     let mut drain_stop = stop.clone();
-    let serving =
-        router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-            stopped(&mut drain_stop).await;
-        });
+    let serving = router.serve_with_incoming_shutdown(incoming(listener), async move {
+        stopped(&mut drain_stop).await;
+    });
     tokio::pin!(serving);
     let _serving = crate::operations::serving();
     tokio::select! {
@@ -151,5 +154,35 @@ pub async fn serve(
             tracing::warn!("connections did not close within {DRAIN_TIMEOUT:?}; stopping anyway");
             Ok(())
         }
+    }
+}
+
+/// The accepted connections, with the socket options set on each one. tonic's
+/// `serve_with_incoming*` ignores the builder's `tcp_nodelay`/`tcp_keepalive`, so they are set
+/// here: without `TCP_NODELAY` every small reply waits for Nagle's algorithm and the peer's
+/// delayed ACK (tens of milliseconds per request at one request in flight).
+fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .with_keepalive(Some(TCP_KEEPALIVE))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Reads the options back from a connection the real listener accepted.
+    #[tokio::test]
+    async fn accepted_connections_have_nodelay_and_keepalive() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut accepted = incoming(listener);
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let stream = accepted.next().await.unwrap().unwrap();
+        assert!(stream.nodelay().unwrap(), "TCP_NODELAY not set");
+        let sock = socket2::SockRef::from(&stream);
+        assert!(sock.keepalive().unwrap(), "SO_KEEPALIVE not set");
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), TCP_KEEPALIVE);
     }
 }

@@ -106,6 +106,25 @@ impl Chaincode for TestCc {
                 .get_state(&arg(0))?
                 .unwrap_or_else(|| b"<none>".to_vec())),
             "del" => stub.del_state(&arg(0)).map(|_| b"ok".to_vec()),
+            // Writes `n` keys PREFIX-i in one write batch and deletes PREFIX-0 again.
+            "batch" => {
+                let n: usize = arg(1).parse().unwrap();
+                stub.start_write_batch();
+                for i in 0..n {
+                    stub.put_state(&format!("{}-{i}", arg(0)), b"batched")?;
+                }
+                stub.del_state(&format!("{}-0", arg(0)))?;
+                Ok(b"ok".to_vec())
+            }
+            // Reads keys PREFIX-0 .. PREFIX-(n-1) at once; answers the number found.
+            "many" => {
+                let n: usize = arg(1).parse().unwrap();
+                let keys: Vec<String> = (0..n).map(|i| format!("{}-{i}", arg(0))).collect();
+                let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+                let values = stub.get_multiple_states(&refs)?;
+                assert_eq!(values.len(), n);
+                Ok(values.iter().flatten().count().to_string().into_bytes())
+            }
             "work" => {
                 let n: usize = arg(1).parse().unwrap();
                 for i in 0..n {

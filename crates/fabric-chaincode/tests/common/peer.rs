@@ -18,11 +18,15 @@ use fabric_chaincode::fabric_protos::peer::chaincode_message::Type;
 use fabric_chaincode::fabric_protos::peer::chaincode_support_server::{
     ChaincodeSupport, ChaincodeSupportServer,
 };
+use fabric_chaincode::fabric_protos::peer::write_record::Type as RecordType;
 use fabric_chaincode::fabric_protos::peer::{
     ChaincodeAdditionalParams, ChaincodeId, ChaincodeInput, ChaincodeMessage,
     ChaincodeProposalPayload, ChaincodeSpec, DelState, GetHistoryForKey, GetState, GetStateByRange,
     Proposal, PutState, QueryMetadata, QueryResponse, QueryResponseMetadata, QueryResultBytes,
     QueryStateClose, QueryStateNext, Response, SignedProposal,
+};
+use fabric_chaincode::fabric_protos::peer::{
+    GetStateMultiple, GetStateMultipleResult, WriteBatchState,
 };
 use fabric_chaincode::fabric_protos::queryresult::{KeyModification, Kv};
 use fabric_chaincode::MAX_MESSAGE_SIZE;
@@ -369,6 +373,35 @@ impl PeerConn {
                     m.remove(&p.key);
                 } else {
                     m.insert(p.key, p.value);
+                }
+                Ok(vec![])
+            }
+            Type::GetStateMultiple => {
+                let g =
+                    GetStateMultiple::decode(req.payload.as_slice()).map_err(|e| e.to_string())?;
+                let state = l.state.lock().unwrap();
+                let values = g
+                    .keys
+                    .iter()
+                    .map(|k| state.get(k).cloned().unwrap_or_default())
+                    .collect();
+                Ok(GetStateMultipleResult { values }.encode_to_vec())
+            }
+            Type::WriteBatchState => {
+                // Public PUT_STATE / DEL_STATE records (what the tests batch).
+                let b =
+                    WriteBatchState::decode(req.payload.as_slice()).map_err(|e| e.to_string())?;
+                let mut state = l.state.lock().unwrap();
+                for r in b.rec {
+                    match RecordType::try_from(r.r#type) {
+                        Ok(RecordType::PutState) if !r.value.is_empty() => {
+                            state.insert(r.key, r.value);
+                        }
+                        Ok(RecordType::PutState | RecordType::DelState) => {
+                            state.remove(&r.key);
+                        }
+                        _ => return Err(format!("unsupported write record type {}", r.r#type)),
+                    }
                 }
                 Ok(vec![])
             }
