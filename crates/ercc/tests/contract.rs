@@ -280,6 +280,7 @@ async fn start() -> (TestPeer, oneshot::Sender<()>) {
     let verifier = PolicyVerifier::new(TestPki::shared().policy().unwrap());
     let active = ercc::active_policy::ActivePolicy {
         attestation: verifier.policy().clone(),
+        registry: ercc::registry_policy::RegistryPolicy::default(),
     };
     let contract = ercc::contract::RegistryContract::new(ercc::Registry::new(verifier));
     let policy = ercc::active_policy::PolicyContract::new(active);
@@ -482,6 +483,7 @@ async fn query_active_policy_returns_the_settings_and_their_digest() {
     let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
     let expected = ercc::active_policy::ActivePolicy {
         attestation: TestPki::shared().policy().unwrap(),
+        registry: ercc::registry_policy::RegistryPolicy::default(),
     };
     assert_eq!(v["policy"], expected.settings());
     assert_eq!(v["sha256"], expected.sha256_hex());
