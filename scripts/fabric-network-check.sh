@@ -20,7 +20,12 @@
 #   BASE_PORT    first of the loopback ports used (default 17050; 20 ports from there)
 #
 # It prints each step and ends with "network check passed", or stops at the first failure
-# with the peer's log tail. Everything runs as the current user under one temporary folder.
+# with the tails of the orderer's, peers' and CaaS servers' logs. Everything runs as the current
+# user under one temporary folder, every listener on 127.0.0.1.
+#
+# Binaries built from Fabric's source instead of a release tarball: point FABRIC_CFG at the
+# source tree's sampleconfig/ and CCAAS_BUILDER at a folder holding ccaas_builder's
+# bin/{detect,build,release}.
 set -euo pipefail
 
 say() { printf '\n== %s\n' "$*"; }
@@ -47,16 +52,32 @@ if [ ! -x "$ERCC" ]; then
     (cd "$repo" && cargo build --release -p ercc)
 fi
 export PATH="$FABRIC_BIN:$PATH"
+peer version | sed -n 's/^ *\(Version\|Commit SHA\): */fabric peer \1: /p'
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ercc-network.XXXXXX")
 pids=()
 cleanup() {
+    local rc=$? pid alive i
+    # Every failure (a failed command or `fail`) ends here with rc != 0: show the logs' tails.
+    if [ "$rc" -ne 0 ]; then
+        for f in "$work"/*.log; do
+            [ -f "$f" ] || continue
+            echo "--- tail of $f"; tail -n 30 "$f"
+        done >&2
+    fi
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || :; done
-    wait 2>/dev/null || :
+    # Bounded: 15 s for everything started here to stop (a peer stops its chaincodes first).
+    for i in $(seq 15); do
+        alive=
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ -n "$alive" ] || break
+        sleep 1
+    done
+    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || :; done
     if [ "${KEEP:-}" = 1 ]; then echo "network folder kept: $work"; else rm -rf "$work"; fi
+    exit "$rc"
 }
 trap cleanup EXIT
-trap 'for f in "$work"/*.log; do echo "--- tail of $f"; tail -n 30 "$f"; done >&2' ERR
 
 port() { echo $((BASE_PORT + $1)); }
 orderer_port=$(port 0) orderer_admin=$(port 3) orderer_ops=$(port 4)
@@ -290,7 +311,7 @@ check_registry() { # MODE
         -n ercc -c '{"Args":["registerEnclave","bm90IGNyZWRlbnRpYWxz"]}' --waitForEvent 2>&1); then
         fail "$1: registerEnclave accepted garbage credentials: $out"
     fi
-    echo "$1: registerEnclave of garbage refused by both endorsers: ${out##*message:}"
+    echo "$1: registerEnclave of garbage refused at endorsement: ${out##*message:}"
 }
 
 say "normal mode: ercc package normal, installed through fpc-c"
