@@ -305,13 +305,37 @@ check_registry() { # MODE
             -c '{"Args":["queryChaincodeEncryptionKey","mycc"]}' 2>&1); then
             fail "$1: queryChaincodeEncryptionKey succeeded with nothing registered: $out"
         fi
+        case $out in
+            *"no enclave registered"*) ;;
+            *) fail "$1: queryChaincodeEncryptionKey on peer0.org$n failed, but not with the registry's refusal: $out" ;;
+        esac
         echo "$1, peer0.org$n: queryChaincodeEncryptionKey refused as expected: ${out##*message:}"
     done
+    # Each endorser on its own (a query is an endorsement without ordering): the registry itself
+    # must refuse, not the endorsement policy or the network.
+    local garbage='{"Args":["registerEnclave","bm90IGNyZWRlbnRpYWxz"]}'
+    for n in 1 2; do
+        if out=$(as_admin "$n" peer chaincode query -C "$channel" -n ercc -c "$garbage" 2>&1); then
+            fail "$1: peer0.org$n endorsed registerEnclave of garbage credentials: $out"
+        fi
+        case $out in
+            *"invalid credential"*) ;;
+            *) fail "$1: registerEnclave of garbage on peer0.org$n failed, but not with the registry's refusal: $out" ;;
+        esac
+        out="invalid credential${out#*invalid credential}"
+        out=${out%%$'\n'*}
+        echo "$1, peer0.org$n: registerEnclave of garbage refused: ${out%\"}"
+    done
+    # And as a transaction sent to both endorsers and the orderer.
     if out=$(as_admin 1 peer chaincode invoke "${orderer_flags[@]}" "${both_peers[@]}" -C "$channel" \
-        -n ercc -c '{"Args":["registerEnclave","bm90IGNyZWRlbnRpYWxz"]}' --waitForEvent 2>&1); then
+        -n ercc -c "$garbage" --waitForEvent 2>&1); then
         fail "$1: registerEnclave accepted garbage credentials: $out"
     fi
-    echo "$1: registerEnclave of garbage refused at endorsement: ${out##*message:}"
+    case $out in
+        *"invalid credential"*) ;;
+        *) fail "$1: invoke of registerEnclave failed, but not with the registry's refusal: $out" ;;
+    esac
+    echo "$1: invoke of registerEnclave with garbage refused at endorsement"
 }
 
 say "normal mode: ercc package normal, installed through fpc-c"
