@@ -20,7 +20,12 @@
 #   BASE_PORT    first of the loopback ports used (default 17050; 20 ports from there)
 #
 # It prints each step and ends with "network check passed", or stops at the first failure
-# with the peer's log tail. Everything runs as the current user under one temporary folder.
+# with the tails of the orderer's, peers' and CaaS servers' logs. Everything runs as the current
+# user under one temporary folder, every listener on 127.0.0.1.
+#
+# Binaries built from Fabric's source instead of a release tarball: point FABRIC_CFG at the
+# source tree's sampleconfig/ and CCAAS_BUILDER at a folder holding ccaas_builder's
+# bin/{detect,build,release}.
 set -euo pipefail
 
 say() { printf '\n== %s\n' "$*"; }
@@ -47,16 +52,32 @@ if [ ! -x "$ERCC" ]; then
     (cd "$repo" && cargo build --release -p ercc)
 fi
 export PATH="$FABRIC_BIN:$PATH"
+peer version | sed -n 's/^ *\(Version\|Commit SHA\): */fabric peer \1: /p'
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ercc-network.XXXXXX")
 pids=()
 cleanup() {
+    local rc=$? pid alive i
+    # Every failure (a failed command or `fail`) ends here with rc != 0: show the logs' tails.
+    if [ "$rc" -ne 0 ]; then
+        for f in "$work"/*.log; do
+            [ -f "$f" ] || continue
+            echo "--- tail of $f"; tail -n 30 "$f"
+        done >&2
+    fi
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || :; done
-    wait 2>/dev/null || :
+    # Bounded: 15 s for everything started here to stop (a peer stops its chaincodes first).
+    for i in $(seq 15); do
+        alive=
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ -n "$alive" ] || break
+        sleep 1
+    done
+    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || :; done
     if [ "${KEEP:-}" = 1 ]; then echo "network folder kept: $work"; else rm -rf "$work"; fi
+    exit "$rc"
 }
 trap cleanup EXIT
-trap 'for f in "$work"/*.log; do echo "--- tail of $f"; tail -n 30 "$f"; done >&2' ERR
 
 port() { echo $((BASE_PORT + $1)); }
 orderer_port=$(port 0) orderer_admin=$(port 3) orderer_ops=$(port 4)
@@ -284,19 +305,48 @@ check_registry() { # MODE
             -c '{"Args":["queryChaincodeEncryptionKey","mycc"]}' 2>&1); then
             fail "$1: queryChaincodeEncryptionKey succeeded with nothing registered: $out"
         fi
+        case $out in
+            *"no enclave registered"*) ;;
+            *) fail "$1: queryChaincodeEncryptionKey on peer0.org$n failed, but not with the registry's refusal: $out" ;;
+        esac
         echo "$1, peer0.org$n: queryChaincodeEncryptionKey refused as expected: ${out##*message:}"
     done
+    # Each endorser on its own (a query is an endorsement without ordering): the registry itself
+    # must refuse, not the endorsement policy or the network.
+    local garbage='{"Args":["registerEnclave","bm90IGNyZWRlbnRpYWxz"]}'
+    for n in 1 2; do
+        if out=$(as_admin "$n" peer chaincode query -C "$channel" -n ercc -c "$garbage" 2>&1); then
+            fail "$1: peer0.org$n endorsed registerEnclave of garbage credentials: $out"
+        fi
+        case $out in
+            *"invalid credential"*) ;;
+            *) fail "$1: registerEnclave of garbage on peer0.org$n failed, but not with the registry's refusal: $out" ;;
+        esac
+        out="invalid credential${out#*invalid credential}"
+        out=${out%%$'\n'*}
+        echo "$1, peer0.org$n: registerEnclave of garbage refused: ${out%\"}"
+    done
+    # And as a transaction sent to both endorsers and the orderer.
     if out=$(as_admin 1 peer chaincode invoke "${orderer_flags[@]}" "${both_peers[@]}" -C "$channel" \
-        -n ercc -c '{"Args":["registerEnclave","bm90IGNyZWRlbnRpYWxz"]}' --waitForEvent 2>&1); then
+        -n ercc -c "$garbage" --waitForEvent 2>&1); then
         fail "$1: registerEnclave accepted garbage credentials: $out"
     fi
-    echo "$1: registerEnclave of garbage refused by both endorsers: ${out##*message:}"
+    case $out in
+        *"invalid credential"*) ;;
+        *) fail "$1: invoke of registerEnclave failed, but not with the registry's refusal: $out" ;;
+    esac
+    echo "$1: invoke of registerEnclave with garbage refused at endorsement"
 }
 
 say "normal mode: ercc package normal, installed through fpc-c"
 normal_id=$("$ERCC" package normal --label ercc_1 --out "$work/ercc.tar.gz" --binary "$ERCC")
 deploy "$work/ercc.tar.gz" "$normal_id" 1
 check_registry "normal mode"
+for n in 1 2; do
+    # In normal mode the registry is a child of fpc-c's run: its log lines are in the peer's log.
+    grep "chaincode.externalbuilder.fpc-c" "$work/peer$n.log" | grep -q "chaincode registered with the peer" ||
+        fail "peer0.org$n's log shows no registry launched by fpc-c's run"
+done
 
 say "chaincode-as-a-service through Fabric's ccaas_builder (sequence 2)"
 caas_id=$("$ERCC" package caas --label ercc_caas_1 --out "$work/ercc-caas.tar.gz" \
@@ -310,7 +360,9 @@ done
 deploy "$work/ercc-caas.tar.gz" "$caas_id" 2
 check_registry "CaaS"
 for n in 1 2; do
-    [ -s "$work/ercc-caas-$n.log" ] || fail "the CaaS server of org$n logged nothing: did peer0.org$n dial it?"
+    # The server logs its start-up on its own; only a registration means the peer dialled it.
+    grep -q "chaincode registered with the peer" "$work/ercc-caas-$n.log" ||
+        fail "the CaaS server of org$n never registered with a peer: did peer0.org$n dial it?"
 done
 
 say "network check passed (normal mode via fpc-c, CaaS via ccaas_builder, two organisations)"
