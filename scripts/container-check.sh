@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the CaaS server image from the repository's Containerfile and starts it: a static ercc,
-# FROM scratch, nothing pulled from any registry. Checks that the container serves (a TCP
+# FROM scratch, nothing pulled from any registry, built without the operator tools (the
+# `tools` feature). Checks that the container serves (a TCP
 # connection to its port is accepted and it logs that it listens) and that it refuses to start
 # without a package id, with the registry's own message. Not part of CI (it needs a container
 # engine that can run here); run it by hand:
@@ -29,8 +30,9 @@ binary=target/$target/release/ercc
 fail() { printf 'container check FAILED: %s\n' "$*" >&2; exit 1; }
 command -v "$ENGINE" >/dev/null || fail "$ENGINE is not installed"
 
-echo "== static ercc ($binary)"
-(cd "$repo" && RUSTFLAGS='-C target-feature=+crt-static' cargo build --release -p ercc --target "$target")
+echo "== static chaincode-only ercc ($binary)"
+(cd "$repo" && RUSTFLAGS='-C target-feature=+crt-static' \
+    cargo build --release -p ercc --no-default-features --target "$target")
 file "$repo/$binary" 2>/dev/null | grep -q "statically linked\|static-pie" ||
     ldd "$repo/$binary" 2>&1 | grep -q "not a dynamic executable\|statically linked" ||
     fail "$binary is not statically linked"
@@ -50,6 +52,15 @@ fi
 case $out in
     *CHAINCODE_PKG_ID*CHAINCODE_SERVER_ADDRESS*) echo "refused: $out" ;;
     *) fail "unexpected refusal: $out" ;;
+esac
+
+echo "== holds no operator tools"
+if out=$("${engine[@]}" run --rm "${run_flags[@]}" --network host "$image" inspect 2>&1); then
+    fail "the image ran 'ercc inspect': $out"
+fi
+case $out in
+    *"built without the \`tools\` feature"*) echo "refused: $out" ;;
+    *) fail "unexpected answer to 'ercc inspect': $out" ;;
 esac
 
 echo "== serves on 127.0.0.1:$PORT"

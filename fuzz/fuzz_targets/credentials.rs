@@ -3,5 +3,7 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    ercc::fuzzing::credentials(data);
+    ercc_registry::fuzzing::credentials_and(data, |text| {
+        let _ = ercc::inspect::inspect_credentials(text);
+    });
 });

@@ -4,5 +4,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    ercc::fuzzing::put_key_export(data);
+    ercc_registry::fuzzing::put_key_export(data);
 });

@@ -4,5 +4,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    ercc::fuzzing::register_cc_keys(data);
+    ercc_registry::fuzzing::register_cc_keys(data);
 });

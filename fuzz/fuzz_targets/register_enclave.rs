@@ -3,5 +3,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    ercc::fuzzing::register_enclave(data);
+    ercc_registry::fuzzing::register_enclave(data);
 });

@@ -1,36 +1,23 @@
-//! The FPC enclave registry (ERCC): the registry contract logic, the FPC wire messages
-//! it handles, and its ledger abstraction. The `ercc` binary wraps this library as a
-//! Fabric chaincode plus operator subcommands (`inspect`, `verify`, `package`, ...).
-//!
-//! Layout: [`proto`] (messages) → [`credentials`] (parsing, size limit, enclave id) →
-//! [`registry`] (the functions, over a [`ledger::Ledger`], verifying evidence through a
-//! [`registry::EvidenceVerifier`], in production [`policy_verifier::PolicyVerifier`]),
-//! with [`keys`] for the composite-key layout, and [`contract`] putting it on the
-//! `fabric-chaincode` runtime. Key distribution: [`keydist`] (its messages) →
-//! [`key_registry`] (`registerCCKeys`, `putKeyExport`, `getKeyExport`); the registry's
-//! own rules (several enclaves per chaincode) are [`registry_policy`].
+//! The `ercc` binary's operator tools (feature `tools`, on by default): `inspect`, `verify`,
+//! `package`, `convert` and `mock-enclave`, on top of the registry contract in
+//! [`ercc_registry`]. Without the feature this library is empty and the binary runs only the
+//! chaincode.
 
-pub mod active_policy;
+// The registry modules the tools use, under the names they had when they lived here.
+#[cfg(feature = "tools")]
+use ercc_registry::{credentials, keydist, lifecycle, policy_verifier, proto, registry};
+
+#[cfg(feature = "tools")]
 pub mod cli_input;
+#[cfg(feature = "tools")]
 pub mod cli_output;
-pub mod contract;
+#[cfg(feature = "tools")]
 pub mod convert;
-pub mod credentials;
-pub mod fuzzing;
+#[cfg(feature = "tools")]
 pub mod inspect;
-pub mod key_registry;
-pub mod keydist;
-pub mod keys;
-pub mod ledger;
-pub mod lifecycle;
-pub mod metrics;
+#[cfg(feature = "tools")]
 pub mod mock_enclave;
+#[cfg(feature = "tools")]
 pub mod package;
-pub mod policy_verifier;
-pub mod proto;
-pub mod registry;
-pub mod registry_policy;
+#[cfg(feature = "tools")]
 pub mod verify;
-
-pub use ledger::{Ledger, LedgerError, MemLedger};
-pub use registry::{CheckedCredentials, EvidenceVerifier, Registry, RegistryError};

@@ -1,6 +1,8 @@
 //! The `ercc` binary: the FPC enclave registry chaincode (no subcommand) and its
 //! operator subcommands.
 
+#[cfg(not(feature = "tools"))]
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +42,7 @@ struct Cli {
     command: Option<Command>,
 }
 
+#[cfg(feature = "tools")]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Decode base64 credentials into readable JSON.
@@ -54,20 +57,20 @@ enum Command {
     MockEnclave(ercc::mock_enclave::MockEnclaveArgs),
 }
 
+/// A chaincode-only build (no `tools` feature): any subcommand is refused by name.
+#[cfg(not(feature = "tools"))]
+#[derive(Debug, Subcommand)]
+enum Command {
+    #[command(external_subcommand)]
+    Missing(Vec<OsString>),
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse_from(normalize_go_flags(std::env::args_os()));
     let result = match cli.command {
-        Some(Command::Inspect(args)) => ercc::inspect::run(args).map_err(|e| (e.to_string(), 1)),
-        Some(Command::Verify(args)) => {
-            ercc::verify::run(args).map_err(|e| (e.to_string(), e.exit_code()))
-        }
-        Some(Command::Package(args)) => ercc::package::run(args).map_err(|e| (e.to_string(), 1)),
-        Some(Command::Convert(args)) => ercc::convert::run(args).map_err(|e| (e.to_string(), 1)),
-        Some(Command::MockEnclave(args)) => {
-            ercc::mock_enclave::run(args).map_err(|e| (e.to_string(), 1))
-        }
         // The runtime reads `-peer.address` and the environment itself.
-        None => return ercc::contract::run_chaincode(),
+        None => return ercc_registry::contract::run_chaincode(),
+        Some(command) => run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -80,6 +83,37 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// Runs an operator subcommand; `Err` carries the message and the exit status.
+#[cfg(feature = "tools")]
+fn run(command: Command) -> Result<(), (String, u8)> {
+    match command {
+        Command::Inspect(args) => ercc::inspect::run(args).map_err(|e| (e.to_string(), 1)),
+        Command::Verify(args) => {
+            ercc::verify::run(args).map_err(|e| (e.to_string(), e.exit_code()))
+        }
+        Command::Package(args) => ercc::package::run(args).map_err(|e| (e.to_string(), 1)),
+        Command::Convert(args) => ercc::convert::run(args).map_err(|e| (e.to_string(), 1)),
+        Command::MockEnclave(args) => ercc::mock_enclave::run(args).map_err(|e| (e.to_string(), 1)),
+    }
+}
+
+/// A chaincode-only build refuses every subcommand with a usage error naming the feature.
+#[cfg(not(feature = "tools"))]
+fn run(command: Command) -> Result<(), (String, u8)> {
+    let Command::Missing(args) = command;
+    let name = args
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Err((
+        format!(
+            "'{name}' is an operator tool: this ercc was built without the `tools` feature \
+             and runs only the chaincode"
+        ),
+        2,
+    ))
 }
 
 /// The peer starts chaincode with Go-style `-peer.address=h:p`; clap wants `--`.

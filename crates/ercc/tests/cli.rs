@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use enclave_attestation::test_pki::{evidence_from_parts, ReportSpec, TestPki};
 use enclave_attestation::UnixTime;
-use ercc::proto::{AttestedData, CcParameters, Credentials, HostParameters};
+use ercc_registry::proto::{AttestedData, CcParameters, Credentials, HostParameters};
 use prost::Message;
 
 const TIME: &str = "2025-06-15T16:00:00Z";
@@ -58,7 +58,7 @@ fn credentials(evidence: Vec<u8>) -> String {
     };
     let c = Credentials {
         serialized_attested_data: Some(prost_types::Any {
-            type_url: ercc::proto::ATTESTED_DATA_TYPE_URL.into(),
+            type_url: ercc_registry::proto::ATTESTED_DATA_TYPE_URL.into(),
             value: statement,
         }),
         attestation: vec![],
@@ -107,7 +107,10 @@ fn inspect_reads_stdin_and_prints_json() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["attested_data"]["cc_params"]["chaincode_id"], "mycc");
     assert_eq!(v["attested_data"]["cc_params"]["sequence"], 2);
-    assert_eq!(v["enclave_id"], ercc::credentials::enclave_id(b"vk"));
+    assert_eq!(
+        v["enclave_id"],
+        ercc_registry::credentials::enclave_id(b"vk")
+    );
     assert_eq!(v["evidence"]["attestation_type"], "epid-linkable");
     assert_eq!(v["evidence"]["quote"]["mrenclave"], hex::encode(MRENCLAVE));
 }
@@ -386,9 +389,13 @@ fn inspect_and_verify_understand_dcap_evidence() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("evidence verification failed: "));
 }
 
-fn register(registry: &ercc::Registry, ledger: &mut ercc::MemLedger, creds: &str) {
+fn register(
+    registry: &ercc_registry::Registry,
+    ledger: &mut ercc_registry::MemLedger,
+    creds: &str,
+) {
     let result = registry.register_enclave(ledger, creds);
-    ercc::metrics::registration(creds, &result);
+    ercc_registry::metrics::registration(creds, &result);
 }
 
 fn metric(samples: &[prometheus_parse::Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
@@ -405,9 +412,9 @@ fn metric(samples: &[prometheus_parse::Sample], name: &str, labels: &[(&str, &st
 /// Registrations and rejections by evidence type and reason, verification duration by outcome.
 #[test]
 fn registry_metrics_are_scraped_from_the_operations_endpoint() {
-    use ercc::policy_verifier::PolicyVerifier;
+    use ercc_registry::policy_verifier::PolicyVerifier;
     assert!(fabric_chaincode::operations::enable(Some("127.0.0.1:0".into())).unwrap());
-    ercc::metrics::register();
+    ercc_registry::metrics::register();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -415,16 +422,17 @@ fn registry_metrics_are_scraped_from_the_operations_endpoint() {
     let port = listener.local_addr().unwrap().port();
     rt.spawn(fabric_chaincode::operations::serve(listener));
 
-    let registry = ercc::Registry::new(PolicyVerifier::new(TestPki::shared().policy().unwrap()));
+    let registry =
+        ercc_registry::Registry::new(PolicyVerifier::new(TestPki::shared().policy().unwrap()));
     let creds = credentials(vec![]);
     let evidence = Credentials::decode(STANDARD.decode(&creds).unwrap().as_slice())
         .unwrap()
         .evidence;
-    let kind = ercc::metrics::evidence_type(&evidence);
+    let kind = ercc_registry::metrics::evidence_type(&evidence);
     assert_eq!(kind, "epid-linkable");
-    let mut elsewhere = ercc::MemLedger::new("otherchannel", TIME_UNIX, "Org1MSP");
+    let mut elsewhere = ercc_registry::MemLedger::new("otherchannel", TIME_UNIX, "Org1MSP");
     register(&registry, &mut elsewhere, &creds); // wrong channel
-    let mut ledger = ercc::MemLedger::new("mychannel", TIME_UNIX, "Org1MSP");
+    let mut ledger = ercc_registry::MemLedger::new("mychannel", TIME_UNIX, "Org1MSP");
     ledger.define_chaincode("mycc", &hex::encode(MRENCLAVE), 2);
     register(&registry, &mut ledger, &creds); // registered
     register(&registry, &mut ledger, &creds); // already registered

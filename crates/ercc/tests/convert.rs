@@ -13,7 +13,7 @@ use base64::Engine as _;
 use enclave_attestation::dcap::test_pki::{QuoteParams, TestPki};
 use enclave_attestation::dcap::{self, Collateral, DcapEvidence};
 use ercc::convert::{run, ConvertArgs, ConvertError};
-use ercc::proto::Credentials;
+use ercc_registry::proto::Credentials;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use prost::Message as _;
 

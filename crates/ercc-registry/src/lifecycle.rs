@@ -589,7 +589,7 @@ pub(crate) struct Admission {
 }
 
 /// The appraisal record of a registration accepted at `now` (also what `ercc verify` shows).
-pub(crate) fn new_record(checked: &CheckedCredentials, now: i64) -> AppraisalRecord {
+pub fn new_record(checked: &CheckedCredentials, now: i64) -> AppraisalRecord {
     let cc = checked.attested_data.cc_params.clone().unwrap_or_default();
     let j = &checked.judgement;
     AppraisalRecord {

@@ -11,8 +11,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use enclave_attestation::test_pki::{evidence_from_parts, ReportSpec, TestPki};
 use enclave_attestation::UnixTime;
-use ercc::policy_verifier::PolicyVerifier;
-use ercc::proto::{AttestedData, CcParameters, Credentials, HostParameters};
+use ercc_registry::policy_verifier::PolicyVerifier;
+use ercc_registry::proto::{AttestedData, CcParameters, Credentials, HostParameters};
 use fabric_chaincode::contract::ContractChaincode;
 use fabric_chaincode::fabric_protos::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
 use fabric_chaincode::fabric_protos::lifecycle::{
@@ -267,7 +267,7 @@ fn credentials(cc: &str, vk: &[u8], msp: &str, other_statement: Option<&[u8]>) -
     let evidence = evidence_from_parts(spec.evidence_type(), &report, &signature, &pki.chain_pem());
     let c = Credentials {
         serialized_attested_data: Some(prost_types::Any {
-            type_url: ercc::proto::ATTESTED_DATA_TYPE_URL.into(),
+            type_url: ercc_registry::proto::ATTESTED_DATA_TYPE_URL.into(),
             value: statement,
         }),
         attestation: vec![],
@@ -278,12 +278,13 @@ fn credentials(cc: &str, vk: &[u8], msp: &str, other_statement: Option<&[u8]>) -
 
 async fn start() -> (TestPeer, oneshot::Sender<()>) {
     let verifier = PolicyVerifier::new(TestPki::shared().policy().unwrap());
-    let active = ercc::active_policy::ActivePolicy {
+    let active = ercc_registry::active_policy::ActivePolicy {
         attestation: verifier.policy().clone(),
-        registry: ercc::registry_policy::RegistryPolicy::default(),
+        registry: ercc_registry::registry_policy::RegistryPolicy::default(),
     };
-    let contract = ercc::contract::RegistryContract::new(ercc::Registry::new(verifier));
-    let policy = ercc::active_policy::PolicyContract::new(active);
+    let contract =
+        ercc_registry::contract::RegistryContract::new(ercc_registry::Registry::new(verifier));
+    let policy = ercc_registry::active_policy::PolicyContract::new(active);
     let cc = Arc::new(ContractChaincode::new(vec![
         Arc::new(contract),
         Arc::new(policy),
@@ -333,7 +334,7 @@ fn rejected(o: &Outcome) -> &str {
 async fn register_and_query_through_the_runtime() {
     let (mut peer, _stop) = start().await;
     let creds = credentials("mycc", b"vk-1", "Org1MSP", None);
-    let enclave_id = ercc::credentials::enclave_id(b"vk-1");
+    let enclave_id = ercc_registry::credentials::enclave_id(b"vk-1");
 
     // Nothing registered yet.
     let o = peer
@@ -481,9 +482,9 @@ async fn query_active_policy_returns_the_settings_and_their_digest() {
     );
     let o = peer.invoke("Org1MSP", &["Policy:queryActivePolicy"]).await;
     let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
-    let expected = ercc::active_policy::ActivePolicy {
+    let expected = ercc_registry::active_policy::ActivePolicy {
         attestation: TestPki::shared().policy().unwrap(),
-        registry: ercc::registry_policy::RegistryPolicy::default(),
+        registry: ercc_registry::registry_policy::RegistryPolicy::default(),
     };
     assert_eq!(v["policy"], expected.settings());
     assert_eq!(v["sha256"], expected.sha256_hex());
