@@ -95,7 +95,6 @@ impl Contract for PolicyContract {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -1,6 +1,6 @@
 //! The registry as a fabric-contract-api contract on the `fabric-chaincode` runtime:
 //! the Go registry's contract name, function names, parameter counts and return
-//! encodings, and the [`Ledger`] implementation over the runtime's stub.
+//! encodings, and the [`RegistryLedger`] implementation over the runtime's stub.
 //!
 //! Dispatch rules (first-letter upper-casing, `Contract:` prefixes, argument-count
 //! errors, `org.hyperledger.fabric:GetMetadata`) are the runtime's `ContractChaincode`.
@@ -15,7 +15,7 @@ use fabric_chaincode::ChaincodeStub;
 use fabric_protos::lifecycle::{QueryChaincodeDefinitionResult, LIFECYCLE_NAMESPACE};
 
 use crate::active_policy::{ActivePolicy, PolicyContract};
-use crate::ledger::{self, Ledger, LedgerError};
+use crate::ledger::{self, DefinitionError, LedgerError, RegistryLedger};
 use crate::registry::{Registry, RegistryError};
 
 /// Name of the Go registry's contract (its struct type name, `registry.Contract`).
@@ -150,16 +150,12 @@ impl Contract for RegistryContract {
     }
 }
 
-/// [`Ledger`] over the runtime's stub for one transaction.
+/// [`RegistryLedger`] over the runtime's stub for one transaction.
 pub struct StubLedger<'a> {
     pub stub: &'a mut ChaincodeStub,
 }
 
-fn ledger_error(e: impl std::fmt::Display) -> LedgerError {
-    LedgerError(e.to_string())
-}
-
-impl Ledger for StubLedger<'_> {
+impl RegistryLedger for StubLedger<'_> {
     fn channel_id(&self) -> &str {
         self.stub.channel_id()
     }
@@ -173,11 +169,11 @@ impl Ledger for StubLedger<'_> {
     }
 
     fn get_state(&mut self, key: &str) -> Result<Option<Vec<u8>>, LedgerError> {
-        self.stub.get_state(key).map_err(ledger_error)
+        self.stub.get_state(key).map_err(LedgerError::from)
     }
 
     fn put_state(&mut self, key: &str, value: &[u8]) -> Result<(), LedgerError> {
-        self.stub.put_state(key, value).map_err(ledger_error)
+        self.stub.put_state(key, value).map_err(LedgerError::from)
     }
 
     fn get_state_by_partial_composite_key(
@@ -187,15 +183,15 @@ impl Ledger for StubLedger<'_> {
     ) -> Result<Vec<(String, Vec<u8>)>, LedgerError> {
         self.stub
             .get_state_by_partial_composite_key(object_type, attrs)
-            .map_err(ledger_error)?
-            .map(|kv| kv.map(|kv| (kv.key, kv.value)).map_err(ledger_error))
+            .map_err(LedgerError::from)?
+            .map(|kv| kv.map(|kv| (kv.key, kv.value)).map_err(LedgerError::from))
             .collect()
     }
 
     fn query_chaincode_definition(
         &mut self,
         chaincode_id: &str,
-    ) -> Result<QueryChaincodeDefinitionResult, String> {
+    ) -> Result<QueryChaincodeDefinitionResult, DefinitionError> {
         // FPC passes its own channel explicitly ("_lifecycle/<channel>").
         let channel = self.stub.channel_id().to_owned();
         let response = self.stub.invoke_chaincode(

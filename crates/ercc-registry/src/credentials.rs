@@ -170,7 +170,6 @@ pub fn enclave_id(enclave_vk: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::proto::CcParameters;
     use base64::engine::general_purpose::STANDARD;

@@ -12,7 +12,7 @@ use base64::Engine;
 use crate::credentials;
 use crate::ledger::MemLedger;
 use crate::lifecycle::Judgement;
-use crate::registry::{EvidenceVerifier, Registry};
+use crate::registry::{CredentialsVerifier, Registry, VerifierError};
 
 /// Channel, chaincode, MRENCLAVE and MSP of the ledger the contract target runs on;
 /// seeds built from them reach every check.
@@ -50,18 +50,18 @@ fn parse_all_the_way(text: &str, also: &impl Fn(&str)) {
 
 struct PrefixVerifier;
 
-impl EvidenceVerifier for PrefixVerifier {
+impl CredentialsVerifier for PrefixVerifier {
     fn verify(
         &self,
         evidence: &[u8],
         expected: &str,
         _: &[u8],
         _: i64,
-    ) -> Result<Judgement, String> {
+    ) -> Result<Judgement, VerifierError> {
         if evidence.starts_with(FUZZ_GOOD_EVIDENCE) && expected == FUZZ_MRENCLAVE {
             Ok(Judgement::default())
         } else {
-            Err("fake verifier refuses".into())
+            Err(VerifierError::Refused("fake verifier refuses".into()))
         }
     }
 }
@@ -142,7 +142,8 @@ impl WorldEnclave {
     fn new(seed: u8, msp: &str) -> Self {
         use crate::proto::{AttestedData, CcParameters, Credentials, HostParameters};
         use prost::Message;
-        let key = crate::keydist::EnclaveKey::fixed(seed);
+        let key =
+            crate::keydist::EnclaveKey::fixed(seed).unwrap_or_else(|e| panic!("world key: {e}"));
         let ad = AttestedData {
             cc_params: Some(CcParameters {
                 chaincode_id: FUZZ_CHAINCODE.into(),
@@ -317,7 +318,6 @@ pub fn key_distribution_seeds() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     /// Deterministic xorshift so failures reproduce.

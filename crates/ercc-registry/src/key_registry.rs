@@ -7,10 +7,12 @@
 
 use crate::keydist::{self, KeyExport, KeyRegistration};
 use crate::keys;
-use crate::ledger::Ledger;
+use crate::ledger::RegistryLedger;
 use crate::lifecycle::LifecycleError;
 use crate::proto::AttestedData;
-use crate::registry::{check_creator_org, stored_credentials, Registry, RegistryError};
+use crate::registry::{
+    check_creator_org, stored_credentials, stored_credentials_of, Registry, RegistryError,
+};
 
 /// A registered enclave, read back from its stored credentials.
 #[derive(Debug, Clone)]
@@ -52,7 +54,7 @@ impl Registry {
     /// `registerCCKeys(SignedCCKeyRegistrationMessage base64)`: records that an enclave holds
     /// the chaincode keys. The first one for a chaincode sets `chaincode_ek/<cc>`; every later
     /// one must carry that key and needs a stored export to the enclave (the import).
-    pub fn register_cc_keys<L: Ledger + ?Sized>(
+    pub fn register_cc_keys<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         message_base64: &str,
@@ -108,7 +110,7 @@ impl Registry {
 
     /// `putKeyExport(SignedExportMessage base64)`: stores a provisioned enclave's export of
     /// the chaincode keys to another enclave registered for the same chaincode.
-    pub fn put_key_export<L: Ledger + ?Sized>(
+    pub fn put_key_export<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         message_base64: &str,
@@ -168,7 +170,7 @@ impl Registry {
 
     /// `getKeyExport(ccId, enclaveId)`: the stored base64 `SignedExportMessage` to that
     /// receiving enclave; an error naming both when there is none.
-    pub fn get_key_export<L: Ledger + ?Sized>(
+    pub fn get_key_export<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
@@ -187,7 +189,7 @@ impl Registry {
 /// The registration of `enclave_id` that `cc_params_hash` names. The message carries no
 /// chaincode id, so the credentials of every chaincode are scanned for the id (registries
 /// hold few); the hash then pins the one registration (it covers the chaincode id).
-fn find_registration<L: Ledger + ?Sized>(
+fn find_registration<L: RegistryLedger + ?Sized>(
     ledger: &mut L,
     role: &'static str,
     enclave_id: &str,
@@ -220,18 +222,17 @@ fn find_registration<L: Ledger + ?Sized>(
 }
 
 /// The registration of `enclave_id` for chaincode `cc_id`.
-fn registered_in<L: Ledger + ?Sized>(
+fn registered_in<L: RegistryLedger + ?Sized>(
     ledger: &mut L,
     cc_id: &str,
     enclave_id: &str,
 ) -> Result<Registration, RegistryError> {
-    let key = keys::credentials_key(cc_id, enclave_id)?;
-    let value = ledger
-        .get_state(&key)?
-        .ok_or_else(|| RegistryError::ReceiverNotRegistered {
+    let (key, value) = stored_credentials_of(ledger, cc_id, enclave_id, || {
+        RegistryError::ReceiverNotRegistered {
             cc_id: cc_id.to_owned(),
             enclave_id: enclave_id.to_owned(),
-        })?;
+        }
+    })?;
     registration(&key, cc_id, enclave_id, &value)
 }
 
@@ -272,7 +273,7 @@ fn verify_signature(
 
 /// FPC Lite's `can_endorse`: the enclave runs the MRENCLAVE of the chaincode's current
 /// definition (the sequence may have moved on, e.g. for a policy change).
-fn check_can_endorse<L: Ledger + ?Sized>(
+fn check_can_endorse<L: RegistryLedger + ?Sized>(
     ledger: &mut L,
     reg: &Registration,
 ) -> Result<(), RegistryError> {
@@ -291,7 +292,7 @@ fn check_can_endorse<L: Ledger + ?Sized>(
 
 /// The sender registered (with `registerCCKeys`) exactly the key it exports, and that key is
 /// the chaincode's.
-fn check_sender_keys<L: Ledger + ?Sized>(
+fn check_sender_keys<L: RegistryLedger + ?Sized>(
     ledger: &mut L,
     sender: &Registration,
     msg: &KeyExport,
@@ -313,7 +314,7 @@ fn check_sender_keys<L: Ledger + ?Sized>(
 }
 
 /// The provisioned marker of an enclave, decoded.
-fn provisioned<L: Ledger + ?Sized>(
+fn provisioned<L: RegistryLedger + ?Sized>(
     ledger: &mut L,
     cc_id: &str,
     enclave_id: &str,

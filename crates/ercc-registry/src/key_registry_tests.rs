@@ -2,8 +2,6 @@
 //! policy over [`MemLedger`], with real P-256 signatures and the fake evidence verifier of
 //! the registry tests.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use prost::Message;
@@ -33,7 +31,7 @@ struct TestEnclave {
 impl TestEnclave {
     fn new(seed: u8, msp: &'static str, endpoint: &'static str) -> Self {
         Self {
-            key: EnclaveKey::fixed(seed),
+            key: EnclaveKey::fixed(seed).unwrap(),
             msp,
             endpoint,
         }

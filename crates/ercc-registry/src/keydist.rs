@@ -246,13 +246,12 @@ impl EnclaveKey {
     }
 
     /// A fixed key from a one-byte seed, for tests and fuzz worlds (never for an enclave).
-    pub fn fixed(seed: u8) -> Self {
-        // 32 equal bytes in 0x01..=0x7f are a scalar below the P-256 order: always valid.
+    /// 32 equal bytes in 0x01..=0x7f are a scalar below the P-256 order, so it does not fail.
+    pub fn fixed(seed: u8) -> Result<Self, SignatureError> {
         let bytes = [seed.clamp(1, 0x7f); 32];
         SigningKey::from_bytes(&bytes.into())
             .map_err(|e| SignatureError::VerifyingKey(e.to_string()))
             .and_then(Self::new)
-            .expect("a small repeated-byte scalar is a valid P-256 key")
     }
 
     /// The signing key.
@@ -352,7 +351,6 @@ fn raw_length_delimited_field(mut buf: &[u8], field: u32) -> Result<Option<&[u8]
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::proto::{AttestedData, CcParameters};
     use base64::engine::general_purpose::STANDARD;
@@ -493,9 +491,9 @@ mod tests {
 
     #[test]
     fn enclave_key_signatures_verify_and_fixed_keys_are_stable() {
-        let key = EnclaveKey::fixed(7);
-        assert_eq!(key.id(), EnclaveKey::fixed(7).id());
-        assert_ne!(key.id(), EnclaveKey::fixed(8).id());
+        let key = EnclaveKey::fixed(7).unwrap();
+        assert_eq!(key.id(), EnclaveKey::fixed(7).unwrap().id());
+        assert_ne!(key.id(), EnclaveKey::fixed(8).unwrap().id());
         assert!(key.vk_pem().starts_with(b"-----BEGIN PUBLIC KEY-----\n"));
         let text = STANDARD.encode(key.sign_key_registration(&CcKeyRegistrationMessage {
             enclave_id: key.id().into_bytes(),
@@ -503,7 +501,7 @@ mod tests {
         }));
         let r = decode_key_registration(&text).unwrap();
         verify_enclave_signature(key.vk_pem(), &r.signed_bytes, &r.signature).unwrap();
-        let other = EnclaveKey::fixed(8);
+        let other = EnclaveKey::fixed(8).unwrap();
         assert_eq!(
             verify_enclave_signature(other.vk_pem(), &r.signed_bytes, &r.signature),
             Err(SignatureError::Mismatch)
@@ -512,7 +510,7 @@ mod tests {
 
     #[test]
     fn both_s_halves_verify_like_go() {
-        let key = EnclaveKey::fixed(3);
+        let key = EnclaveKey::fixed(3).unwrap();
         let sig = Signature::from_der(&key.sign(b"m")).unwrap();
         let (r, s) = sig.split_scalars();
         let flipped = Signature::from_scalars(r, -s).unwrap();

@@ -69,7 +69,6 @@ pub fn exported_key(cc_id: &str, receiver_enclave_id: &str) -> Result<String, Ke
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -1,6 +1,6 @@
 //! What the registry needs from a transaction: its context (channel, time, creator),
 //! world state, and the `_lifecycle` chaincode definition. The runtime's stub
-//! implements [`Ledger`] for real transactions; [`MemLedger`] is an in-memory one for
+//! implements [`RegistryLedger`] for real transactions; [`MemLedger`] is an in-memory one for
 //! tests and fuzzing.
 
 use std::collections::BTreeMap;
@@ -11,23 +11,46 @@ use fabric_protos::lifecycle::{
 use fabric_protos::peer::Response;
 use prost::Message;
 
+use fabric_chaincode::StubError;
+
 use crate::keys;
 
-/// A failed ledger call; the text is returned to the client as the error message
+/// A failed ledger call; its text is returned to the client as the error message
 /// (as the Go registry returns shim errors unchanged).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct LedgerError(pub String);
+#[non_exhaustive]
+pub enum LedgerError {
+    /// A call through the runtime's stub failed (the peer's or the shim's text).
+    #[error(transparent)]
+    Stub(#[from] StubError),
+    /// A composite key could not be built from the registry's key components.
+    #[error(transparent)]
+    Key(#[from] keys::KeyError),
+}
 
-impl From<keys::KeyError> for LedgerError {
-    fn from(e: keys::KeyError) -> Self {
-        Self(e.to_string())
-    }
+/// Why `_lifecycle` gave no chaincode definition, in FPC's `GetChaincodeDefinition` texts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DefinitionError {
+    /// `_lifecycle` answered with a status other than 200.
+    #[error("error while retrieving chaincode definition: [{status}] {message}")]
+    Lifecycle {
+        /// The response status (404 when the chaincode is not defined).
+        status: i32,
+        /// The response message.
+        message: String,
+    },
+    /// `_lifecycle` answered 200 with an empty payload.
+    #[error("no chaincode definition found for chaincode='{0}'")]
+    NotFound(String),
+    /// The payload is not a `QueryChaincodeDefinitionResult`.
+    #[error("invalid QueryChaincodeDefinitionResult: {0}")]
+    Decode(#[from] prost::DecodeError),
 }
 
 /// The transaction as the registry sees it. Calls are blocking and sequential; every
 /// value is the transaction's (never the wall clock), so endorsers agree.
-pub trait Ledger {
+pub trait RegistryLedger {
     /// The transaction's channel.
     fn channel_id(&self) -> &str;
     /// `ChannelHeader.timestamp` in Unix seconds; `None` if the proposal has none.
@@ -51,7 +74,7 @@ pub trait Ledger {
     fn query_chaincode_definition(
         &mut self,
         chaincode_id: &str,
-    ) -> Result<QueryChaincodeDefinitionResult, String>;
+    ) -> Result<QueryChaincodeDefinitionResult, DefinitionError>;
 }
 
 /// Arguments of the `_lifecycle` call (exactly two: function name, marshalled args).
@@ -72,23 +95,22 @@ pub fn query_chaincode_definition_args(chaincode_id: &str) -> Vec<Vec<u8>> {
 pub fn chaincode_definition_from_response(
     chaincode_id: &str,
     response: &Response,
-) -> Result<QueryChaincodeDefinitionResult, String> {
+) -> Result<QueryChaincodeDefinitionResult, DefinitionError> {
     if response.status != 200 {
-        return Err(format!(
-            "error while retrieving chaincode definition: [{}] {}",
-            response.status, response.message
-        ));
+        return Err(DefinitionError::Lifecycle {
+            status: response.status,
+            message: response.message.clone(),
+        });
     }
     if response.payload.is_empty() {
-        return Err(format!(
-            "no chaincode definition found for chaincode='{chaincode_id}'"
-        ));
+        return Err(DefinitionError::NotFound(chaincode_id.to_owned()));
     }
-    QueryChaincodeDefinitionResult::decode(response.payload.as_slice())
-        .map_err(|e| format!("invalid QueryChaincodeDefinitionResult: {e}"))
+    Ok(QueryChaincodeDefinitionResult::decode(
+        response.payload.as_slice(),
+    )?)
 }
 
-/// An in-memory [`Ledger`] for unit tests and fuzzing: a sorted map as world state
+/// An in-memory [`RegistryLedger`] for unit tests and fuzzing: a sorted map as world state
 /// (same byte order as the peer's state database) and a table of chaincode definitions.
 #[derive(Debug, Clone, Default)]
 pub struct MemLedger {
@@ -126,7 +148,7 @@ impl MemLedger {
     }
 }
 
-impl Ledger for MemLedger {
+impl RegistryLedger for MemLedger {
     fn channel_id(&self) -> &str {
         &self.channel_id
     }
@@ -145,7 +167,10 @@ impl Ledger for MemLedger {
 
     fn put_state(&mut self, key: &str, value: &[u8]) -> Result<(), LedgerError> {
         if key.is_empty() {
-            return Err(LedgerError("key must not be an empty string".into()));
+            // The stub's refusal, before anything is sent.
+            return Err(
+                StubError::InvalidArgument("key must not be an empty string".into()).into(),
+            );
         }
         self.puts += 1;
         if value.is_empty() {
@@ -172,18 +197,21 @@ impl Ledger for MemLedger {
     fn query_chaincode_definition(
         &mut self,
         chaincode_id: &str,
-    ) -> Result<QueryChaincodeDefinitionResult, String> {
-        self.definitions.get(chaincode_id).cloned().ok_or_else(|| {
-            format!(
-                "error while retrieving chaincode definition: [404] namespace {chaincode_id} is not defined"
-            )
-        })
+    ) -> Result<QueryChaincodeDefinitionResult, DefinitionError> {
+        // What the peer's `_lifecycle` answers for an undefined chaincode.
+        let not_defined = || DefinitionError::Lifecycle {
+            status: 404,
+            message: format!("namespace {chaincode_id} is not defined"),
+        };
+        self.definitions
+            .get(chaincode_id)
+            .cloned()
+            .ok_or_else(not_defined)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -203,7 +231,9 @@ mod tests {
             payload: vec![],
         };
         assert_eq!(
-            chaincode_definition_from_response("mycc", &not_found).unwrap_err(),
+            chaincode_definition_from_response("mycc", &not_found)
+                .unwrap_err()
+                .to_string(),
             "error while retrieving chaincode definition: [404] namespace mycc is not defined"
         );
         let def = QueryChaincodeDefinitionResult {
@@ -227,6 +257,7 @@ mod tests {
         };
         assert!(chaincode_definition_from_response("mycc", &garbage)
             .unwrap_err()
+            .to_string()
             .starts_with("invalid QueryChaincodeDefinitionResult: "));
         let empty = Response {
             status: 200,
@@ -234,7 +265,9 @@ mod tests {
             payload: vec![],
         };
         assert_eq!(
-            chaincode_definition_from_response("mycc", &empty).unwrap_err(),
+            chaincode_definition_from_response("mycc", &empty)
+                .unwrap_err()
+                .to_string(),
             "no chaincode definition found for chaincode='mycc'"
         );
     }
@@ -262,7 +295,9 @@ mod tests {
         l.put_state(&k, b"").unwrap();
         assert_eq!(l.get_state(&k).unwrap(), None);
         assert_eq!(
-            l.query_chaincode_definition("nope").unwrap_err(),
+            l.query_chaincode_definition("nope")
+                .unwrap_err()
+                .to_string(),
             "error while retrieving chaincode definition: [404] namespace nope is not defined"
         );
     }

@@ -4,12 +4,14 @@
 //! (`inspect`, `verify`, `package`, ...) live in the `ercc` crate, on top of this one.
 //!
 //! Layout: [`proto`] (messages) → [`credentials`] (parsing, size limit, enclave id) →
-//! [`registry`] (the functions, over a [`ledger::Ledger`], verifying evidence through a
-//! [`registry::EvidenceVerifier`], in production [`policy_verifier::PolicyVerifier`]),
+//! [`registry`] (the functions, over a [`ledger::RegistryLedger`], verifying evidence through a
+//! [`registry::CredentialsVerifier`], in production [`policy_verifier::PolicyVerifier`]),
 //! with [`keys`] for the composite-key layout, and [`contract`] putting it on the
 //! `fabric-chaincode` runtime. Key distribution: [`keydist`] (its messages) →
 //! [`key_registry`] (`registerCCKeys`, `putKeyExport`, `getKeyExport`); the registry's
 //! own rules (several enclaves per chaincode) are [`registry_policy`].
+
+#![deny(clippy::expect_used)]
 
 pub mod active_policy;
 pub mod contract;
@@ -26,5 +28,7 @@ pub mod proto;
 pub mod registry;
 pub mod registry_policy;
 
-pub use ledger::{Ledger, LedgerError, MemLedger};
-pub use registry::{CheckedCredentials, EvidenceVerifier, Registry, RegistryError};
+pub use ledger::{DefinitionError, LedgerError, MemLedger, RegistryLedger};
+pub use registry::{
+    CheckedCredentials, CreatorError, CredentialsVerifier, Registry, RegistryError, VerifierError,
+};

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::credentials;
 use crate::keys;
-use crate::ledger::Ledger;
+use crate::ledger::RegistryLedger;
 use crate::proto::{AttestedData, CcParameters};
-use crate::registry::{CheckedCredentials, Registry, RegistryError};
+use crate::registry::{CheckedCredentials, Registry, RegistryError, VerifierError};
 
 /// Version of the [`AppraisalRecord`] JSON.
 pub const RECORD_VERSION: u32 = 1;
@@ -153,7 +153,7 @@ pub enum LifecycleError {
     #[error("enclave {enclave_id} is already revoked: {reason}")]
     AlreadyRevoked { enclave_id: String, reason: String },
     #[error("re-appraisal refused: {0}")]
-    ReappraisalRefused(String),
+    ReappraisalRefused(VerifierError),
     #[error("renewal refused: {0}")]
     RenewalRefused(String),
     #[error("sender enclave {enclave_id} runs an earlier definition of chaincode {cc_id}: the registry policy does not allow upgrade transfers")]
@@ -213,12 +213,12 @@ impl Registration {
 }
 
 /// The current definition (version, sequence), or why there is none.
-type Definition = Result<(String, i64), String>;
+type Definition = Result<(String, i64), crate::ledger::DefinitionError>;
 
 impl Registry {
     /// Every registration of `cc_id` in key order, with its appraisal record (one scan of
     /// each key space).
-    pub(crate) fn registrations<L: Ledger + ?Sized>(
+    pub(crate) fn registrations<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
@@ -251,7 +251,7 @@ impl Registry {
     }
 
     /// The registrations of `cc_id` that client queries hand out, in key order.
-    pub(crate) fn current_registrations<L: Ledger + ?Sized>(
+    pub(crate) fn current_registrations<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
@@ -272,7 +272,7 @@ impl Registry {
     }
 
     /// `_lifecycle`'s current definition, asked only when the policy filters by it.
-    fn definition_if_needed<L: Ledger + ?Sized>(
+    fn definition_if_needed<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
@@ -325,7 +325,7 @@ impl Registry {
     /// checks 1–10) may register next to the existing registrations of `cc_id`, under the
     /// policy's enclave count (FPC's one enclave by default) counting only enclaves that may
     /// still serve; or renew its own registration. Returns the record to write.
-    pub(crate) fn admit<L: Ledger + ?Sized>(
+    pub(crate) fn admit<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
@@ -395,7 +395,7 @@ impl Registry {
 
     /// `retireEnclave(ccId, enclaveId)`: removes an enclave's credentials, provisioned marker,
     /// pending key export and appraisal record. Only a member of the enclave's organisation may.
-    pub fn retire_enclave<L: Ledger + ?Sized>(
+    pub fn retire_enclave<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
@@ -434,7 +434,7 @@ impl Registry {
     /// written) unless the collateral is authentic, current, for the enclave's FMSPC and newer
     /// than what was applied. Otherwise the record takes the new TCB info and status, and the
     /// enclave is revoked when the policy no longer accepts it. Returns the record as JSON.
-    pub fn reappraise_enclave<L: Ledger + ?Sized>(
+    pub fn reappraise_enclave<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
@@ -498,7 +498,7 @@ impl Registry {
     /// `queryEnclaveStatus(ccId, enclaveId)`: the enclave's state at the transaction time
     /// (`registered`, `provisioned`, `expired`, `revoked`, `superseded`), why, and its
     /// appraisal record (`null` for a registration of the Go registry), as JSON.
-    pub fn query_enclave_status<L: Ledger + ?Sized>(
+    pub fn query_enclave_status<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
@@ -528,7 +528,7 @@ impl Registry {
     }
 
     /// Whether `enclave_id` is revoked (what `queryEnclaveCredentials` leaves out).
-    pub(crate) fn is_revoked<L: Ledger + ?Sized>(
+    pub(crate) fn is_revoked<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
@@ -542,7 +542,7 @@ impl Registry {
     }
 
     /// Writes the record of a registration that `admit` accepted.
-    pub(crate) fn store_record<L: Ledger + ?Sized>(
+    pub(crate) fn store_record<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
@@ -553,18 +553,19 @@ impl Registry {
         Ok(())
     }
 
-    fn registration<L: Ledger + ?Sized>(
+    fn registration<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
         enclave_id: &str,
     ) -> Result<Registration, RegistryError> {
-        let key = keys::credentials_key(cc_id, enclave_id)?;
-        let value = ledger
-            .get_state(&key)?
-            .ok_or_else(|| LifecycleError::NotRegistered {
-                cc_id: cc_id.to_owned(),
-                enclave_id: enclave_id.to_owned(),
+        let (key, value) =
+            crate::registry::stored_credentials_of(ledger, cc_id, enclave_id, || {
+                LifecycleError::NotRegistered {
+                    cc_id: cc_id.to_owned(),
+                    enclave_id: enclave_id.to_owned(),
+                }
+                .into()
             })?;
         let record_key = keys::appraisal_key(cc_id, enclave_id)?;
         let record = match ledger.get_state(&record_key)? {

@@ -13,25 +13,31 @@ const HOUR: i64 = 3600;
 #[derive(Clone, Default)]
 struct LcVerifier {
     judgement: Arc<Mutex<Judgement>>,
-    reappraisal: Arc<Mutex<Option<Result<Rejudgement, String>>>>,
+    reappraisal: Arc<Mutex<Option<Result<Rejudgement, VerifierError>>>>,
 }
 
-impl EvidenceVerifier for LcVerifier {
-    fn verify(&self, evidence: &[u8], _: &str, _: &[u8], _: i64) -> Result<Judgement, String> {
+impl CredentialsVerifier for LcVerifier {
+    fn verify(
+        &self,
+        evidence: &[u8],
+        _: &str,
+        _: &[u8],
+        _: i64,
+    ) -> Result<Judgement, VerifierError> {
         if evidence == GOOD_EVIDENCE {
             Ok(self.judgement.lock().expect("lock").clone())
         } else {
-            Err("bad evidence".into())
+            Err(VerifierError::Refused("bad evidence".into()))
         }
     }
 
-    fn reappraise(&self, input: &ReappraisalInput<'_>) -> Result<Rejudgement, String> {
+    fn reappraise(&self, input: &ReappraisalInput<'_>) -> Result<Rejudgement, VerifierError> {
         assert_eq!(input.evidence, GOOD_EVIDENCE);
         self.reappraisal
             .lock()
             .expect("lock")
             .clone()
-            .unwrap_or_else(|| Err("no verdict set".into()))
+            .unwrap_or_else(|| Err(VerifierError::Refused("no verdict set".into())))
     }
 }
 
@@ -404,9 +410,9 @@ fn reappraisal_revokes_and_refusals_write_nothing() {
 
     *verifier.judgement.lock().unwrap() = dcap_judgement(tcb(NOW - HOUR, 17));
     registry.register_enclave(&mut ledger, &v1).unwrap();
-    *verifier.reappraisal.lock().unwrap() = Some(Err(
+    *verifier.reappraisal.lock().unwrap() = Some(Err(VerifierError::Refused(
         "collateral is not newer than the TCB info already applied: ...".into(),
-    ));
+    )));
     assert_refused(
         &mut ledger,
         "re-appraisal refused: collateral is not newer than the TCB info already applied: ...",

@@ -117,3 +117,29 @@ pub fn reason(e: &RegistryError) -> &'static str {
         _ => "other",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::DefinitionError;
+    use crate::registry::{CreatorError, VerifierError};
+
+    /// The label comes from the error's variant: a reason whose text reads like another
+    /// check's failure keeps its own label.
+    #[test]
+    fn rejection_reasons_follow_variants_not_texts() {
+        let verification = RegistryError::EvidenceVerification(VerifierError::Refused(
+            "wrong channel! expected=a, actual=b".into(),
+        ));
+        assert_eq!(reason(&verification), "evidence_verification");
+        let definition = RegistryError::ChaincodeDefinition(DefinitionError::Lifecycle {
+            status: 500,
+            message: "evidence verification failed: mrenclave does not match".into(),
+        });
+        assert_eq!(reason(&definition), "chaincode_definition");
+        let no_time = RegistryError::EvidenceVerification(VerifierError::NoTimestamp);
+        assert_eq!(reason(&no_time), "evidence_verification");
+        let creator = RegistryError::CreatorIdentity(CreatorError::NoCreator);
+        assert_eq!(reason(&creator), "creator_identity");
+    }
+}

@@ -1,18 +1,20 @@
-//! [`EvidenceVerifier`] backed by `enclave-attestation`: verification and appraisal under an
+//! [`CredentialsVerifier`] backed by `enclave-attestation`: verification and appraisal under an
 //! explicit [`Policy`] (from the `ERCC_*` environment or `ERCC_POLICY_FILE`), at the
 //! transaction time. The one place where the registry meets the attestation crate; the
 //! chaincode and `ercc verify` both get their verifier from [`verifier_from_env`].
 
 use enclave_attestation::dcap::TcbInfoVersion;
-use enclave_attestation::{Claims, Policy, ReappraisalRequest, UnixTime, VerificationRequest};
+use enclave_attestation::{
+    Claims, Policy, PolicyError, ReappraisalRequest, UnixTime, VerificationRequest,
+};
 
 use crate::lifecycle::{Judgement, ReappraisalInput, Rejudgement, TcbInfoRecord};
-use crate::registry::EvidenceVerifier;
+use crate::registry::{CredentialsVerifier, VerifierError};
 
 /// Why no verifier could be built (bad policy configuration).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct VerifierSetupError(pub String);
+#[error(transparent)]
+pub struct VerifierSetupError(#[from] pub PolicyError);
 
 /// Verifies evidence with `enclave_attestation::verify` under one policy.
 #[derive(Debug, Clone)]
@@ -32,14 +34,14 @@ impl PolicyVerifier {
     }
 }
 
-impl EvidenceVerifier for PolicyVerifier {
+impl CredentialsVerifier for PolicyVerifier {
     fn verify(
         &self,
         evidence: &[u8],
         expected_mrenclave: &str,
         statement: &[u8],
         now_unix: i64,
-    ) -> Result<Judgement, String> {
+    ) -> Result<Judgement, VerifierError> {
         let request = VerificationRequest {
             evidence,
             expected_mrenclave,
@@ -49,14 +51,14 @@ impl EvidenceVerifier for PolicyVerifier {
         let started = crate::metrics::enabled().then(std::time::Instant::now);
         let result = enclave_attestation::verify(&self.policy, &request)
             .map(|v| judgement(v.claims()))
-            .map_err(|e| e.to_string());
+            .map_err(VerifierError::from);
         if let Some(started) = started {
             crate::metrics::verification(evidence, result.is_ok(), started.elapsed());
         }
         result
     }
 
-    fn reappraise(&self, input: &ReappraisalInput<'_>) -> Result<Rejudgement, String> {
+    fn reappraise(&self, input: &ReappraisalInput<'_>) -> Result<Rejudgement, VerifierError> {
         let request = ReappraisalRequest {
             evidence: input.evidence,
             expected_mrenclave: input.expected_mrenclave,
@@ -65,8 +67,7 @@ impl EvidenceVerifier for PolicyVerifier {
             collateral: input.collateral,
             now: UnixTime::from_secs(input.now_unix),
         };
-        let r =
-            enclave_attestation::reappraise(&self.policy, &request).map_err(|e| e.to_string())?;
+        let r = enclave_attestation::reappraise(&self.policy, &request)?;
         Ok(Rejudgement {
             tcb_info: tcb_info_record(&r.tcb_info),
             status: r.claims.as_ref().and_then(|c| c.status.clone()),
@@ -95,10 +96,10 @@ fn tcb_info_record(t: &TcbInfoVersion) -> TcbInfoRecord {
     }
 }
 
-fn tcb_info_version(t: &TcbInfoRecord) -> Result<TcbInfoVersion, String> {
+fn tcb_info_version(t: &TcbInfoRecord) -> Result<TcbInfoVersion, VerifierError> {
     let mut fmspc = [0u8; 6];
     hex::decode_to_slice(&t.fmspc, &mut fmspc)
-        .map_err(|_| format!("recorded FMSPC {:?} is not 6 bytes of hex", t.fmspc))?;
+        .map_err(|_| VerifierError::RecordedFmspc(t.fmspc.clone()))?;
     Ok(TcbInfoVersion {
         fmspc,
         issue_date: t.issue_date,
@@ -108,16 +109,15 @@ fn tcb_info_version(t: &TcbInfoRecord) -> Result<TcbInfoVersion, String> {
 
 /// The verifier configured from the environment (`ERCC_POLICY_FILE`, `ERCC_ACCEPTED_EVIDENCE`,
 /// ...), with the policy it applies (for the start log and `QueryActivePolicy`).
-pub fn verifier_from_env() -> Result<(Box<dyn EvidenceVerifier>, Policy), VerifierSetupError> {
+pub fn verifier_from_env() -> Result<(Box<dyn CredentialsVerifier>, Policy), VerifierSetupError> {
     // The registry's own settings share the `ERCC_*` namespace and the policy file.
     let policy = Policy::from_env_sharing(crate::registry_policy::REGISTRY_POLICY_ENV_VARS)
-        .map_err(|e| VerifierSetupError(e.to_string()))?;
+        .map_err(VerifierSetupError)?;
     Ok((Box::new(PolicyVerifier::new(policy.clone())), policy))
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::ledger::MemLedger;
     use crate::proto::{AttestedData, CcParameters, Credentials, HostParameters};

@@ -1,8 +1,8 @@
 //! The registry functions of FPC's enclave registry, with the Go registry's argument
 //! and return encodings, ledger layout, check order and error texts.
 //!
-//! Each function takes the transaction's [`Ledger`]; `registerEnclave` also goes
-//! through an [`EvidenceVerifier`], so the attestation policy stays outside this crate's
+//! Each function takes the transaction's [`RegistryLedger`]; `registerEnclave` also goes
+//! through an [`CredentialsVerifier`], so the attestation policy stays outside this crate's
 //! logic and tests can use a fake. Nothing is written unless every check passed.
 
 use base64::Engine;
@@ -11,7 +11,7 @@ use fabric_protos::lifecycle::QueryChaincodeDefinitionResult;
 use crate::credentials::{self, AttestedDataError, CredentialsError};
 use crate::keydist::{KeyMessageError, SignatureError};
 use crate::keys;
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{DefinitionError, LedgerError, RegistryLedger};
 use crate::lifecycle::{Judgement, LifecycleError, ReappraisalInput, Rejudgement};
 use crate::proto::{AttestedData, CcParameters, Credentials, HostParameters};
 use crate::registry_policy::RegistryPolicy;
@@ -19,7 +19,7 @@ use crate::registry_policy::RegistryPolicy;
 /// Checks attestation evidence. The registry calls it once per `registerEnclave`, after
 /// the chaincode-definition checks and before anything is written, and once per
 /// `reappraiseEnclave`.
-pub trait EvidenceVerifier: Send + Sync {
+pub trait CredentialsVerifier: Send + Sync {
     /// Accepts `evidence` (the `Credentials.evidence` JSON) only if it proves an enclave
     /// with MRENCLAVE `expected_mrenclave` (hex, the chaincode definition's version)
     /// bound `statement` (the attested data's `Any.value` bytes), judged at `now_unix`
@@ -31,29 +31,63 @@ pub trait EvidenceVerifier: Send + Sync {
         expected_mrenclave: &str,
         statement: &[u8],
         now_unix: i64,
-    ) -> Result<Judgement, String>;
+    ) -> Result<Judgement, VerifierError>;
 
     /// Re-judges a registered enclave's stored evidence with newer `collateral` for its
     /// platform (see [`crate::lifecycle`]). `Err` refuses the collateral (nothing is
     /// recorded); `Ok` carries the new verdict, favourable or not.
-    fn reappraise(&self, request: &ReappraisalInput<'_>) -> Result<Rejudgement, String> {
+    fn reappraise(&self, request: &ReappraisalInput<'_>) -> Result<Rejudgement, VerifierError> {
         let _ = request;
-        Err("this registry's verifier cannot re-appraise enclaves".into())
+        Err(VerifierError::CannotReappraise)
     }
 }
 
-impl<T: EvidenceVerifier + ?Sized> EvidenceVerifier for Box<T> {
+/// Why evidence (or collateral for a re-appraisal) was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifierError {
+    /// The attestation verifier's verdict, with its reason.
+    #[error(transparent)]
+    Attestation(#[from] enclave_attestation::VerifyError),
+    /// The transaction carries no timestamp, so there is no time to verify at.
+    #[error("the transaction has no timestamp")]
+    NoTimestamp,
+    /// The verifier does not re-appraise enclaves.
+    #[error("this registry's verifier cannot re-appraise enclaves")]
+    CannotReappraise,
+    /// The registration's appraisal record names an FMSPC that is not 6 bytes of hex.
+    #[error("recorded FMSPC {0:?} is not 6 bytes of hex")]
+    RecordedFmspc(String),
+    /// A verifier other than the attestation crate's (tests, fuzzing) refused, for this reason.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Why the proposal's creator may not act for the enclave's organisation, in the Go
+/// registry's texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CreatorError {
+    /// The creator belongs to another organisation than the enclave's host.
+    #[error("creator msp does not match owner msp")]
+    MspMismatch,
+    /// The proposal carries no creator identity.
+    #[error("the proposal has no creator identity")]
+    NoCreator,
+}
+
+impl<T: CredentialsVerifier + ?Sized> CredentialsVerifier for Box<T> {
     fn verify(
         &self,
         evidence: &[u8],
         expected_mrenclave: &str,
         statement: &[u8],
         now_unix: i64,
-    ) -> Result<Judgement, String> {
+    ) -> Result<Judgement, VerifierError> {
         (**self).verify(evidence, expected_mrenclave, statement, now_unix)
     }
 
-    fn reappraise(&self, request: &ReappraisalInput<'_>) -> Result<Rejudgement, String> {
+    fn reappraise(&self, request: &ReappraisalInput<'_>) -> Result<Rejudgement, VerifierError> {
         (**self).reappraise(request)
     }
 }
@@ -75,17 +109,17 @@ pub enum RegistryError {
     #[error("wrong channel! expected={expected}, actual={actual}")]
     WrongChannel { expected: String, actual: String },
     #[error("cannot get chaincode definition: {0}")]
-    ChaincodeDefinition(String),
+    ChaincodeDefinition(DefinitionError),
     #[error("mrenclave does not match chaincode definition")]
     MrenclaveMismatch,
     #[error("sequence does not match chaincode definition")]
     SequenceMismatch,
     #[error("evidence verification failed: {0}")]
-    EvidenceVerification(String),
+    EvidenceVerification(VerifierError),
     #[error("host params are empty")]
     HostParamsEmpty,
     #[error("creator identity evaluation failed: {0}")]
-    CreatorIdentity(String),
+    CreatorIdentity(CreatorError),
     #[error("cannot store credentials: {0}")]
     StoreCredentials(LedgerError),
     #[error("cannot store provisionedKey: {0}")]
@@ -177,7 +211,7 @@ pub struct CheckedCredentials {
 
 /// The enclave registry contract logic.
 pub struct Registry {
-    verifier: Box<dyn EvidenceVerifier>,
+    verifier: Box<dyn CredentialsVerifier>,
     policy: RegistryPolicy,
 }
 
@@ -191,7 +225,7 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     /// A registry that checks evidence with `verifier`, under the default (FPC) registry policy.
-    pub fn new(verifier: impl EvidenceVerifier + 'static) -> Self {
+    pub fn new(verifier: impl CredentialsVerifier + 'static) -> Self {
         Self {
             verifier: Box::new(verifier),
             policy: RegistryPolicy::default(),
@@ -209,14 +243,14 @@ impl Registry {
         &self.policy
     }
 
-    pub(crate) fn verifier(&self) -> &dyn EvidenceVerifier {
+    pub(crate) fn verifier(&self) -> &dyn CredentialsVerifier {
         self.verifier.as_ref()
     }
 
     /// `queryListEnclaveCredentials(ccId)`: the stored base64 `Credentials` of every
     /// current enclave (see [`crate::lifecycle`]) in key order; `None` (an empty payload, Go's nil
     /// slice) when there are none.
-    pub fn query_list_enclave_credentials<L: Ledger + ?Sized>(
+    pub fn query_list_enclave_credentials<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
@@ -232,7 +266,7 @@ impl Registry {
     /// `queryEnclaveCredentials(ccId, enclaveId)`: the stored base64 text, empty when absent
     /// or revoked. Expired and superseded enclaves are still found, so endorsements they made
     /// can be judged.
-    pub fn query_enclave_credentials<L: Ledger + ?Sized>(
+    pub fn query_enclave_credentials<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
@@ -251,7 +285,7 @@ impl Registry {
     /// `queryListProvisionedEnclaves(ccId)`: the ids of the current enclaves (in credentials
     /// key order) that also have a provisioned marker; `None` (empty payload) when there are
     /// none.
-    pub fn query_list_provisioned_enclaves<L: Ledger + ?Sized>(
+    pub fn query_list_provisioned_enclaves<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
@@ -270,7 +304,7 @@ impl Registry {
 
     /// `queryChaincodeEndPoints(ccId)`: `host_params.peer_endpoint` of every current
     /// enclave, joined with `,` (empty when there are none).
-    pub fn query_chaincode_end_points<L: Ledger + ?Sized>(
+    pub fn query_chaincode_end_points<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
@@ -287,7 +321,7 @@ impl Registry {
     /// `queryChaincodeEncryptionKey(ccId)`: base64 of the key `registerCCKeys` registered
     /// for the chaincode; before that (and for state written by the Go registry) base64 of
     /// the attested `chaincode_ek` of the first current enclave (in key order), as Go.
-    pub fn query_chaincode_encryption_key<L: Ledger + ?Sized>(
+    pub fn query_chaincode_encryption_key<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
@@ -306,7 +340,7 @@ impl Registry {
     /// `registerEnclave(credentialsBase64)`: the Go registry's checks in its order, then
     /// the credentials (exactly as submitted) and the provisioned marker are written.
     /// On any failure nothing is written.
-    pub fn register_enclave<L: Ledger + ?Sized>(
+    pub fn register_enclave<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         credentials_base64: &str,
@@ -361,7 +395,9 @@ impl Registry {
         credentials_base64: &str,
         channel_id: &str,
         now_unix: Option<i64>,
-        definition: impl FnOnce(&CcParameters) -> Result<QueryChaincodeDefinitionResult, String>,
+        definition: impl FnOnce(
+            &CcParameters,
+        ) -> Result<QueryChaincodeDefinitionResult, DefinitionError>,
     ) -> Result<CheckedCredentials, RegistryError> {
         // 1. base64 + protobuf.
         let credentials = credentials::decode_credentials(credentials_base64)
@@ -395,9 +431,9 @@ impl Registry {
             return Err(RegistryError::SequenceMismatch);
         }
         // 8. evidence, bound to the exact attested-data bytes.
-        let now = now_unix.ok_or_else(|| {
-            RegistryError::EvidenceVerification("the transaction has no timestamp".into())
-        })?;
+        let now = now_unix.ok_or(RegistryError::EvidenceVerification(
+            VerifierError::NoTimestamp,
+        ))?;
         let statement = credentials::attested_data_any(&credentials)
             .map_err(RegistryError::AttestedData)?
             .value
@@ -423,24 +459,33 @@ impl Registry {
 }
 
 /// The proposal's creator must be a member of `owner_msp` (the enclave's host organisation).
-pub(crate) fn check_creator_org<L: Ledger + ?Sized>(
+pub(crate) fn check_creator_org<L: RegistryLedger + ?Sized>(
     ledger: &L,
     owner_msp: &str,
 ) -> Result<(), RegistryError> {
     match ledger.creator_msp_id() {
         Some(msp) if msp == owner_msp => Ok(()),
-        Some(_) => Err(RegistryError::CreatorIdentity(
-            "creator msp does not match owner msp".into(),
-        )),
-        None => Err(RegistryError::CreatorIdentity(
-            "the proposal has no creator identity".into(),
-        )),
+        Some(_) => Err(RegistryError::CreatorIdentity(CreatorError::MspMismatch)),
+        None => Err(RegistryError::CreatorIdentity(CreatorError::NoCreator)),
     }
 }
 
 /// Go returns a nil slice (empty payload) rather than `[]` when nothing was found.
 fn non_empty(v: Vec<String>) -> Option<Vec<String>> {
     (!v.is_empty()).then_some(v)
+}
+
+/// The stored credentials of `enclave_id` for chaincode `cc_id`, with their key; the error
+/// `missing()` when there are none.
+pub(crate) fn stored_credentials_of<L: RegistryLedger + ?Sized>(
+    ledger: &mut L,
+    cc_id: &str,
+    enclave_id: &str,
+    missing: impl FnOnce() -> RegistryError,
+) -> Result<(String, Vec<u8>), RegistryError> {
+    let key = keys::credentials_key(cc_id, enclave_id)?;
+    let value = ledger.get_state(&key)?.ok_or_else(missing)?;
+    Ok((key, value))
 }
 
 /// Attested data of credentials read back from the ledger.

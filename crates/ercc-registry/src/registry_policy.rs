@@ -220,7 +220,6 @@ impl RegistryPolicy {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use enclave_attestation::Policy;
 

@@ -1,7 +1,5 @@
 //! Unit tests of every registry function over [`MemLedger`] with a fake verifier.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD;
@@ -39,14 +37,14 @@ pub(crate) struct FakeVerifier {
     calls: Arc<Mutex<Vec<Call>>>,
 }
 
-impl EvidenceVerifier for FakeVerifier {
+impl CredentialsVerifier for FakeVerifier {
     fn verify(
         &self,
         evidence: &[u8],
         expected_mrenclave: &str,
         statement: &[u8],
         now_unix: i64,
-    ) -> Result<Judgement, String> {
+    ) -> Result<Judgement, VerifierError> {
         self.calls.lock().expect("lock").push(Call {
             evidence: evidence.to_vec(),
             mrenclave: expected_mrenclave.to_owned(),
@@ -59,7 +57,9 @@ impl EvidenceVerifier for FakeVerifier {
                 ..Judgement::default()
             })
         } else {
-            Err("quote status REVOKED not accepted".into())
+            Err(VerifierError::Refused(
+                "quote status REVOKED not accepted".into(),
+            ))
         }
     }
 }
@@ -674,7 +674,7 @@ struct FailingPuts {
     fail_from: usize,
 }
 
-impl crate::ledger::Ledger for FailingPuts {
+impl crate::ledger::RegistryLedger for FailingPuts {
     fn channel_id(&self) -> &str {
         self.inner.channel_id()
     }
@@ -689,9 +689,10 @@ impl crate::ledger::Ledger for FailingPuts {
     }
     fn put_state(&mut self, key: &str, value: &[u8]) -> Result<(), LedgerError> {
         if self.inner.puts >= self.fail_from {
-            return Err(LedgerError(
+            return Err(fabric_chaincode::StubError::Peer(
                 "PUT_STATE failed: transaction ID: t: boom".into(),
-            ));
+            )
+            .into());
         }
         self.inner.put_state(key, value)
     }
@@ -706,7 +707,10 @@ impl crate::ledger::Ledger for FailingPuts {
     fn query_chaincode_definition(
         &mut self,
         chaincode_id: &str,
-    ) -> Result<fabric_protos::lifecycle::QueryChaincodeDefinitionResult, String> {
+    ) -> Result<
+        fabric_protos::lifecycle::QueryChaincodeDefinitionResult,
+        crate::ledger::DefinitionError,
+    > {
         self.inner.query_chaincode_definition(chaincode_id)
     }
 }

@@ -85,7 +85,6 @@ fn read_limited(reader: impl Read, what: String) -> Result<String, InputError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -247,7 +247,6 @@ fn describe_quote_body(q: &[u8]) -> Value {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::proto::{CcParameters, HostParameters};
     use prost::Message;

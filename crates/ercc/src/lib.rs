@@ -3,6 +3,8 @@
 //! [`ercc_registry`]. Without the feature this library is empty and the binary runs only the
 //! chaincode.
 
+#![deny(clippy::expect_used)]
+
 // The registry modules the tools use, under the names they had when they lived here.
 #[cfg(feature = "tools")]
 use ercc_registry::{credentials, keydist, lifecycle, policy_verifier, proto, registry};

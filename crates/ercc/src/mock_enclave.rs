@@ -525,7 +525,6 @@ fn open_sealed(dk: &RsaPrivateKey, receiver_id: &str, sealed: &[u8]) -> Result<V
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::proto::SignedExportMessage;
 
@@ -621,11 +620,12 @@ mod tests {
         // Not hardware evidence: the default policy refuses it.
         let verifier =
             crate::policy_verifier::PolicyVerifier::new(enclave_attestation::Policy::default());
-        use crate::registry::EvidenceVerifier as _;
+        use crate::registry::CredentialsVerifier as _;
         let statement = ad.encode_to_vec();
         let err = verifier
             .verify(&creds.evidence, &"ab".repeat(32), &statement, 1_750_000_000)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("simulated"), "{err}");
     }
 }

@@ -47,7 +47,7 @@ const FIXED_MTIME: u64 = 946_684_800;
 
 /// What went wrong while building a package. Nothing is written when any of these is returned.
 #[derive(Debug, thiserror::Error)]
-pub enum PackageError {
+pub enum PackagingError {
     #[error(
         "invalid label {0:?}: a label starts with a letter or digit and continues with letters, \
          digits, '_', '.', '+' or '-' (regex ^[[:alnum:]][[:alnum:]_.+-]*$)"
@@ -240,50 +240,50 @@ impl Connection {
 
     /// Checks what the peer (and the fpc-external-launcher build script) would refuse or
     /// misread: the address, the duration, and the TLS material the flags require.
-    pub fn validate(&self) -> Result<(), PackageError> {
+    pub fn validate(&self) -> Result<(), PackagingError> {
         validate_address(&self.address)?;
         self.validate_rest()
     }
 
     /// [`Connection::validate`] for Fabric's ccaas_builder: the address may hold templates, and
     /// `domain` is refused because ccaas_builder would drop it.
-    pub fn validate_for_ccaas(&self) -> Result<(), PackageError> {
+    pub fn validate_for_ccaas(&self) -> Result<(), PackagingError> {
         validate_address_template(&self.address)?;
         if self.domain.is_some() {
-            return Err(PackageError::DomainWithCcaas);
+            return Err(PackagingError::DomainWithCcaas);
         }
         self.validate_rest()
     }
 
-    fn validate_rest(&self) -> Result<(), PackageError> {
+    fn validate_rest(&self) -> Result<(), PackagingError> {
         validate_dial_timeout(&self.dial_timeout)?;
         let nonempty = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
         if self.tls_required && !nonempty(&self.root_cert) {
-            return Err(PackageError::MissingRootCert);
+            return Err(PackagingError::MissingRootCert);
         }
         if self.client_auth_required
             && !(self.tls_required && nonempty(&self.client_cert) && nonempty(&self.client_key))
         {
-            return Err(PackageError::IncompleteClientAuth);
+            return Err(PackagingError::IncompleteClientAuth);
         }
         Ok(())
     }
 }
 
 /// Enforces Fabric's label rule `^[[:alnum:]][[:alnum:]_.+-]*$` (ASCII classes, as in Go's regexp).
-pub fn validate_label(label: &str) -> Result<(), PackageError> {
+pub fn validate_label(label: &str) -> Result<(), PackagingError> {
     let mut chars = label.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '+' | '-'));
     if first_ok && rest_ok {
         Ok(())
     } else {
-        Err(PackageError::InvalidLabel(label.to_owned()))
+        Err(PackagingError::InvalidLabel(label.to_owned()))
     }
 }
 
 /// A peer id must be usable as one directory name inside `code.tar.gz` and as `CORE_PEER_ID`.
-pub fn validate_peer_id(peer_id: &str) -> Result<(), PackageError> {
+pub fn validate_peer_id(peer_id: &str) -> Result<(), PackagingError> {
     let bad = peer_id.is_empty()
         || peer_id.len() > MAX_PEER_ID_BYTES
         || peer_id == "."
@@ -292,7 +292,7 @@ pub fn validate_peer_id(peer_id: &str) -> Result<(), PackageError> {
             .chars()
             .any(|c| c == '/' || c == '\\' || c.is_whitespace() || c.is_control());
     if bad {
-        Err(PackageError::InvalidPeerId(peer_id.to_owned()))
+        Err(PackagingError::InvalidPeerId(peer_id.to_owned()))
     } else {
         Ok(())
     }
@@ -300,8 +300,8 @@ pub fn validate_peer_id(peer_id: &str) -> Result<(), PackageError> {
 
 /// `host:port` as the peer dials it: a host name or IPv4 address, or a bracketed IPv6 address,
 /// and a port from 1 to 65535.
-pub fn validate_address(address: &str) -> Result<(), PackageError> {
-    let err = |reason| PackageError::InvalidAddress {
+pub fn validate_address(address: &str) -> Result<(), PackagingError> {
+    let err = |reason| PackagingError::InvalidAddress {
         address: address.to_owned(),
         reason,
     };
@@ -340,8 +340,8 @@ pub fn validate_address(address: &str) -> Result<(), PackageError> {
 /// An address for ccaas_builder: `host:port` once every template action is filled in. Only field
 /// references (`{{.name}}`, `{{ .a.b }}`, with optional `-` trim markers) are accepted: that is
 /// what filling from a JSON object needs, and anything else would only fail at install time.
-pub fn validate_address_template(address: &str) -> Result<(), PackageError> {
-    let err = |reason| PackageError::InvalidTemplate {
+pub fn validate_address_template(address: &str) -> Result<(), PackagingError> {
+    let err = |reason| PackagingError::InvalidTemplate {
         address: address.to_owned(),
         reason,
     };
@@ -386,8 +386,8 @@ pub fn validate_address_template(address: &str) -> Result<(), PackageError> {
 /// A non-negative Go `time.ParseDuration` string: `0`, or one or more `<number><unit>` with units
 /// ns, us, µs, μs, ms, s, m, h (e.g. `10s`, `1m30s`, `1.5h`). An empty string is refused: the
 /// peer cannot parse it.
-pub fn validate_dial_timeout(value: &str) -> Result<(), PackageError> {
-    let err = || PackageError::InvalidDialTimeout(value.to_owned());
+pub fn validate_dial_timeout(value: &str) -> Result<(), PackagingError> {
+    let err = || PackagingError::InvalidDialTimeout(value.to_owned());
     if value == "0" {
         return Ok(());
     }
@@ -428,19 +428,19 @@ pub fn package_id(label: &str, package: &[u8]) -> String {
 }
 
 /// `metadata.json` bytes: `{"path":"","type":T,"label":L}`.
-pub fn metadata_json(package_type: &str, label: &str) -> Result<Vec<u8>, PackageError> {
+pub fn metadata_json(package_type: &str, label: &str) -> Result<Vec<u8>, PackagingError> {
     validate_label(label)?;
     serde_json::to_vec(&Metadata {
         path: "",
         package_type,
         label,
     })
-    .map_err(|e| PackageError::Archive(io::Error::other(e)))
+    .map_err(|e| PackagingError::Archive(io::Error::other(e)))
 }
 
 /// A normal-mode package: `metadata.json` type `ercc-type` and `code.tar.gz` holding `ercc`
 /// (mode 0755).
-pub fn normal_package(label: &str, binary: &[u8]) -> Result<Vec<u8>, PackageError> {
+pub fn normal_package(label: &str, binary: &[u8]) -> Result<Vec<u8>, PackagingError> {
     let metadata = metadata_json(TYPE_NORMAL, label)?;
     let mut code = TarGz::new();
     code.file(BINARY_NAME, 0o755, binary)?;
@@ -452,17 +452,17 @@ pub fn normal_package(label: &str, binary: &[u8]) -> Result<Vec<u8>, PackageErro
 pub fn caas_package(
     label: &str,
     peers: &BTreeMap<String, Connection>,
-) -> Result<Vec<u8>, PackageError> {
+) -> Result<Vec<u8>, PackagingError> {
     let metadata = metadata_json(TYPE_CAAS, label)?;
     if peers.is_empty() {
-        return Err(PackageError::NoPeers);
+        return Err(PackagingError::NoPeers);
     }
     let mut code = TarGz::new();
     for (peer_id, connection) in peers {
         validate_peer_id(peer_id)?;
         connection.validate()?;
         let json = serde_json::to_vec_pretty(connection)
-            .map_err(|e| PackageError::Archive(io::Error::other(e)))?;
+            .map_err(|e| PackagingError::Archive(io::Error::other(e)))?;
         code.dir(peer_id)?;
         code.file(&format!("{peer_id}/connection.json"), 0o644, &json)?;
     }
@@ -471,11 +471,11 @@ pub fn caas_package(
 
 /// A package for Fabric's `ccaas_builder`: `metadata.json` type `ccaas` and `code.tar.gz`
 /// holding one top-level `connection.json`, used by every peer (templates filled per peer).
-pub fn ccaas_package(label: &str, connection: &Connection) -> Result<Vec<u8>, PackageError> {
+pub fn ccaas_package(label: &str, connection: &Connection) -> Result<Vec<u8>, PackagingError> {
     let metadata = metadata_json(TYPE_CCAAS, label)?;
     connection.validate_for_ccaas()?;
     let json = serde_json::to_vec_pretty(connection)
-        .map_err(|e| PackageError::Archive(io::Error::other(e)))?;
+        .map_err(|e| PackagingError::Archive(io::Error::other(e)))?;
     let mut code = TarGz::new();
     code.file("connection.json", 0o644, &json)?;
     install_package(&metadata, &code.finish()?)
@@ -483,7 +483,10 @@ pub fn ccaas_package(label: &str, connection: &Connection) -> Result<Vec<u8>, Pa
 
 /// The outer install package: exactly two regular files and no directory entries, as the peer
 /// requires, written the way the peer CLI writes them (mode 0100644).
-pub fn install_package(metadata_json: &[u8], code_tar_gz: &[u8]) -> Result<Vec<u8>, PackageError> {
+pub fn install_package(
+    metadata_json: &[u8],
+    code_tar_gz: &[u8],
+) -> Result<Vec<u8>, PackagingError> {
     let mut outer = TarGz::new();
     outer.file("metadata.json", 0o100_644, metadata_json)?;
     outer.file("code.tar.gz", 0o100_644, code_tar_gz)?;
@@ -513,43 +516,43 @@ impl TarGz {
         header
     }
 
-    fn file(&mut self, path: &str, mode: u32, data: &[u8]) -> Result<(), PackageError> {
+    fn file(&mut self, path: &str, mode: u32, data: &[u8]) -> Result<(), PackagingError> {
         let mut header = Self::header(tar::EntryType::Regular, mode, data.len() as u64);
         self.tar
             .append_data(&mut header, path, data)
-            .map_err(PackageError::Archive)
+            .map_err(PackagingError::Archive)
     }
 
-    fn dir(&mut self, path: &str) -> Result<(), PackageError> {
+    fn dir(&mut self, path: &str) -> Result<(), PackagingError> {
         let mut header = Self::header(tar::EntryType::Directory, 0o755, 0);
         self.tar
             .append_data(&mut header, format!("{path}/"), io::empty())
-            .map_err(PackageError::Archive)
+            .map_err(PackagingError::Archive)
     }
 
-    fn finish(self) -> Result<Vec<u8>, PackageError> {
-        let tar = self.tar.into_inner().map_err(PackageError::Archive)?;
+    fn finish(self) -> Result<Vec<u8>, PackagingError> {
+        let tar = self.tar.into_inner().map_err(PackagingError::Archive)?;
         // No file name and mtime 0 in the gzip header: the bytes depend on the content only.
         let mut gz = GzBuilder::new()
             .mtime(0)
             .write(Vec::new(), Compression::default());
-        gz.write_all(&tar).map_err(PackageError::Archive)?;
-        gz.finish().map_err(PackageError::Archive)
+        gz.write_all(&tar).map_err(PackagingError::Archive)?;
+        gz.finish().map_err(PackagingError::Archive)
     }
 }
 
 /// Runs `ercc package`: builds the package, writes it to `--out` and prints its id on stdout.
-pub fn run(args: PackageArgs) -> Result<(), PackageError> {
+pub fn run(args: PackageArgs) -> Result<(), PackagingError> {
     let (label, out, package) = match args.mode {
         PackageMode::Normal(a) => {
             validate_label(&a.label)?;
             let path = match a.binary {
                 Some(p) => p,
-                None => std::env::current_exe().map_err(PackageError::CurrentExe)?,
+                None => std::env::current_exe().map_err(PackagingError::CurrentExe)?,
             };
             let binary = read_limited(&path, MAX_BINARY_BYTES)?;
             if binary.is_empty() {
-                return Err(PackageError::EmptyBinary(path));
+                return Err(PackagingError::EmptyBinary(path));
             }
             let package = normal_package(&a.label, &binary)?;
             (a.label, a.out, package)
@@ -563,14 +566,15 @@ pub fn run(args: PackageArgs) -> Result<(), PackageError> {
             (a.label, a.out, package)
         }
     };
-    write_atomically(&out, &package).map_err(|(path, source)| PackageError::Io { path, source })?;
+    write_atomically(&out, &package)
+        .map_err(|(path, source)| PackagingError::Io { path, source })?;
     let id = package_id(&label, &package);
     let mut stdout = io::stdout().lock();
-    writeln!(stdout, "{id}").map_err(PackageError::Stdout)
+    writeln!(stdout, "{id}").map_err(PackagingError::Stdout)
 }
 
 /// Turns the `caas --address` flags into the one `connection.json` for ccaas_builder.
-pub fn caas_connection(args: &CaasArgs, address: &str) -> Result<Connection, PackageError> {
+pub fn caas_connection(args: &CaasArgs, address: &str) -> Result<Connection, PackagingError> {
     let connection = Connection {
         address: address.to_owned(),
         ..connection_settings(args)?
@@ -580,16 +584,16 @@ pub fn caas_connection(args: &CaasArgs, address: &str) -> Result<Connection, Pac
 }
 
 /// Turns the `caas --peer` flags into one validated `connection.json` per peer.
-pub fn caas_connections(args: &CaasArgs) -> Result<BTreeMap<String, Connection>, PackageError> {
+pub fn caas_connections(args: &CaasArgs) -> Result<BTreeMap<String, Connection>, PackagingError> {
     let settings = connection_settings(args)?;
     if args.peers.is_empty() {
-        return Err(PackageError::NoPeers);
+        return Err(PackagingError::NoPeers);
     }
     let mut peers = BTreeMap::new();
     for spec in &args.peers {
         let (peer_id, address) = spec
             .split_once('=')
-            .ok_or_else(|| PackageError::InvalidPeerSpec(spec.clone()))?;
+            .ok_or_else(|| PackagingError::InvalidPeerSpec(spec.clone()))?;
         validate_peer_id(peer_id)?;
         validate_address(address)?;
         let connection = Connection {
@@ -597,28 +601,28 @@ pub fn caas_connections(args: &CaasArgs) -> Result<BTreeMap<String, Connection>,
             ..settings.clone()
         };
         if peers.insert(peer_id.to_owned(), connection).is_some() {
-            return Err(PackageError::DuplicatePeer(peer_id.to_owned()));
+            return Err(PackagingError::DuplicatePeer(peer_id.to_owned()));
         }
     }
     Ok(peers)
 }
 
 /// Everything in a `connection.json` but the address, from the flags (PEM files read).
-fn connection_settings(args: &CaasArgs) -> Result<Connection, PackageError> {
+fn connection_settings(args: &CaasArgs) -> Result<Connection, PackagingError> {
     validate_dial_timeout(&args.dial_timeout)?;
     if !args.client_auth {
         if args.client_cert.is_some() {
-            return Err(PackageError::ClientAuthOnly("--client-cert"));
+            return Err(PackagingError::ClientAuthOnly("--client-cert"));
         }
         if args.client_key.is_some() {
-            return Err(PackageError::ClientAuthOnly("--client-key"));
+            return Err(PackagingError::ClientAuthOnly("--client-key"));
         }
         if args.domain.is_some() {
-            return Err(PackageError::ClientAuthOnly("--domain"));
+            return Err(PackagingError::ClientAuthOnly("--domain"));
         }
     }
     if args.domain.as_deref() == Some("") {
-        return Err(PackageError::EmptyDomain);
+        return Err(PackagingError::EmptyDomain);
     }
     let root_cert = args
         .tls_root_cert
@@ -631,7 +635,7 @@ fn connection_settings(args: &CaasArgs) -> Result<Connection, PackageError> {
                 Some(read_pem(cert, PemKind::Certificate)?),
                 Some(read_pem(key, PemKind::PrivateKey)?),
             ),
-            _ => return Err(PackageError::IncompleteClientAuth),
+            _ => return Err(PackagingError::IncompleteClientAuth),
         }
     } else {
         (None, None)
@@ -656,9 +660,9 @@ enum PemKind {
 }
 
 /// Reads a PEM file and checks it looks like the kind asked for; the content is embedded as is.
-fn read_pem(path: &Path, kind: PemKind) -> Result<String, PackageError> {
+fn read_pem(path: &Path, kind: PemKind) -> Result<String, PackagingError> {
     let bytes = read_limited(path, MAX_PEM_BYTES)?;
-    let invalid = |reason| PackageError::InvalidPem {
+    let invalid = |reason| PackagingError::InvalidPem {
         path: path.to_owned(),
         reason,
     };
@@ -677,18 +681,18 @@ fn read_pem(path: &Path, kind: PemKind) -> Result<String, PackageError> {
 }
 
 /// Reads a regular file, refusing before allocation anything larger than `limit`.
-fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, PackageError> {
-    let io_err = |source| PackageError::Io {
+fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, PackagingError> {
+    let io_err = |source| PackagingError::Io {
         path: path.to_owned(),
         source,
     };
     let file = File::open(path).map_err(io_err)?;
     let meta = file.metadata().map_err(io_err)?;
     if !meta.is_file() {
-        return Err(PackageError::NotAFile(path.to_owned()));
+        return Err(PackagingError::NotAFile(path.to_owned()));
     }
     if meta.len() > limit {
-        return Err(PackageError::TooLarge {
+        return Err(PackagingError::TooLarge {
             path: path.to_owned(),
             size: meta.len(),
             limit,
@@ -700,7 +704,7 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, PackageError> {
         .read_to_end(&mut data)
         .map_err(io_err)?;
     if data.len() as u64 > limit {
-        return Err(PackageError::TooLarge {
+        return Err(PackagingError::TooLarge {
             path: path.to_owned(),
             size: data.len() as u64,
             limit,
@@ -824,7 +828,7 @@ mod tests {
         c.domain = Some("ercc".into());
         assert!(matches!(
             c.validate_for_ccaas(),
-            Err(PackageError::DomainWithCcaas)
+            Err(PackagingError::DomainWithCcaas)
         ));
     }
 

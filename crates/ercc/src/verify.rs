@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::cli_input::{CredentialsInput, InputError};
 use crate::policy_verifier::{self, VerifierSetupError};
-use crate::registry::{EvidenceVerifier, Registry, RegistryError};
+use crate::registry::{CredentialsVerifier, Registry, RegistryError};
 
 /// Arguments of `ercc verify`.
 #[derive(Debug, Clone, clap::Args)]
@@ -89,7 +89,7 @@ pub fn run(args: VerifyArgs) -> Result<(), VerifyCmdError> {
 /// The check itself, with an explicit verifier; returns the accepted enclave as JSON.
 pub fn verify_with(
     args: &VerifyArgs,
-    verifier: impl EvidenceVerifier + 'static,
+    verifier: impl CredentialsVerifier + 'static,
 ) -> Result<serde_json::Value, VerifyCmdError> {
     let text = args.input.read()?;
     let now = parse_time(&args.time)?;
@@ -134,26 +134,26 @@ fn parse_time(value: &str) -> Result<i64, VerifyCmdError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::proto::{AttestedData, CcParameters, Credentials, HostParameters};
+    use crate::registry::VerifierError;
     use base64::Engine;
     use prost::Message;
 
     /// Accepts evidence `ok` only, and only at or after time 1000.
     struct Fake;
-    impl EvidenceVerifier for Fake {
+    impl CredentialsVerifier for Fake {
         fn verify(
             &self,
             evidence: &[u8],
             _: &str,
             _: &[u8],
             now: i64,
-        ) -> Result<crate::lifecycle::Judgement, String> {
+        ) -> Result<crate::lifecycle::Judgement, VerifierError> {
             match (evidence, now >= 1000) {
                 (b"ok", true) => Ok(Default::default()),
-                (b"ok", false) => Err("report is from the future".into()),
-                _ => Err("bad evidence".into()),
+                (b"ok", false) => Err(VerifierError::Refused("report is from the future".into())),
+                _ => Err(VerifierError::Refused("bad evidence".into())),
             }
         }
     }
@@ -235,5 +235,26 @@ mod tests {
             verify_with(&a, Fake).unwrap_err().to_string(),
             "wrong channel! expected=other, actual=ch"
         );
+    }
+
+    /// The exit status comes from the error's variant: a rejection whose reason reads like
+    /// an input failure still exits 1, an input failure that reads like a rejection exits 3.
+    #[test]
+    fn exit_codes_follow_variants_not_texts() {
+        let rejected = VerifyCmdError::Rejected(RegistryError::ChaincodeDefinition(
+            ercc_registry::DefinitionError::Lifecycle {
+                status: 500,
+                message: "cannot read credentials file: permission denied".into(),
+            },
+        ));
+        assert_eq!(rejected.exit_code(), exit_code::REJECTED);
+        let unreadable = VerifyCmdError::Input(InputError::NotText {
+            what: "evidence verification failed: mrenclave does not match".into(),
+        });
+        assert_eq!(unreadable.exit_code(), exit_code::ERROR);
+        let refused = VerifyCmdError::Rejected(RegistryError::EvidenceVerification(
+            VerifierError::Refused("invalid --time".into()),
+        ));
+        assert_eq!(refused.exit_code(), exit_code::REJECTED);
     }
 }
