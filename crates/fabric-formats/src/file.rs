@@ -47,6 +47,16 @@ impl ReadError {
             | ReadError::NotAFile { path } => path,
         }
     }
+
+    /// What went wrong without the path, for callers whose message names the file already:
+    /// the system's text, `larger than N bytes`, or `not a regular file`.
+    pub fn reason(&self) -> String {
+        match self {
+            ReadError::Io { source, .. } => source.to_string(),
+            ReadError::TooLarge { limit, .. } => format!("larger than {limit} bytes"),
+            ReadError::NotAFile { .. } => "not a regular file".to_owned(),
+        }
+    }
 }
 
 /// Why a bounded stream read failed.
@@ -158,6 +168,7 @@ mod tests {
         let e = read_bounded(Path::new("/dev/zero"), 1024).unwrap_err();
         assert!(e.to_string().contains("too large"), "{e}");
         assert!(matches!(e, ReadError::TooLarge { size: 1025, .. }));
+        assert_eq!(e.reason(), "larger than 1024 bytes");
         let missing = dir.path().join("missing");
         let e = read_bounded(&missing, 5).unwrap_err();
         assert!(matches!(e, ReadError::Io { .. }));
@@ -173,6 +184,7 @@ mod tests {
             let e = read_regular_bounded(special, 5).unwrap_err();
             assert!(matches!(e, ReadError::NotAFile { .. }), "{e}");
             assert!(e.to_string().contains("not a regular file"), "{e}");
+            assert_eq!(e.reason(), "not a regular file");
         }
         let p = dir.path().join("f");
         std::fs::write(&p, b"abc").unwrap();

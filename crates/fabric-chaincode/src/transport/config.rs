@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use fabric_formats::boolean::parse_bool;
-use fabric_formats::file::{read_bounded, ReadError};
+use fabric_formats::file::read_bounded;
 
 use crate::error::ConfigError;
 
@@ -316,11 +316,7 @@ fn read_limited(name: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError>
     read_bounded(path, MAX_PEM_FILE).map_err(|e| ConfigError::File {
         name,
         path: path.to_owned(),
-        reason: match e {
-            ReadError::TooLarge { limit, .. } => format!("larger than {limit} bytes"),
-            ReadError::Io { source, .. } => source.to_string(),
-            other => other.to_string(),
-        },
+        reason: e.reason(),
     })
 }
 
