@@ -263,7 +263,8 @@ pub fn parse_builder_flag(s: &str, propagate: &[String]) -> Result<BuilderConfig
 /// Reads a builders file: a JSON list of `{name, path, propagateEnvironment}` (core.yaml's
 /// `externalBuilders` shape), or an object with an `externalBuilders` key.
 pub fn read_builders_file(path: &Path) -> Result<Vec<BuilderConfig>, String> {
-    let bytes = crate::files::read_limited(path, MAX_BUILDERS_FILE)?;
+    let bytes =
+        fabric_formats::file::read_bounded(path, MAX_BUILDERS_FILE).map_err(|e| e.to_string())?;
     let v: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     let list = match v {

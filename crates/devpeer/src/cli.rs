@@ -208,7 +208,7 @@ fn start_options(
         list.push(parse_builder_flag(b, &a.propagate)?);
     }
     list.extend(extra);
-    let parse = |s: &str| crate::connection::parse_go_duration(s);
+    let parse = |s: &str| fabric_formats::duration::parse_timeout(s).map_err(|e| e.to_string());
     Ok(StartOptions {
         home,
         chaincode_listen: a.chaincode_listen,
@@ -284,8 +284,11 @@ async fn run(home: PathBuf, cmd: Command) -> Result<i32, String> {
         }
         Command::Up(a) => up(home, a).await,
         Command::Install { package } => {
-            let bytes =
-                crate::files::read_limited(&package, crate::package::MAX_PACKAGE_BYTES as u64)?;
+            let bytes = fabric_formats::file::read_bounded(
+                &package,
+                crate::package::MAX_PACKAGE_BYTES as u64,
+            )
+            .map_err(|e| e.to_string())?;
             let out = call(&home, Method::POST, "/install", bytes).await?;
             let o: InstallOutcome = serde_json::from_slice(&out).map_err(|e| e.to_string())?;
             if o.already_installed {

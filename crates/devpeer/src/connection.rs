@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use fabric_formats::duration::parse_timeout;
 use serde::Deserialize;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
@@ -54,52 +55,11 @@ pub struct ConnectionInfo {
     pub domain: String,
 }
 
-/// Parses a Go `time.Duration` string ("10s", "1m30s", "250ms", "1.5h").
-pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let err = || format!("time: invalid duration \"{s}\"");
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if s.is_empty() || s.starts_with('-') {
-        return Err(err());
-    }
-    let s2 = s.strip_prefix('+').unwrap_or(s);
-    let mut total = 0f64;
-    let mut rest = s2;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(err)?;
-        if num_len == 0 {
-            return Err(err());
-        }
-        let n: f64 = rest[..num_len].parse().map_err(|_| err())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(err()),
-        };
-        rest = &rest[unit_len..];
-        total += n * unit;
-    }
-    if !total.is_finite() || total > 1e9 {
-        return Err(err());
-    }
-    Ok(Duration::from_secs_f64(total))
-}
-
 impl ConnectionInfo {
     /// Reads and validates a connection.json file.
     pub fn read(path: &Path) -> Result<ConnectionInfo, String> {
-        let data = crate::files::read_limited(path, MAX_CONNECTION_JSON)?;
+        let data = fabric_formats::file::read_bounded(path, MAX_CONNECTION_JSON)
+            .map_err(|e| e.to_string())?;
         Self::parse(&data)
     }
 
@@ -113,7 +73,7 @@ impl ConnectionInfo {
             None => Duration::ZERO,
             Some(RawDuration::Nanos(n)) if n >= 0 => Duration::from_nanos(n as u64),
             Some(RawDuration::Nanos(_)) => return Err("negative dial_timeout".into()),
-            Some(RawDuration::Text(t)) => parse_go_duration(&t)?,
+            Some(RawDuration::Text(t)) => parse_timeout(&t).map_err(|e| e.to_string())?,
         };
         let dial_timeout = if dial_timeout.is_zero() {
             Duration::from_secs(3)
@@ -171,7 +131,7 @@ impl ConnectionInfo {
             };
             tls = tls.domain_name(name);
             if self.client_auth_required {
-                let key = crate::tls::normalize_key_pem(&self.client_key)
+                let key = fabric_formats::pem::normalize_private_key(self.client_key.as_bytes())
                     .map_err(|e| dial(format!("client_key: {e}")))?;
                 tls = tls.identity(Identity::from_pem(&self.client_cert, key));
             }
@@ -202,20 +162,16 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
     fn go_durations() {
-        assert_eq!(parse_go_duration("10s").unwrap(), Duration::from_secs(10));
-        assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(
-            parse_go_duration("250ms").unwrap(),
-            Duration::from_millis(250)
-        );
-        assert!(parse_go_duration("").is_err());
-        assert!(parse_go_duration("10").is_err());
-        assert!(parse_go_duration("-1s").is_err());
+        assert_eq!(parse_timeout("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_timeout("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_timeout("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_timeout("").is_err());
+        assert!(parse_timeout("10").is_err());
+        assert!(parse_timeout("-1s").is_err());
     }
 
     #[test]

@@ -1,26 +1,7 @@
-//! Files the peer reads and writes on behalf of others: reads bounded before allocating (a
-//! wrong path such as `/dev/zero` or a huge file fails fast), and key material written
-//! readable by its owner only.
+//! Files the peer writes on behalf of others: key material readable by its owner only.
+//! (Files it reads are read bounded, through `fabric_formats::file`.)
 
-use std::io::Read;
 use std::path::Path;
-
-/// Reads at most `limit` bytes of `path`, refusing a longer file. The limit is applied while
-/// reading, so special files that report no size and files that grow are bounded too.
-pub(crate) fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut data = Vec::new();
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut data)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if data.len() as u64 > limit {
-        return Err(format!(
-            "{} is too large (more than {limit} bytes)",
-            path.display()
-        ));
-    }
-    Ok(data)
-}
 
 /// Writes key material (or a file holding it) readable by its owner only (mode 0600).
 pub(crate) fn write_private(path: &Path, data: &str) -> std::io::Result<()> {
@@ -37,22 +18,7 @@ pub(crate) fn write_private(path: &Path, data: &str) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn reads_are_bounded() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        std::fs::write(&p, b"12345").unwrap();
-        assert_eq!(read_limited(&p, 5).unwrap(), b"12345");
-        let e = read_limited(&p, 4).unwrap_err();
-        assert!(e.contains("too large"), "{e}");
-        // A special file with no size: the limit still holds.
-        let e = read_limited(Path::new("/dev/zero"), 1024).unwrap_err();
-        assert!(e.contains("too large"), "{e}");
-        assert!(read_limited(&dir.path().join("missing"), 5).is_err());
-    }
 
     #[test]
     fn private_files_are_owner_only() {

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use fabric_formats::pem::{encode, private_key, KeyEncoding, Label};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
@@ -25,7 +26,9 @@ use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 
 use crate::files::write_private;
-use crate::tls::{pem_decode_all, pem_encode};
+
+/// Largest `signcert.pem` or `key.pem` read (real ones are under 1 KiB).
+const MAX_PEM_FILE: u64 = 1024 * 1024;
 
 /// Identity errors.
 #[derive(Debug, thiserror::Error)]
@@ -63,12 +66,12 @@ impl Identity {
     }
 }
 
-/// The key of `key.pem`: PKCS#8 ("PRIVATE KEY", what `generate` writes) or SEC1
-/// ("EC PRIVATE KEY").
-fn parse_key(label: &str, der: &[u8]) -> Result<SecretKey, String> {
-    match label {
-        "EC PRIVATE KEY" => SecretKey::from_sec1_der(der).map_err(|e| e.to_string()),
-        _ => SecretKey::from_pkcs8_der(der).map_err(|e| e.to_string()),
+/// The key of `key.pem`: PKCS#8 (what `generate` writes) or SEC1, whatever the label says.
+fn parse_key(key_pem: &[u8]) -> Result<SecretKey, String> {
+    match private_key(key_pem).map_err(|e| e.to_string())? {
+        (KeyEncoding::Sec1, der) => SecretKey::from_sec1_der(&der).map_err(|e| e.to_string()),
+        (KeyEncoding::Pkcs8, der) => SecretKey::from_pkcs8_der(&der).map_err(|e| e.to_string()),
+        (KeyEncoding::Pkcs1, _) => Err("an RSA key; an MSP signing key is ECDSA P-256".into()),
     }
 }
 
@@ -131,13 +134,13 @@ impl Identities {
                 other => other,
             })?;
         }
-        let cert_pem = std::fs::read_to_string(&cert_path).map_err(|e| files(e.to_string()))?;
-        let key_pem = std::fs::read_to_string(&key_path).map_err(|e| files(e.to_string()))?;
-        let blocks = pem_decode_all(&key_pem).map_err(|e| files(e.to_string()))?;
-        let (label, der) = blocks
-            .first()
-            .ok_or_else(|| files("empty key file".into()))?;
-        let secret = parse_key(label, der).map_err(|e| files(format!("key.pem: {e}")))?;
+        let read = |path: &std::path::Path| {
+            fabric_formats::file::read_bounded(path, MAX_PEM_FILE).map_err(|e| files(e.to_string()))
+        };
+        let cert_pem = String::from_utf8(read(&cert_path)?)
+            .map_err(|_| files("signcert.pem is not text".into()))?;
+        let key_pem = read(&key_path)?;
+        let secret = parse_key(&key_pem).map_err(|e| files(format!("key.pem: {e}")))?;
         let rng = SystemRandom::new();
         let fast_key = ring_key(&secret, &rng).map_err(|e| files(format!("key.pem: {e}")))?;
         let id = Arc::new(Identity {
@@ -183,19 +186,20 @@ fn generate(msp_id: &str, dir: &std::path::Path) -> Result<(), IdentityError> {
 
     std::fs::create_dir_all(dir).map_err(files)?;
     std::fs::write(dir.join("cacert.pem"), ca_cert.pem()).map_err(files)?;
-    write_private(
-        &dir.join("key.pem"),
-        &pem_encode("PRIVATE KEY", &key.serialize_der()),
-    )
-    .map_err(files)?;
+    let key_pem =
+        encode(Label::PrivateKey, &key.serialize_der()).map_err(|e| IdentityError::Files {
+            path: dir.display().to_string(),
+            msg: e.to_string(),
+        })?;
+    write_private(&dir.join("key.pem"), &key_pem).map_err(files)?;
     std::fs::write(dir.join("signcert.pem"), cert.pem()).map_err(files)?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
+    use fabric_formats::pem::decode_all;
     use p256::ecdsa::signature::Verifier;
 
     #[test]
@@ -254,10 +258,10 @@ mod tests {
         // Rewrite the stored PKCS#8 key as SEC1, as other tools write it.
         let key_path = dir.path().join("Org2MSP").join("key.pem");
         let pem = std::fs::read_to_string(&key_path).unwrap();
-        let blocks = pem_decode_all(&pem).unwrap();
-        let secret = SecretKey::from_pkcs8_der(&blocks[0].1).unwrap();
+        let blocks = decode_all(pem.as_bytes()).unwrap();
+        let secret = SecretKey::from_pkcs8_der(&blocks[0].der).unwrap();
         let sec1 = secret.to_sec1_der().unwrap();
-        std::fs::write(&key_path, pem_encode("EC PRIVATE KEY", &sec1)).unwrap();
+        std::fs::write(&key_path, encode(Label::EcPrivateKey, &sec1).unwrap()).unwrap();
         assert_ne!(secret.to_pkcs8_der().unwrap().as_bytes(), sec1.as_slice());
 
         let loaded = Identities::new(dir.path().to_path_buf())

@@ -6,8 +6,9 @@
 use std::io::Read;
 use std::path::{Component, Path};
 
+use fabric_formats::file::{read_stream_bounded, StreamError};
+use fabric_formats::label::{is_valid_label, package_id};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 /// Largest install package accepted.
 pub const MAX_PACKAGE_BYTES: usize = 100 * 1024 * 1024;
@@ -56,16 +57,6 @@ pub struct Package {
     pub code_tar_gz: Vec<u8>,
 }
 
-/// Fabric's label rule.
-pub fn valid_label(label: &str) -> bool {
-    let mut chars = label.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_alphanumeric() => {}
-        _ => return false,
-    }
-    chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '+' | '-'))
-}
-
 /// Parses and validates an install package.
 pub fn parse(bytes: &[u8]) -> Result<Package, PackageError> {
     if bytes.len() > MAX_PACKAGE_BYTES {
@@ -99,25 +90,24 @@ pub fn parse(bytes: &[u8]) -> Result<Package, PackageError> {
                 continue;
             }
         };
-        let mut buf = Vec::with_capacity(size as usize);
-        (&mut entry)
-            .take(MAX_PACKAGE_BYTES as u64 + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| PackageError::NotTarGz(e.to_string()))?;
-        if buf.len() > MAX_PACKAGE_BYTES {
-            return Err(PackageError::NotTarGz(format!("entry {name} is too large")));
-        }
+        let buf =
+            read_stream_bounded(&mut entry, MAX_PACKAGE_BYTES as u64).map_err(|e| match e {
+                StreamError::Io(e) => PackageError::NotTarGz(e.to_string()),
+                StreamError::TooLarge { .. } => {
+                    PackageError::NotTarGz(format!("entry {name} is too large"))
+                }
+            })?;
         *slot = Some(buf);
     }
     let metadata_json = metadata_json.ok_or(PackageError::Missing("metadata.json"))?;
     let code_tar_gz = code.ok_or(PackageError::Missing("code.tar.gz"))?;
     let metadata: Metadata = serde_json::from_slice(&metadata_json)
         .map_err(|e| PackageError::BadMetadata(e.to_string()))?;
-    if !valid_label(&metadata.label) {
+    if !is_valid_label(&metadata.label) {
         return Err(PackageError::BadLabel(metadata.label));
     }
     check_code(&code_tar_gz)?;
-    let id = format!("{}:{}", metadata.label, hex::encode(Sha256::digest(bytes)));
+    let id = package_id(&metadata.label, bytes);
     Ok(Package {
         id,
         metadata,
@@ -225,8 +215,8 @@ pub fn sanitize_id(id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
+    use sha2::{Digest, Sha256};
 
     fn tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {
         let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
@@ -305,11 +295,11 @@ mod tests {
 
     #[test]
     fn label_rule_and_sanitize() {
-        assert!(valid_label("ercc"));
-        assert!(valid_label("a1.b_c+d-e"));
-        assert!(!valid_label(""));
-        assert!(!valid_label("_a"));
-        assert!(!valid_label("a b"));
+        assert!(is_valid_label("ercc"));
+        assert!(is_valid_label("a1.b_c+d-e"));
+        assert!(!is_valid_label(""));
+        assert!(!is_valid_label("_a"));
+        assert!(!is_valid_label("a b"));
         assert_eq!(sanitize_id("a:b/c"), "a-b-c");
     }
 }

@@ -62,7 +62,9 @@ async fn finish(q: std::thread::JoinHandle<CliResult>) -> CliResult {
 async fn connect(cc: &serde_json::Value, name: &str) -> Chaincode {
     let addr = cc["peer_address"].as_str().unwrap();
     let host = addr.rsplit_once(':').unwrap().0;
-    let key = devpeer::tls::normalize_key_pem(cc["client_key"].as_str().unwrap()).unwrap();
+    let key =
+        fabric_formats::pem::normalize_private_key(cc["client_key"].as_str().unwrap().as_bytes())
+            .unwrap();
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(cc["root_cert"].as_str().unwrap()))
         .identity(Identity::from_pem(cc["client_cert"].as_str().unwrap(), key))

@@ -4,7 +4,7 @@
 //! reads back here and ours reads back there.
 //!
 //! Creating and splitting keys is the runtime's (`fabric_chaincode`), with the Go shim's
-//! validation and texts; this module adds the registry's key spaces and the scan range.
+//! validation and texts, and the partial-key scan range; this module adds the registry's key spaces.
 
 /// Object type of the stored credentials: `[ccId, enclaveId]` → base64 `Credentials`.
 pub const CREDENTIALS_OBJECT_TYPE: &str = "namespaces/credentials";
@@ -26,21 +26,9 @@ pub const CHAINCODE_EK_OBJECT_TYPE: &str = "namespaces/chaincode_ek";
 /// `SignedExportMessage` text exactly as submitted to `putKeyExport`.
 pub const EXPORTED_OBJECT_TYPE: &str = "namespaces/exported";
 
-/// Upper bound appended to a partial key to scan everything below it.
-pub const MAX_UNICODE_RUNE: char = '\u{10FFFF}';
-
-pub use fabric_chaincode::{create_composite_key, split_composite_key, KeyError};
-
-/// The `[start, end)` range `GetStateByPartialCompositeKey` scans.
-pub fn partial_composite_key_range(
-    object_type: &str,
-    attrs: &[&str],
-) -> Result<(String, String), KeyError> {
-    let start = create_composite_key(object_type, attrs)?;
-    let mut end = start.clone();
-    end.push(MAX_UNICODE_RUNE);
-    Ok((start, end))
-}
+pub use fabric_chaincode::{
+    create_composite_key, partial_composite_key_range, split_composite_key, KeyError,
+};
 
 /// Key of the credentials of one enclave.
 pub fn credentials_key(cc_id: &str, enclave_id: &str) -> Result<String, KeyError> {

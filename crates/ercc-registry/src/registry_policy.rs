@@ -123,15 +123,12 @@ impl RegistryPolicy {
     /// The registry keys of a policy file; the other keys are the attestation policy's (the
     /// attestation loader refuses keys that are neither).
     pub fn from_file(path: &Path) -> Result<Self, RegistryPolicyError> {
-        use std::io::Read;
         let file_error = |reason: String| RegistryPolicyError::File {
             path: path.display().to_string(),
             reason,
         };
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .and_then(|f| f.take(MAX_POLICY_FILE_LEN + 1).read_to_end(&mut bytes))
-            .map_err(|e| file_error(e.to_string()))?;
+        let bytes = fabric_formats::file::read_bounded(path, MAX_POLICY_FILE_LEN)
+            .map_err(|e| file_error(e.reason()))?;
         let all: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(&bytes).map_err(|e| file_error(e.to_string()))?;
         let mut policy = Self::default();

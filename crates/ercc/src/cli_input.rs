@@ -5,6 +5,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use fabric_formats::file::{read_stream_bounded, StreamError};
+
 use crate::credentials::MAX_CREDENTIALS_BASE64_LEN;
 
 /// Credentials source shared by `ercc inspect` and `ercc verify` (`ercc convert` has its own
@@ -69,17 +71,13 @@ pub fn read_stdin() -> Result<String, InputError> {
 fn read_limited(reader: impl Read, what: String) -> Result<String, InputError> {
     let slack = 2;
     let cap = MAX_CREDENTIALS_BASE64_LEN + slack;
-    let mut buf = Vec::new();
-    reader
-        .take(cap as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|source| InputError::Io {
+    let buf = read_stream_bounded(reader, cap as u64).map_err(|e| match e {
+        StreamError::TooLarge { .. } => InputError::TooLarge { what: what.clone() },
+        StreamError::Io(source) => InputError::Io {
             what: what.clone(),
             source,
-        })?;
-    if buf.len() > cap {
-        return Err(InputError::TooLarge { what });
-    }
+        },
+    })?;
     String::from_utf8(buf).map_err(|_| InputError::NotText { what })
 }
 

@@ -299,9 +299,13 @@ fn convert_text(client: &Client, input: &str) -> Result<String, ConvertError> {
     Ok(base64::engine::general_purpose::STANDARD.encode(creds.encode_to_vec()))
 }
 
+/// Largest `--ca-cert` file read (a CA bundle is a few hundred KiB at most).
+const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
 fn tls_roots(path: &std::path::Path) -> Result<ureq::tls::RootCerts, ConvertError> {
     let bad = |e: String| ConvertError::CaCert(path.display().to_string(), e);
-    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let pem =
+        fabric_formats::file::read_bounded(path, MAX_CA_FILE_BYTES).map_err(|e| bad(e.reason()))?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         if let ureq::tls::PemItem::Certificate(c) = item.map_err(|e| bad(e.to_string()))? {

@@ -17,12 +17,14 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use fabric_formats::{duration, file};
 use flate2::{Compression, GzBuilder};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+
+pub use fabric_formats::label::package_id;
 
 /// `metadata.json` type claimed by the `fpc-c` builder (normal mode).
 pub const TYPE_NORMAL: &str = "ercc-type";
@@ -80,8 +82,15 @@ pub enum PackagingError {
         address: String,
         reason: &'static str,
     },
-    #[error("invalid dial timeout {0:?}: expected a Go duration such as 10s, 500ms or 1m30s")]
-    InvalidDialTimeout(String),
+    #[error(
+        "invalid dial timeout {value:?}: expected a Go duration such as 10s, 500ms or 1m30s \
+         ({reason})"
+    )]
+    InvalidDialTimeout {
+        value: String,
+        #[source]
+        reason: duration::DurationError,
+    },
     #[error("TLS needs the CA certificate that verifies the registry server (--tls-root-cert)")]
     MissingRootCert,
     #[error("client authentication needs --tls-root-cert, --client-cert and --client-key")]
@@ -272,10 +281,7 @@ impl Connection {
 
 /// Enforces Fabric's label rule `^[[:alnum:]][[:alnum:]_.+-]*$` (ASCII classes, as in Go's regexp).
 pub fn validate_label(label: &str) -> Result<(), PackagingError> {
-    let mut chars = label.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '+' | '-'));
-    if first_ok && rest_ok {
+    if fabric_formats::label::is_valid_label(label) {
         Ok(())
     } else {
         Err(PackagingError::InvalidLabel(label.to_owned()))
@@ -384,47 +390,15 @@ pub fn validate_address_template(address: &str) -> Result<(), PackagingError> {
 }
 
 /// A non-negative Go `time.ParseDuration` string: `0`, or one or more `<number><unit>` with units
-/// ns, us, µs, μs, ms, s, m, h (e.g. `10s`, `1m30s`, `1.5h`). An empty string is refused: the
-/// peer cannot parse it.
+/// ns, us, µs, μs, ms, s, m, h (e.g. `10s`, `1m30s`, `1.5h`), optionally after a `+`, within
+/// Go's `time.Duration`. An empty string is refused: the peer cannot parse it.
 pub fn validate_dial_timeout(value: &str) -> Result<(), PackagingError> {
-    let err = || PackagingError::InvalidDialTimeout(value.to_owned());
-    if value == "0" {
-        return Ok(());
-    }
-    let mut rest = value;
-    if rest.is_empty() {
-        return Err(err());
-    }
-    while !rest.is_empty() {
-        let int_len = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let mut len = int_len;
-        let mut frac_len = 0;
-        if rest[len..].starts_with('.') {
-            len += 1;
-            frac_len = rest[len..]
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len() - len);
-            len += frac_len;
-        }
-        if int_len == 0 && frac_len == 0 {
-            return Err(err());
-        }
-        rest = &rest[len..];
-        let unit = ["ns", "us", "µs", "μs", "ms", "s", "m", "h"]
-            .iter()
-            // "ms" must be tried before "m" and "s"; the list order does that.
-            .find(|u| rest.starts_with(**u))
-            .ok_or_else(err)?;
-        rest = &rest[unit.len()..];
-    }
-    Ok(())
-}
-
-/// `label:hex(sha256(package))`, the id `peer lifecycle chaincode calculatepackageid` prints.
-pub fn package_id(label: &str, package: &[u8]) -> String {
-    format!("{label}:{}", hex::encode(Sha256::digest(package)))
+    duration::parse_timeout(value)
+        .map(|_| ())
+        .map_err(|reason| PackagingError::InvalidDialTimeout {
+            value: value.to_owned(),
+            reason,
+        })
 }
 
 /// `metadata.json` bytes: `{"path":"","type":T,"label":L}`.
@@ -682,35 +656,13 @@ fn read_pem(path: &Path, kind: PemKind) -> Result<String, PackagingError> {
 
 /// Reads a regular file, refusing before allocation anything larger than `limit`.
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, PackagingError> {
-    let io_err = |source| PackagingError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let file = File::open(path).map_err(io_err)?;
-    let meta = file.metadata().map_err(io_err)?;
-    if !meta.is_file() {
-        return Err(PackagingError::NotAFile(path.to_owned()));
-    }
-    if meta.len() > limit {
-        return Err(PackagingError::TooLarge {
-            path: path.to_owned(),
-            size: meta.len(),
-            limit,
-        });
-    }
-    let mut data = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    // take() keeps the limit even if the file grows while it is read.
-    file.take(limit + 1)
-        .read_to_end(&mut data)
-        .map_err(io_err)?;
-    if data.len() as u64 > limit {
-        return Err(PackagingError::TooLarge {
-            path: path.to_owned(),
-            size: data.len() as u64,
-            limit,
-        });
-    }
-    Ok(data)
+    file::read_regular_bounded(path, limit).map_err(|e| match e {
+        file::ReadError::NotAFile { path } => PackagingError::NotAFile(path),
+        file::ReadError::TooLarge { path, size, limit } => {
+            PackagingError::TooLarge { path, size, limit }
+        }
+        file::ReadError::Io { path, source } => PackagingError::Io { path, source },
+    })
 }
 
 /// Writes next to the target and renames, so an interrupted run never leaves a truncated file
@@ -757,11 +709,12 @@ mod tests {
             "7µs",
             "7μs",
             "1h2m3s4ms5us6ns",
+            "+1s",
         ] {
             assert!(validate_dial_timeout(ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "10", "s", "-1s", "+1s", "1x", "1 s", ".s", "1s ", "1.2.3s", "00",
+            "", "10", "s", "-1s", "1x", "1 s", ".s", "1s ", "1.2.3s", "00",
         ] {
             assert!(validate_dial_timeout(bad).is_err(), "{bad:?}");
         }

@@ -915,6 +915,12 @@ fn launcher_accepts_valid_connection_variants() {
         serde_json::json!({"address": "h:1", "dial_timeout": "300ms", "tls_required": true,
                            "root_cert": fixture_text("ca.pem")}),
         serde_json::json!({"address": "h:1", "dial_timeout": "2h45m", "unknown_key": 1}),
+        // Go's grammar in full: a sign, bare fractions, both micro signs, zero with a sign.
+        serde_json::json!({"address": "h:1", "dial_timeout": "+1s"}),
+        serde_json::json!({"address": "h:1", "dial_timeout": ".5s"}),
+        serde_json::json!({"address": "h:1", "dial_timeout": "1.5\u{b5}s"}),
+        serde_json::json!({"address": "h:1", "dial_timeout": "7\u{3bc}s"}),
+        serde_json::json!({"address": "h:1", "dial_timeout": "-0s"}),
     ];
     for v in variants {
         let d = launcher_dirs(&[("p", &v.to_string())]);
@@ -962,6 +968,14 @@ fn launcher_refuses_bad_connection_json() {
         ),
         (
             r#"{"address":"h:1","dial_timeout":"ten seconds"}"#.into(),
+            "Go duration",
+        ),
+        (
+            r#"{"address":"h:1","dial_timeout":"1e3s"}"#.into(),
+            "Go duration",
+        ),
+        (
+            r#"{"address":"h:1","dial_timeout":"3000000h"}"#.into(),
             "Go duration",
         ),
         (

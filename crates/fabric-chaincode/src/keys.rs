@@ -28,6 +28,19 @@ pub fn create_composite_key(object_type: &str, attrs: &[&str]) -> Result<String,
     Ok(key)
 }
 
+/// The `[start, end)` range of every composite key of `object_type` whose attributes begin
+/// with `attrs`, as `GetStateByPartialCompositeKey` scans it: the partial key, and the partial
+/// key followed by U+10FFFF (which no attribute may hold, so nothing sorts between).
+pub fn partial_composite_key_range(
+    object_type: &str,
+    attrs: &[&str],
+) -> Result<(String, String), KeyError> {
+    let start = create_composite_key(object_type, attrs)?;
+    let mut end = start.clone();
+    end.push(MAX_RUNE);
+    Ok((start, end))
+}
+
 /// Splits a composite key into its object type and attributes.
 ///
 /// Like the Go shim, text after the last delimiter is dropped; unlike it, a key that does not
@@ -73,7 +86,6 @@ pub(crate) fn validate_simple_keys(keys: &[&str]) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -82,6 +94,18 @@ mod tests {
         assert_eq!(k.as_bytes(), b"\0namespaces/credentials\0cc\0e1\0");
         assert_eq!(create_composite_key("t", &[]).unwrap(), "\0t\0");
         assert_eq!(create_composite_key("", &[""]).unwrap(), "\0\0\0");
+    }
+
+    #[test]
+    fn partial_range_brackets_the_prefix() {
+        let (start, end) = partial_composite_key_range("t", &["a"]).unwrap();
+        assert_eq!(start, "\0t\0a\0");
+        assert_eq!(end, "\0t\0a\0\u{10FFFF}");
+        let inside = create_composite_key("t", &["a", "zzz"]).unwrap();
+        assert!(start <= inside && inside < end);
+        let outside = create_composite_key("t", &["b"]).unwrap();
+        assert!(outside >= end);
+        assert!(partial_composite_key_range("t", &["\0"]).is_err());
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub use chaincode::{error, success, Chaincode, Response, ERROR, ERROR_THRESHOLD,
 pub use error::{ConfigError, KeyError, RuntimeError, StubError};
 pub use fabric_protos;
 pub use handler::MAX_MESSAGE_SIZE;
-pub use keys::{create_composite_key, split_composite_key};
+pub use keys::{create_composite_key, partial_composite_key_range, split_composite_key};
 pub use stub::{ChaincodeStub, HistoryIterator, Page, QueryIterator, StateIterator};
 pub use transport::config::{CaasConfig, Mode, NormalConfig};
 

@@ -25,7 +25,7 @@ use crate::chaincode::ERROR;
 use crate::error::StubError;
 use crate::handler::{short, Conn, MAX_MESSAGE_SIZE};
 use crate::inflight::TxKey;
-use crate::keys::{create_composite_key, validate_simple_keys, MAX_RUNE};
+use crate::keys::{partial_composite_key_range, validate_simple_keys};
 
 /// Start key the Go shim substitutes for an empty range start, so simple-key ranges never
 /// include composite keys (which start with 0x00).
@@ -444,7 +444,7 @@ impl ChaincodeStub {
         object_type: &str,
         attrs: &[&str],
     ) -> Result<StateIterator<'_>, StubError> {
-        let (start, end) = partial_key_range(object_type, attrs)?;
+        let (start, end) = partial_composite_key_range(object_type, attrs)?;
         let payload = range_request(&start, &end, "", Vec::new());
         self.iterator(Type::GetStateByRange, payload)
     }
@@ -457,7 +457,7 @@ impl ChaincodeStub {
         page_size: i32,
         bookmark: &str,
     ) -> Result<Page<Kv>, StubError> {
-        let (start, end) = partial_key_range(object_type, attrs)?;
+        let (start, end) = partial_composite_key_range(object_type, attrs)?;
         let payload = range_request(&start, &end, "", query_metadata(page_size, bookmark)?);
         self.page(Type::GetStateByRange, payload)
     }
@@ -577,7 +577,7 @@ impl ChaincodeStub {
         attrs: &[&str],
     ) -> Result<StateIterator<'_>, StubError> {
         require_collection(collection)?;
-        let (start, end) = partial_key_range(object_type, attrs)?;
+        let (start, end) = partial_composite_key_range(object_type, attrs)?;
         let payload = range_request(&start, &end, collection, Vec::new());
         self.iterator(Type::GetStateByRange, payload)
     }
@@ -776,13 +776,6 @@ fn simple_range_start(start: &str, end: &str) -> Result<String, StubError> {
     };
     validate_simple_keys(&[start, end]).map_err(StubError::InvalidArgument)?;
     Ok(start.to_owned())
-}
-
-fn partial_key_range(object_type: &str, attrs: &[&str]) -> Result<(String, String), StubError> {
-    let start = create_composite_key(object_type, attrs)?;
-    let mut end = start.clone();
-    end.push(MAX_RUNE);
-    Ok((start, end))
 }
 
 fn query_metadata(page_size: i32, bookmark: &str) -> Result<Vec<u8>, StubError> {

@@ -246,13 +246,18 @@ function valid_host(h,    i, c) {
     return 1
 }
 
-function check_dial_timeout(    d, unit) {
+# dial_timeout as a string: Go's time.ParseDuration grammar, as the peer parses it. A copy of the
+# Rust parser (crates/fabric-formats, duration) must live here: the builder runs on the peer's
+# image, where no Rust binary is present, and the peer reads connection.json itself.
+function check_dial_timeout(    d, ns) {
     if (!("dial_timeout" in T)) return 1
     if (T["dial_timeout"] == "string") {
         d = S["dial_timeout"]
-        unit = "([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)"
-        if (d ~ ("^[+]?(0|(" unit ")+)$")) return 1
-        return cfail("\"dial_timeout\" must be a Go duration such as \"10s\" or \"1m30s\", got \"" d "\"")
+        ns = go_duration_ns(d)
+        if (ns == "") return cfail("\"dial_timeout\" must be a Go duration such as \"10s\" or \"1m30s\", got \"" d "\"")
+        if (ns > 0 && substr(d, 1, 1) == "-")
+            return cfail("\"dial_timeout\" must be a non-negative Go duration such as \"10s\", got \"" d "\"")
+        return 1
     }
     if (T["dial_timeout"] == "number") {
         d = V["dial_timeout"] + 0
@@ -260,4 +265,38 @@ function check_dial_timeout(    d, unit) {
         return cfail("\"dial_timeout\" as a number is whole nanoseconds (>= 0)")
     }
     return cfail("\"dial_timeout\" must be a duration string like \"10s\" or a number of nanoseconds")
+}
+
+# The magnitude in nanoseconds of Go duration text d, or "" when Go's time.ParseDuration refuses
+# it: an optional sign, then "0" or one or more <number><unit> (number: 1, 1., .5 or 1.5; unit:
+# ns us µs μs ms s m h), in total below 2^63 ns. Awk sums in doubles, so the bound is exact only
+# to about a microsecond near 292 years; the grammar is exact.
+function go_duration_ns(d,    s, total, n, u) {
+    s = d
+    if (s ~ /^[-+]/) s = substr(s, 2)
+    if (s == "0") return 0
+    if (s == "") return ""
+    total = 0
+    while (s != "") {
+        if (!match(s, /^([0-9]+[.]?[0-9]*|[.][0-9]+)/)) return ""
+        n = substr(s, 1, RLENGTH); s = substr(s, RLENGTH + 1)
+        if (!match(s, /^[^0-9.]+/)) return ""
+        u = go_unit(substr(s, 1, RLENGTH)); s = substr(s, RLENGTH + 1)
+        if (u == 0) return ""
+        total += n * u
+        if (total >= 9223372036854775807) return ""
+    }
+    return total
+}
+
+# Nanoseconds in Go duration unit u, 0 if Go has no such unit. Under LC_ALL=C, µ (U+00B5) and
+# μ (U+03BC) are two bytes each.
+function go_unit(u) {
+    if (u == "ns") return 1
+    if (u == "us" || u == "\302\265s" || u == "\316\274s") return 1000
+    if (u == "ms") return 1000000
+    if (u == "s") return 1000000000
+    if (u == "m") return 60000000000
+    if (u == "h") return 3600000000000
+    return 0
 }

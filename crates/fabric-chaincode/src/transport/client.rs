@@ -10,6 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fabric_formats::pem::normalize_private_key;
 use fabric_protos::peer::chaincode_message::Type;
 use fabric_protos::peer::chaincode_support_client::ChaincodeSupportClient;
 use fabric_protos::peer::ChaincodeMessage;
@@ -23,7 +24,6 @@ use crate::chaincode::Chaincode;
 use crate::error::{error_chain, RuntimeError};
 use crate::handler::{chat, shutdown_watch, HandlerSettings, MAX_MESSAGE_SIZE, OUTBOUND_QUEUE};
 use crate::transport::config::{split_host_port, NormalConfig};
-use crate::transport::tls::normalize_private_key_pem;
 
 /// The Go shim's keepalive; the peer enforces at least one minute between pings.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
@@ -161,7 +161,7 @@ fn endpoint(cfg: &NormalConfig) -> Result<Endpoint, RuntimeError> {
         .keep_alive_while_idle(true)
         .tcp_nodelay(true);
     if let Some(tls) = &cfg.tls {
-        let key = normalize_private_key_pem(&tls.client_key_pem)
+        let key = normalize_private_key(&tls.client_key_pem)
             .map_err(|e| RuntimeError::Tls(format!("client key: {e}")))?;
         crate::transport::tls::check_certificates_pem(&tls.client_cert_pem)
             .map_err(|e| RuntimeError::Tls(format!("client certificate: {e}")))?;

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
+use fabric_formats::boolean::parse_bool;
+use fabric_formats::file::read_bounded;
 
 use crate::error::ConfigError;
 
@@ -91,15 +93,6 @@ impl std::fmt::Debug for ServerTls {
     }
 }
 
-/// Go's `strconv.ParseBool`.
-pub fn parse_go_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
-
 /// Picks the mode: CaaS when both the package id (`CHAINCODE_PKG_ID` or `CHAINCODE_ID`) and
 /// `CHAINCODE_SERVER_ADDRESS` are set, normal mode when neither is, and an error when only one is.
 pub fn mode_from_env(
@@ -169,7 +162,7 @@ pub fn normal_from_env(
         .ok_or(ConfigError::Missing("'CORE_CHAINCODE_ID_NAME' must be set"))?;
     let tls_enabled = env("CORE_PEER_TLS_ENABLED")
         .as_deref()
-        .and_then(parse_go_bool)
+        .and_then(parse_bool)
         .ok_or(ConfigError::Invalid {
             name: "CORE_PEER_TLS_ENABLED",
             reason: "'CORE_PEER_TLS_ENABLED' must be set to 'true' or 'false'".into(),
@@ -222,7 +215,7 @@ pub fn caas_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<CaasConfig,
     })?;
     let disabled = match non_empty(env, "CHAINCODE_TLS_DISABLED") {
         None => None,
-        Some(v) => Some(parse_go_bool(&v).ok_or_else(|| ConfigError::Invalid {
+        Some(v) => Some(parse_bool(&v).ok_or_else(|| ConfigError::Invalid {
             name: "CHAINCODE_TLS_DISABLED",
             reason: format!("{v:?} is not a boolean"),
         })?),
@@ -320,25 +313,15 @@ fn read_pem_or_base64(
 }
 
 fn read_limited(name: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError> {
-    let fail = |reason: String| ConfigError::File {
+    read_bounded(path, MAX_PEM_FILE).map_err(|e| ConfigError::File {
         name,
         path: path.to_owned(),
-        reason,
-    };
-    // The limit is applied while reading: a special file (`/dev/zero`) reports no size.
-    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
-    let mut data = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_PEM_FILE + 1), &mut data)
-        .map_err(|e| fail(e.to_string()))?;
-    if data.len() as u64 > MAX_PEM_FILE {
-        return Err(fail(format!("larger than {MAX_PEM_FILE} bytes")));
-    }
-    Ok(data)
+        reason: e.reason(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -346,19 +329,6 @@ mod tests {
         let e = read_limited("X", Path::new("/dev/zero")).unwrap_err();
         assert!(e.to_string().contains("larger than"), "{e}");
         assert!(read_limited("X", Path::new("/nonexistent/file.pem")).is_err());
-    }
-
-    #[test]
-    fn go_bools() {
-        for t in ["1", "t", "T", "TRUE", "true", "True"] {
-            assert_eq!(parse_go_bool(t), Some(true));
-        }
-        for f in ["0", "f", "F", "FALSE", "false", "False"] {
-            assert_eq!(parse_go_bool(f), Some(false));
-        }
-        for bad in ["", "yes", "tRUE", " true"] {
-            assert_eq!(parse_go_bool(bad), None);
-        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fabric_formats::pem::normalize_private_key;
 use fabric_protos::peer::chaincode_server::{Chaincode as ConnectService, ChaincodeServer};
 use fabric_protos::peer::ChaincodeMessage;
 use tokio::net::TcpListener;
@@ -23,7 +24,7 @@ use crate::handler::{
     chat, shutdown_watch, stopped, HandlerSettings, MAX_MESSAGE_SIZE, OUTBOUND_QUEUE,
 };
 use crate::transport::config::CaasConfig;
-use crate::transport::tls::{check_certificates_pem, normalize_private_key_pem};
+use crate::transport::tls::check_certificates_pem;
 
 /// Go's `ChaincodeServer` defaults.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
@@ -112,7 +113,7 @@ pub async fn serve(
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT));
     match &cfg.tls {
         Some(tls) => {
-            let key = normalize_private_key_pem(&tls.key_pem)
+            let key = normalize_private_key(&tls.key_pem)
                 .map_err(|e| RuntimeError::Tls(format!("server key: {e}")))?;
             check_certificates_pem(&tls.cert_pem)
                 .map_err(|e| RuntimeError::Tls(format!("server certificate: {e}")))?;

@@ -1,44 +1,10 @@
-//! Loading PEM certificates and keys. Fabric writes PKCS#8 keys under an "EC PRIVATE KEY"
-//! label, which rustls would read as SEC1 and reject; we decide the encoding by trying to load
-//! the key as PKCS#8, then SEC1, then PKCS#1, and relabel it accordingly.
+//! Checking PEM certificates. Private keys go through `fabric_formats::pem::normalize_private_key`
+//! (Fabric writes PKCS#8 keys under an "EC PRIVATE KEY" label, which rustls would read as SEC1
+//! and reject).
 
 use std::io::BufReader;
 
-use base64::Engine as _;
-use rustls::crypto::ring::sign::any_supported_type;
 use rustls_pki_types::pem::{self, SectionKind};
-use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
-
-/// Returns the first private key in `pem_bytes`, re-encoded as PEM whose label matches its
-/// real encoding, so any PEM reader accepts it.
-pub fn normalize_private_key_pem(pem_bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let mut reader = BufReader::new(pem_bytes);
-    loop {
-        let section = pem::from_buf(&mut reader).map_err(|e| format!("invalid PEM: {e}"))?;
-        let Some((kind, der)) = section else {
-            return Err("no private key found in PEM data".into());
-        };
-        if !matches!(
-            kind,
-            SectionKind::PrivateKey | SectionKind::EcPrivateKey | SectionKind::RsaPrivateKey
-        ) {
-            continue;
-        }
-        let pkcs8 = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der.as_slice()));
-        if any_supported_type(&pkcs8).is_ok() {
-            return Ok(encode_pem("PRIVATE KEY", &der));
-        }
-        let sec1 = PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(der.as_slice()));
-        if any_supported_type(&sec1).is_ok() {
-            return Ok(encode_pem("EC PRIVATE KEY", &der));
-        }
-        let pkcs1 = PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der.as_slice()));
-        if any_supported_type(&pkcs1).is_ok() {
-            return Ok(encode_pem("RSA PRIVATE KEY", &der));
-        }
-        return Err("private key is neither PKCS#8, SEC1 nor PKCS#1 of a supported type".into());
-    }
-}
 
 /// Checks that `pem_bytes` holds at least one certificate.
 pub fn check_certificates_pem(pem_bytes: &[u8]) -> Result<(), String> {
@@ -56,59 +22,17 @@ pub fn check_certificates_pem(pem_bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-fn encode_pem(label: &str, der: &[u8]) -> Vec<u8> {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out.into_bytes()
-}
-
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
-
-    fn key_pkcs8_der() -> Vec<u8> {
-        rcgen::KeyPair::generate().unwrap().serialize_der()
-    }
+    use fabric_formats::pem::{encode, Label};
 
     #[test]
-    fn fabric_labelled_pkcs8_is_relabelled() {
-        let der = key_pkcs8_der();
-        let fabric = encode_pem("EC PRIVATE KEY", &der);
-        let out = normalize_private_key_pem(&fabric).unwrap();
-        assert_eq!(out, encode_pem("PRIVATE KEY", &der));
-        // Already correct labels pass through unchanged.
-        assert_eq!(normalize_private_key_pem(&out).unwrap(), out);
-    }
-
-    #[test]
-    fn real_sec1_keeps_its_label() {
-        // A P-256 PKCS#8 from ring wraps the SEC1 ECPrivateKey in its final OCTET STRING.
-        let der = key_pkcs8_der();
-        let inner_len = usize::from(der[der.len() - 110]);
-        assert_eq!(inner_len, 109);
-        assert_eq!(der[der.len() - 111], 0x04, "OCTET STRING header");
-        let sec1 = &der[der.len() - inner_len..];
-        assert_eq!(sec1[0], 0x30);
-        let out = normalize_private_key_pem(&encode_pem("PRIVATE KEY", sec1)).unwrap();
-        assert_eq!(out, encode_pem("EC PRIVATE KEY", sec1));
-    }
-
-    #[test]
-    fn garbage_is_an_error() {
-        assert!(normalize_private_key_pem(b"").is_err());
-        assert!(normalize_private_key_pem(b"not pem").is_err());
-        assert!(
-            normalize_private_key_pem(&encode_pem("EC PRIVATE KEY", b"\x30\x03\x02\x01\x00"))
-                .is_err()
-        );
-        assert!(normalize_private_key_pem(&encode_pem("CERTIFICATE", b"\x30\x00")).is_err());
+    fn certificates_are_required() {
         assert!(check_certificates_pem(b"").is_err());
-        assert!(check_certificates_pem(&encode_pem("CERTIFICATE", b"\x30\x00")).is_ok());
+        let cert = encode(Label::Certificate, b"\x30\x00").unwrap();
+        assert!(check_certificates_pem(cert.as_bytes()).is_ok());
+        let key = encode(Label::PrivateKey, b"\x30\x00").unwrap();
+        assert!(check_certificates_pem(key.as_bytes()).is_err());
     }
 }
