@@ -1,6 +1,8 @@
 //! JSON string encoding byte-for-byte as Go's `encoding/json` produces it, so list payloads
 //! match what the Go contract API returns (HTML characters and U+2028/U+2029 escaped).
 
+#![deny(clippy::indexing_slicing)]
+
 use std::fmt::Write;
 
 /// `json.Marshal([]string{...})`.
@@ -24,10 +26,10 @@ pub(crate) fn string(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
     let mut plain = 0;
     let mut i = 0;
-    while i < bytes.len() {
+    while let Some(&b) = bytes.get(i) {
         // Every character Go escapes is ASCII, or U+2028/U+2029 (E2 80 A8/A9): `i` is always
         // at a character boundary here.
-        let width = match bytes[i] {
+        let width = match b {
             b'"' | b'\\' | b'<' | b'>' | b'&' => 1,
             b if b < 0x20 => 1,
             0xE2 if bytes.get(i + 1) == Some(&0x80)

@@ -1,6 +1,8 @@
 //! Composite keys: the Go shim's `0x00 type 0x00 attr 0x00 ...` layout, with typed errors
 //! instead of the Go shim's panic on keys that lack a delimiter.
 
+#![deny(clippy::indexing_slicing)]
+
 use crate::error::KeyError;
 
 /// First byte of every composite key; keeps them apart from simple keys.
@@ -73,7 +75,6 @@ pub(crate) fn validate_simple_keys(keys: &[&str]) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, FileError};
 
 /// Largest certificate/key file we read; real ones are a few KiB.
 const MAX_PEM_FILE: u64 = 1024 * 1024;
@@ -92,7 +92,7 @@ impl std::fmt::Debug for ServerTls {
 }
 
 /// Go's `strconv.ParseBool`.
-pub fn parse_go_bool(s: &str) -> Option<bool> {
+pub(crate) fn parse_go_bool(s: &str) -> Option<bool> {
     match s {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
@@ -120,7 +120,7 @@ pub fn mode_from_env(
 
 /// Finds the Go flag `peer.address` in any of Go's spellings: `-peer.address=X`,
 /// `--peer.address=X`, `-peer.address X`, `--peer.address X`. Other arguments are ignored.
-pub fn peer_address_flag(args: &[String]) -> Option<String> {
+pub(crate) fn peer_address_flag(args: &[String]) -> Option<String> {
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
@@ -137,7 +137,7 @@ pub fn peer_address_flag(args: &[String]) -> Option<String> {
 }
 
 /// Splits `host:port` (IPv6 hosts in brackets) and returns the host without brackets.
-pub fn split_host_port(address: &str) -> Result<(String, u16), String> {
+pub(crate) fn split_host_port(address: &str) -> Result<(String, u16), String> {
     let (host, port) = address
         .rsplit_once(':')
         .ok_or_else(|| format!("address {address:?} is not host:port"))?;
@@ -270,7 +270,7 @@ pub fn caas_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<CaasConfig,
 /// The CaaS package id and the variable it came from. FPC names it `CHAINCODE_PKG_ID`; Fabric's
 /// samples and most deployments name it `CHAINCODE_ID`. Either is accepted; both set to different
 /// values is refused rather than guessed.
-pub fn package_id_from_env(
+pub(crate) fn package_id_from_env(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<(String, &'static str)>, ConfigError> {
     match (
@@ -315,30 +315,31 @@ fn read_pem_or_base64(
         .map_err(|e| ConfigError::File {
             name: path_var,
             path: PathBuf::from(path),
-            reason: format!("not base64: {e}"),
+            reason: FileError::NotBase64(e),
         })
 }
 
 fn read_limited(name: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError> {
-    let fail = |reason: String| ConfigError::File {
+    let fail = |reason: FileError| ConfigError::File {
         name,
         path: path.to_owned(),
         reason,
     };
     // The limit is applied while reading: a special file (`/dev/zero`) reports no size.
-    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let file = std::fs::File::open(path).map_err(|e| fail(e.into()))?;
     let mut data = Vec::new();
     std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_PEM_FILE + 1), &mut data)
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(e.into()))?;
     if data.len() as u64 > MAX_PEM_FILE {
-        return Err(fail(format!("larger than {MAX_PEM_FILE} bytes")));
+        return Err(fail(FileError::TooLarge {
+            limit: MAX_PEM_FILE,
+        }));
     }
     Ok(data)
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

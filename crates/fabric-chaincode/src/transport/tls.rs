@@ -9,14 +9,26 @@ use rustls::crypto::ring::sign::any_supported_type;
 use rustls_pki_types::pem::{self, SectionKind};
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
 
+use crate::error::{PemError, TlsError};
+
+/// The private key of `role` (e.g. `server key`) in `pem_bytes`, relabelled to its encoding.
+pub(crate) fn private_key(role: &'static str, pem_bytes: &[u8]) -> Result<Vec<u8>, TlsError> {
+    normalize_private_key_pem(pem_bytes).map_err(|source| TlsError::Pem { role, source })
+}
+
+/// Checks that the `role` PEM (e.g. `root certificate`) holds at least one certificate.
+pub(crate) fn certificates(role: &'static str, pem_bytes: &[u8]) -> Result<(), TlsError> {
+    check_certificates_pem(pem_bytes).map_err(|source| TlsError::Pem { role, source })
+}
+
 /// Returns the first private key in `pem_bytes`, re-encoded as PEM whose label matches its
 /// real encoding, so any PEM reader accepts it.
-pub fn normalize_private_key_pem(pem_bytes: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn normalize_private_key_pem(pem_bytes: &[u8]) -> Result<Vec<u8>, PemError> {
     let mut reader = BufReader::new(pem_bytes);
     loop {
-        let section = pem::from_buf(&mut reader).map_err(|e| format!("invalid PEM: {e}"))?;
+        let section = pem::from_buf(&mut reader).map_err(PemError::Invalid)?;
         let Some((kind, der)) = section else {
-            return Err("no private key found in PEM data".into());
+            return Err(PemError::NoPrivateKey);
         };
         if !matches!(
             kind,
@@ -36,23 +48,21 @@ pub fn normalize_private_key_pem(pem_bytes: &[u8]) -> Result<Vec<u8>, String> {
         if any_supported_type(&pkcs1).is_ok() {
             return Ok(encode_pem("RSA PRIVATE KEY", &der));
         }
-        return Err("private key is neither PKCS#8, SEC1 nor PKCS#1 of a supported type".into());
+        return Err(PemError::UnsupportedKey);
     }
 }
 
 /// Checks that `pem_bytes` holds at least one certificate.
-pub fn check_certificates_pem(pem_bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn check_certificates_pem(pem_bytes: &[u8]) -> Result<(), PemError> {
     let mut reader = BufReader::new(pem_bytes);
     let mut found = false;
-    while let Some((kind, _)) =
-        pem::from_buf(&mut reader).map_err(|e| format!("invalid PEM: {e}"))?
-    {
+    while let Some((kind, _)) = pem::from_buf(&mut reader).map_err(PemError::Invalid)? {
         found |= kind == SectionKind::Certificate;
     }
     if found {
         Ok(())
     } else {
-        Err("no certificate found in PEM data".into())
+        Err(PemError::NoCertificate)
     }
 }
 
@@ -69,7 +79,6 @@ fn encode_pem(label: &str, der: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn key_pkcs8_der() -> Vec<u8> {
