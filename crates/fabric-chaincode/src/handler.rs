@@ -2,7 +2,7 @@
 //! routing of RESPONSE/ERROR to the waiting transaction, and one blocking thread per
 //! INIT/TRANSACTION. The transport only supplies the inbound stream and the outbound queue.
 
-#![deny(clippy::indexing_slicing)]
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;

@@ -1,7 +1,7 @@
 //! The per-transaction API handed to chaincode: transaction data derived from the proposal,
 //! and blocking ledger calls that each send one request and wait for the peer's reply.
 
-#![deny(clippy::indexing_slicing)]
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
