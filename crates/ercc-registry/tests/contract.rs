@@ -13,6 +13,7 @@ use enclave_attestation::test_pki::{evidence_from_parts, ReportSpec, TestPki};
 use enclave_attestation::UnixTime;
 use ercc_registry::policy_verifier::PolicyVerifier;
 use ercc_registry::proto::{AttestedData, CcParameters, Credentials, HostParameters};
+use fabric_chaincode::config::CaasConfig;
 use fabric_chaincode::contract::ContractChaincode;
 use fabric_chaincode::fabric_protos::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
 use fabric_chaincode::fabric_protos::lifecycle::{
@@ -27,7 +28,6 @@ use fabric_chaincode::fabric_protos::peer::{
     Response, SignedProposal,
 };
 use fabric_chaincode::fabric_protos::queryresult::Kv;
-use fabric_chaincode::transport::config::CaasConfig;
 use prost::Message;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
@@ -298,7 +298,7 @@ async fn start() -> (TestPeer, oneshot::Sender<()>) {
         msp_id: Some("Org1MSP".into()),
     };
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(fabric_chaincode::transport::server::serve(
+    tokio::spawn(fabric_chaincode::serve_caas(
         cc,
         cfg,
         listener,

@@ -284,7 +284,6 @@ pub fn peer_messages_seeds() -> Vec<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     /// Regenerates `fuzz/corpus/peer_messages/seed-*`:

@@ -1,11 +1,17 @@
 //! JSON string encoding byte-for-byte as Go's `encoding/json` produces it, so list payloads
 //! match what the Go contract API returns (HTML characters and U+2028/U+2029 escaped).
 
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use std::fmt::Write;
 
 /// `json.Marshal([]string{...})`.
 pub(crate) fn string_array(items: &[String]) -> String {
-    let mut out = String::with_capacity(2 + items.iter().map(|s| s.len() + 3).sum::<usize>());
+    let capacity = items
+        .iter()
+        .map(|s| s.len().saturating_add(3))
+        .fold(2, usize::saturating_add);
+    let mut out = String::with_capacity(capacity);
     out.push('[');
     for (i, s) in items.iter().enumerate() {
         if i > 0 {
@@ -24,19 +30,21 @@ pub(crate) fn string(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
     let mut plain = 0;
     let mut i = 0;
-    while i < bytes.len() {
+    while let Some(&b) = bytes.get(i) {
         // Every character Go escapes is ASCII, or U+2028/U+2029 (E2 80 A8/A9): `i` is always
         // at a character boundary here.
-        let width = match bytes[i] {
+        let width = match b {
             b'"' | b'\\' | b'<' | b'>' | b'&' => 1,
             b if b < 0x20 => 1,
-            0xE2 if bytes.get(i + 1) == Some(&0x80)
-                && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)) =>
+            0xE2 if matches!(
+                bytes.get(i..).and_then(|rest| rest.get(1..3)),
+                Some([0x80, 0xA8 | 0xA9])
+            ) =>
             {
                 3
             }
             _ => {
-                i += 1;
+                i = i.saturating_add(1);
                 continue;
             }
         };
@@ -44,7 +52,7 @@ pub(crate) fn string(out: &mut String, s: &str) {
         if let Some(c) = s.get(i..).and_then(|rest| rest.chars().next()) {
             escape(out, c);
         }
-        i += width;
+        i = i.saturating_add(width);
         plain = i;
     }
     out.push_str(s.get(plain..).unwrap_or_default());

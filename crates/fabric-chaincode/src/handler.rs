@@ -2,6 +2,8 @@
 //! routing of RESPONSE/ERROR to the waiting transaction, and one blocking thread per
 //! INIT/TRANSACTION. The transport only supplies the inbound stream and the outbound queue.
 
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
@@ -132,108 +134,161 @@ where
     F: Future<Output = Result<S, RuntimeError>>,
     S: Stream<Item = Result<ChaincodeMessage, tonic::Status>> + Unpin,
 {
-    let conn = Arc::new(Conn {
-        outbound: outbound.clone(),
-        inflight: InFlight::default(),
-        msp_id: settings.msp_id.clone(),
-        params: OnceLock::new(),
-    });
-    let register = ChaincodeMessage {
-        r#type: Type::Register as i32,
-        payload: ChaincodeId {
-            name: settings.chaincode_name.clone(),
-            ..Default::default()
-        }
-        .encode_to_vec(),
-        ..Default::default()
-    };
-    if outbound.send(register).await.is_err() {
-        return Err(RuntimeError::StreamClosed);
-    }
-    tracing::debug!(name = %settings.chaincode_name, "sent REGISTER");
+    // 1. Queue REGISTER, then wait for the stream the peer opens in answer.
+    send_register(&outbound, &settings.chaincode_name).await?;
     let mut inbound = tokio::select! {
         s = inbound => s?,
         () = stopped(&mut stop) => return Ok(()),
     };
-
-    let mut state = State::Created;
+    // 2. Serve the peer's messages until the stream ends, breaks the protocol, or `stop` fires.
+    let mut session = Session {
+        conn: Arc::new(Conn {
+            outbound: outbound.clone(),
+            inflight: InFlight::default(),
+            msp_id: settings.msp_id,
+            params: OnceLock::new(),
+        }),
+        cc,
+        outbound,
+        name: settings.chaincode_name,
+        state: State::Created,
+    };
     let result = loop {
         let next = tokio::select! {
             m = inbound.next() => m,
             () = stopped(&mut stop) => break Ok(()),
         };
-        let msg = match next {
-            None => break Err(RuntimeError::StreamClosed),
-            Some(Err(status)) => break Err(RuntimeError::Status(status)),
-            Some(Ok(msg)) => msg,
+        let handled = match next {
+            None => Err(RuntimeError::StreamClosed),
+            Some(Err(status)) => Err(RuntimeError::Status(status)),
+            Some(Ok(msg)) => session.handle(msg).await,
         };
+        if let Err(e) = handled {
+            break Err(e);
+        }
+    };
+    // 3. Wake the transactions still waiting for a reply: their ledger calls fail now.
+    session.end();
+    result
+}
+
+async fn send_register(
+    outbound: &mpsc::Sender<ChaincodeMessage>,
+    name: &str,
+) -> Result<(), RuntimeError> {
+    let register = ChaincodeMessage {
+        r#type: Type::Register as i32,
+        payload: ChaincodeId {
+            name: name.to_owned(),
+            ..Default::default()
+        }
+        .encode_to_vec(),
+        ..Default::default()
+    };
+    outbound
+        .send(register)
+        .await
+        .map_err(|_| RuntimeError::StreamClosed)?;
+    tracing::debug!(%name, "sent REGISTER");
+    Ok(())
+}
+
+/// One stream's protocol state and what its messages act on.
+struct Session {
+    cc: Arc<dyn Chaincode>,
+    conn: Arc<Conn>,
+    outbound: mpsc::Sender<ChaincodeMessage>,
+    /// The name sent in REGISTER, for the log.
+    name: String,
+    state: State,
+}
+
+impl Session {
+    /// Acts on one message from the peer; an error ends the stream.
+    async fn handle(&mut self, msg: ChaincodeMessage) -> Result<(), RuntimeError> {
         // KEEPALIVE is answered in every state, before the state check, like the Go shim.
         if msg.r#type == Type::Keepalive as i32 {
-            if outbound.send(msg).await.is_err() {
-                break Err(RuntimeError::StreamClosed);
-            }
-            continue;
+            return self.send(msg).await;
         }
-        match (state, Type::try_from(msg.r#type)) {
+        match (self.state, Type::try_from(msg.r#type)) {
             (State::Created, Ok(Type::Registered)) => {
                 tracing::debug!("received REGISTERED");
-                state = State::Established;
+                self.state = State::Established;
+                Ok(())
             }
             (State::Established, Ok(Type::Ready)) => {
                 // READY arrives once per stream: the state machine leaves Established here.
-                let _ = conn.params.set(PeerParams::from_ready(&msg.payload));
-                tracing::info!(name = %settings.chaincode_name, "chaincode registered with the peer and ready");
-                state = State::Ready;
+                let _ = self.conn.params.set(PeerParams::from_ready(&msg.payload));
+                tracing::info!(name = %self.name, "chaincode registered with the peer and ready");
+                self.state = State::Ready;
+                Ok(())
             }
-            (State::Ready, Ok(Type::Response | Type::Error)) => {
-                if let Err(stray) = conn.inflight.deliver(msg) {
-                    let text = format!(
-                        "[{}] received {} for a transaction that is not waiting for a reply",
-                        short(&stray.txid),
-                        type_name(stray.r#type)
-                    );
-                    tracing::warn!(channel = %stray.channel_id, "{text}");
-                    let reply = error_message(text, &stray.txid, &stray.channel_id);
-                    if outbound.send(reply).await.is_err() {
-                        break Err(RuntimeError::StreamClosed);
-                    }
-                }
-            }
+            (State::Ready, Ok(Type::Response | Type::Error)) => self.route_reply(msg).await,
             (State::Ready, Ok(t @ (Type::Init | Type::Transaction))) => {
-                if let Err(reply) = start_transaction(&cc, &conn, msg, t == Type::Init) {
-                    if outbound.send(*reply).await.is_err() {
-                        break Err(RuntimeError::StreamClosed);
-                    }
+                match start_transaction(&self.cc, &self.conn, msg, t == Type::Init) {
+                    Ok(()) => Ok(()),
+                    Err(reply) => self.send(*reply).await,
                 }
             }
-            _ => {
-                let err = RuntimeError::UnexpectedMessage {
-                    state: state.name(),
-                    got: type_name(msg.r#type),
-                    txid: msg.txid.clone(),
-                };
-                tracing::error!(channel = %msg.channel_id, "{err}");
-                // Like the Go shim: ERROR with the txid of the offending message, no channel.
-                let reply = error_message(err.to_string(), &msg.txid, "");
-                let _ = outbound.send(reply).await;
-                // Before READY there is no way to continue the handshake. Once ready we keep
-                // the stream: tearing it down (as Go does) would fail every other running
-                // transaction because of one bad message.
-                if state != State::Ready {
-                    break Err(err);
-                }
-            }
+            _ => self.unexpected(msg).await,
         }
-    };
-    conn.inflight.close();
-    let running = conn.inflight.running();
-    if running > 0 {
-        tracing::warn!(
-            running,
-            "stream ended with transactions still running; their ledger calls now fail"
-        );
     }
-    result
+
+    /// Hands a RESPONSE/ERROR to the transaction waiting for it; answers a stray one with ERROR.
+    async fn route_reply(&self, msg: ChaincodeMessage) -> Result<(), RuntimeError> {
+        let Err(stray) = self.conn.inflight.deliver(msg) else {
+            return Ok(());
+        };
+        let text = format!(
+            "[{}] received {} for a transaction that is not waiting for a reply",
+            short(&stray.txid),
+            type_name(stray.r#type)
+        );
+        tracing::warn!(channel = %stray.channel_id, "{text}");
+        self.send(error_message(text, &stray.txid, &stray.channel_id))
+            .await
+    }
+
+    /// A message the protocol does not allow in this state: answered with ERROR; fatal only
+    /// before READY.
+    async fn unexpected(&self, msg: ChaincodeMessage) -> Result<(), RuntimeError> {
+        let err = RuntimeError::UnexpectedMessage {
+            state: self.state.name(),
+            got: type_name(msg.r#type),
+            txid: msg.txid.clone(),
+        };
+        tracing::error!(channel = %msg.channel_id, "{err}");
+        // Like the Go shim: ERROR with the txid of the offending message, no channel.
+        let reply = error_message(err.to_string(), &msg.txid, "");
+        let _ = self.outbound.send(reply).await;
+        // Before READY there is no way to continue the handshake. Once ready we keep the
+        // stream: tearing it down (as Go does) would fail every other running transaction
+        // because of one bad message.
+        if self.state == State::Ready {
+            Ok(())
+        } else {
+            Err(err)
+        }
+    }
+
+    async fn send(&self, msg: ChaincodeMessage) -> Result<(), RuntimeError> {
+        self.outbound
+            .send(msg)
+            .await
+            .map_err(|_| RuntimeError::StreamClosed)
+    }
+
+    /// The stream is over: refuse new waiters and wake the current ones.
+    fn end(&self) {
+        self.conn.inflight.close();
+        let running = self.conn.inflight.running();
+        if running > 0 {
+            tracing::warn!(
+                running,
+                "stream ended with transactions still running; their ledger calls now fail"
+            );
+        }
+    }
 }
 
 /// Resolves once shutdown was requested; never if the sender is gone without requesting it.
@@ -368,7 +423,6 @@ fn execute(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn params(write: bool, max_write: u32, multi: bool, max_multi: u32) -> Vec<u8> {

@@ -119,7 +119,6 @@ impl InFlight {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn key(channel: &str, txid: &str) -> TxKey {

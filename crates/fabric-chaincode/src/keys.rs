@@ -1,6 +1,8 @@
 //! Composite keys: the Go shim's `0x00 type 0x00 attr 0x00 ...` layout, with typed errors
 //! instead of the Go shim's panic on keys that lack a delimiter.
 
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use crate::error::KeyError;
 
 /// First byte of every composite key; keeps them apart from simple keys.
@@ -14,9 +16,11 @@ pub(crate) const MAX_RUNE: char = '\u{10FFFF}';
 /// bound partial-key ranges.
 pub fn create_composite_key(object_type: &str, attrs: &[&str]) -> Result<String, KeyError> {
     validate_attribute(object_type)?;
-    let mut key = String::with_capacity(
-        2 + object_type.len() + attrs.iter().map(|a| a.len() + 1).sum::<usize>(),
-    );
+    let capacity = attrs
+        .iter()
+        .map(|a| a.len().saturating_add(1))
+        .fold(object_type.len().saturating_add(2), usize::saturating_add);
+    let mut key = String::with_capacity(capacity);
     key.push(NAMESPACE);
     key.push_str(object_type);
     key.push(NAMESPACE);

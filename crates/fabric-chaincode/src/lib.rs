@@ -1,6 +1,46 @@
 //! Hyperledger Fabric chaincode runtime: the peer protocol in both run modes, the stub, and
 //! fabric-contract-api-go compatible contract dispatch.
 //!
+//! # Writing a chaincode
+//! Implement [`contract::Contract`] (fabric-contract-api-go's dispatch rules) or, lower down,
+//! [`Chaincode`], and hand it to [`start`] from `main`. `examples/kv_chaincode.rs` is a
+//! complete contract; `cargo build -p fabric-chaincode --example kv_chaincode` builds it, and
+//! it runs like a Go chaincode (see below for the environment):
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use fabric_chaincode::contract::{
+//!     Contract, ContractChaincode, ReturnKind, ReturnValue, TransactionInfo,
+//! };
+//! use fabric_chaincode::ChaincodeStub;
+//!
+//! struct Kv(Vec<TransactionInfo>);
+//!
+//! impl Contract for Kv {
+//!     fn name(&self) -> &str {
+//!         "KV"
+//!     }
+//!     fn transactions(&self) -> &[TransactionInfo] {
+//!         &self.0
+//!     }
+//!     fn call(&self, stub: &mut ChaincodeStub, _function: &str, params: &[String])
+//!         -> Result<ReturnValue, String> {
+//!         let [key, value] = params else { return Err("need a key and a value".into()) };
+//!         stub.put_state(key, value.as_bytes()).map_err(|e| e.to_string())?;
+//!         Ok(ReturnValue::Nothing)
+//!     }
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     fabric_chaincode::logging::init();
+//!     let kv = Kv(vec![TransactionInfo::submit("Put", 2, ReturnKind::Nothing)]);
+//!     fabric_chaincode::start(Arc::new(ContractChaincode::new(vec![Arc::new(kv)])))
+//! }
+//! ```
+//!
+//! [`run_normal`] and [`serve_caas`] run one transport with an explicit configuration
+//! ([`config`]) and shutdown future, for tests and for embedding the runtime in a larger process.
+//!
 //! # Run modes
 //! [`run`] picks the mode from the environment:
 //! - **Normal mode** (neither `CHAINCODE_PKG_ID` nor `CHAINCODE_SERVER_ADDRESS` set): dials the
@@ -39,9 +79,13 @@
 //! - A transaction whose input or proposal cannot be decoded gets ERROR; so does one whose
 //!   contract panics, or whose result exceeds the message limit.
 
+#![deny(missing_docs)]
+#![deny(clippy::expect_used)]
+
 mod chaincode;
 pub mod contract;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 mod go_json;
 mod handler;
@@ -50,17 +94,21 @@ mod keys;
 pub mod logging;
 pub mod operations;
 mod stub;
-pub mod transport;
+mod transport;
 
+use std::future::Future;
 use std::sync::Arc;
 
 pub use chaincode::{error, success, Chaincode, Response, ERROR, ERROR_THRESHOLD, OK};
-pub use error::{ConfigError, KeyError, RuntimeError, StubError};
+pub use error::{
+    ConfigError, ConnectError, FileError, KeyError, PemError, RuntimeError, StubError, TlsError,
+};
 pub use fabric_protos;
 pub use handler::MAX_MESSAGE_SIZE;
 pub use keys::{create_composite_key, partial_composite_key_range, split_composite_key};
 pub use stub::{ChaincodeStub, HistoryIterator, Page, QueryIterator, StateIterator};
-pub use transport::config::{CaasConfig, Mode, NormalConfig};
+pub use transport::config;
+pub use transport::config::{CaasConfig, ClientTls, Mode, NormalConfig, ServerTls};
 
 /// Runs the chaincode in the mode the environment selects (see the crate docs) until SIGTERM
 /// or SIGINT (`Ok`) or a fatal error. In normal mode the peer closing the stream is an error.
@@ -79,6 +127,29 @@ pub async fn run_mode(cc: Arc<dyn Chaincode>, mode: Mode) -> Result<(), RuntimeE
         Mode::Normal(cfg) => transport::client::run(cc, cfg, signals).await,
         Mode::Caas(cfg) => transport::server::run(cc, cfg, signals).await,
     }
+}
+
+/// Normal mode with an explicit configuration: dials the peer and serves it until the stream
+/// ends (an error: [`RuntimeError::StreamClosed`] or [`RuntimeError::Status`]) or `shutdown`
+/// resolves (`Ok`). Installs no signal handler and no operations endpoint.
+pub async fn run_normal(
+    cc: Arc<dyn Chaincode>,
+    cfg: NormalConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RuntimeError> {
+    transport::client::run(cc, cfg, shutdown).await
+}
+
+/// Chaincode-as-a-service on an already bound listener (`cfg.address` is not bound again;
+/// tests bind port 0): serves every peer that connects until `shutdown` resolves. Installs no
+/// signal handler and no operations endpoint.
+pub async fn serve_caas(
+    cc: Arc<dyn Chaincode>,
+    cfg: CaasConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RuntimeError> {
+    transport::server::serve(cc, cfg, listener, shutdown).await
 }
 
 /// Builds a Tokio runtime, runs [`run`], logs the outcome and returns the process exit code

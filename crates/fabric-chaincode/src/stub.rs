@@ -1,6 +1,8 @@
 //! The per-transaction API handed to chaincode: transaction data derived from the proposal,
 //! and blocking ledger calls that each send one request and wait for the peer's reply.
 
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -900,7 +902,6 @@ impl<T> Drop for QueryIterator<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn valid() -> ChaincodeMessage {

@@ -4,27 +4,21 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::peer::{connect_caas, Ledger};
-use common::{start_caas, Pki, TestCc};
-use fabric_chaincode::transport::config::{caas_from_env, mode_from_env, Mode, ServerTls};
+use common::{env_of, exit_of, sigterm, start_caas, Pki, TestCc};
+use fabric_chaincode::config::{caas_from_env, mode_from_env, Mode};
 use fabric_chaincode::ConfigError;
-use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+use tonic::transport::{Certificate, ClientTlsConfig};
 
 fn client_tls(pki: &Pki, with_cert: bool) -> ClientTlsConfig {
     let mut t = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(pki.ca_pem()))
         .domain_name("127.0.0.1");
     if with_cert {
-        let c = pki.client();
-        // tonic needs a truthful label; the runtime side is what must accept Fabric's.
-        t = t.identity(Identity::from_pem(
-            c.cert_pem,
-            c.key_pem.replace("EC PRIVATE KEY", "PRIVATE KEY"),
-        ));
+        t = t.identity(pki.client().tonic_identity());
     }
     t
 }
@@ -33,23 +27,14 @@ fn client_tls(pki: &Pki, with_cert: bool) -> ClientTlsConfig {
 async fn mutual_tls_with_fabric_style_keys() {
     let server_pki = Pki::new("server-ca");
     let client_pki = Pki::new("client-ca");
-    let server = server_pki.server();
-    let tls = ServerTls {
-        cert_pem: server.cert_pem.into_bytes(),
-        key_pem: server.key_pem.into_bytes(), // "EC PRIVATE KEY" holding PKCS#8
-        client_ca_pem: Some(client_pki.ca_pem().into_bytes()),
-    };
+    let tls = server_pki.server_tls(Some(&client_pki));
     let caas = start_caas(Arc::new(TestCc::default()), Some(tls)).await;
 
     // Peer presenting a certificate from the client CA: served.
-    let mut t = ClientTlsConfig::new()
+    let t = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(server_pki.ca_pem()))
-        .domain_name("127.0.0.1");
-    let c = client_pki.client();
-    t = t.identity(Identity::from_pem(
-        c.cert_pem,
-        c.key_pem.replace("EC PRIVATE KEY", "PRIVATE KEY"),
-    ));
+        .domain_name("127.0.0.1")
+        .identity(client_pki.client().tonic_identity());
     let peer = connect_caas(caas.addr, Some(t), Arc::default())
         .await
         .unwrap();
@@ -88,13 +73,7 @@ async fn mutual_tls_with_fabric_style_keys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_only_tls() {
     let pki = Pki::new("ca");
-    let server = pki.server();
-    let tls = ServerTls {
-        cert_pem: server.cert_pem.into_bytes(),
-        key_pem: server.key_pem.into_bytes(),
-        client_ca_pem: None,
-    };
-    let caas = start_caas(Arc::new(TestCc::default()), Some(tls)).await;
+    let caas = start_caas(Arc::new(TestCc::default()), Some(pki.server_tls(None))).await;
     let peer = connect_caas(caas.addr, Some(client_tls(&pki, false)), Arc::default())
         .await
         .unwrap();
@@ -177,14 +156,6 @@ async fn shutdown_ends_open_streams() {
         peer.wait_closed(Duration::from_secs(5)).await,
         "stream ended by shutdown"
     );
-}
-
-fn env_of(vars: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
-    let map: BTreeMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    move |k| map.get(k).cloned()
 }
 
 #[test]
@@ -332,19 +303,9 @@ async fn process_in_caas_mode_from_the_environment() {
     let missing = second.invoke("ch", "t3", &["Get", "k"]).await;
     assert_eq!(missing.response().message, "k does not exist");
 
-    let pid = child.id().unwrap();
-    assert!(std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status()
-        .unwrap()
-        .success());
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    sigterm(&child);
+    let (code, stderr) = exit_of(child).await;
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stderr.contains("WITHOUT TLS"),
         "plain CaaS is announced: {stderr}"

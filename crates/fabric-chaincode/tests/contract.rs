@@ -5,15 +5,13 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::peer::{connect_caas, msg, proposal, PeerConn};
+use common::peer::{connect_caas, init_message, PeerConn};
 use common::start_caas;
 use fabric_chaincode::contract::{
     Contract, ContractChaincode, ReturnKind, ReturnValue, TransactionInfo,
 };
-use fabric_chaincode::fabric_protos::peer::chaincode_message::Type;
-use fabric_chaincode::fabric_protos::peer::{ChaincodeInput, Response};
+use fabric_chaincode::fabric_protos::peer::Response;
 use fabric_chaincode::ChaincodeStub;
-use prost::Message;
 
 struct Registry {
     txs: Vec<TransactionInfo>,
@@ -187,22 +185,12 @@ async fn dispatch_follows_the_go_contract_api() {
     assert!(md["contracts"]["org.hyperledger.fabric"].is_object());
 
     // Init: empty first argument is the default initiator; otherwise dispatch.
-    let init = |args: &[&str], txid: &str| {
-        let input = ChaincodeInput {
-            args: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
-            is_init: true,
-            ..Default::default()
-        };
-        let mut m = msg(Type::Init, input.encode_to_vec(), txid, "ch");
-        m.proposal = Some(proposal("ch", txid, &[]));
-        m
-    };
     assert_eq!(
-        peer.execute(init(&[""], "i1")).await.ok_payload(),
+        peer.execute(init_message(&[""], "i1")).await.ok_payload(),
         "Default initiator successful."
     );
     assert_eq!(
-        peer.execute(init(&["Other:Hello"], "i2"))
+        peer.execute(init_message(&["Other:Hello"], "i2"))
             .await
             .ok_payload(),
         "hi"

@@ -5,25 +5,40 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use common::peer::NormalPeer;
-use common::{example_binary, kv_normal_mode, silent_peer, Pki, TestCc};
-use fabric_chaincode::transport::config::{normal_from_env, NormalConfig};
+use common::{
+    ended, env_of, example_binary, exit_of, kv_normal_mode, sigterm, silent_peer, Pki, TestCc,
+};
+use fabric_chaincode::config::{normal_from_env, ClientTls, NormalConfig, DEFAULT_DIAL_TIMEOUT};
 use fabric_chaincode::{ConfigError, RuntimeError};
 use tokio::sync::oneshot;
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+use tonic::transport::{Certificate, ServerTlsConfig};
 
-fn env_of(vars: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
-    let map: BTreeMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    move |k| map.get(k).cloned()
+/// Plain normal mode to `peer_address`, registering as `name`.
+fn plain(peer_address: String, name: &str, dial_timeout: Duration) -> NormalConfig {
+    NormalConfig {
+        peer_address,
+        chaincode_name: name.into(),
+        tls: None,
+        msp_id: None,
+        dial_timeout,
+    }
+}
+
+/// The Go shim's TLS environment with PEM files for the client key and certificate.
+fn tls_env(key: &Path, cert: &Path, root: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("CORE_CHAINCODE_ID_NAME", "mycc:tls".into()),
+        ("CORE_PEER_TLS_ENABLED", "true".into()),
+        ("CORE_TLS_CLIENT_KEY_FILE", s(key)),
+        ("CORE_TLS_CLIENT_CERT_FILE", s(cert)),
+        ("CORE_PEER_TLS_ROOTCERT_FILE", s(root)),
+    ]
 }
 
 fn spawn_client(
@@ -33,7 +48,7 @@ fn spawn_client(
     tokio::task::JoinHandle<Result<(), RuntimeError>>,
 ) {
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(fabric_chaincode::transport::client::run(
+    let task = tokio::spawn(fabric_chaincode::run_normal(
         Arc::new(TestCc::default()),
         cfg,
         async move {
@@ -46,13 +61,7 @@ fn spawn_client(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_normal_mode_and_clean_shutdown() {
     let mut peer = NormalPeer::start(None).await;
-    let cfg = NormalConfig {
-        peer_address: peer.addr.to_string(),
-        chaincode_name: "mycc:abc".into(),
-        tls: None,
-        msp_id: None,
-        dial_timeout: fabric_chaincode::transport::config::DEFAULT_DIAL_TIMEOUT,
-    };
+    let cfg = plain(peer.addr.to_string(), "mycc:abc", DEFAULT_DIAL_TIMEOUT);
     let (stop, task) = spawn_client(cfg);
     let conn = peer.next_conn().await;
     assert_eq!(conn.name, "mycc:abc");
@@ -67,23 +76,14 @@ async fn plain_normal_mode_and_clean_shutdown() {
         "v"
     );
     stop.send(()).unwrap();
-    let r = tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .unwrap()
-        .unwrap();
+    let r = ended(Duration::from_secs(5), task).await;
     assert!(r.is_ok(), "{r:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_peer_is_an_error() {
     let mut peer = NormalPeer::start(None).await;
-    let cfg = NormalConfig {
-        peer_address: peer.addr.to_string(),
-        chaincode_name: "mycc:abc".into(),
-        tls: None,
-        msp_id: None,
-        dial_timeout: fabric_chaincode::transport::config::DEFAULT_DIAL_TIMEOUT,
-    };
+    let cfg = plain(peer.addr.to_string(), "mycc:abc", DEFAULT_DIAL_TIMEOUT);
     let (_stop, task) = spawn_client(cfg);
     let conn = peer.next_conn().await;
     assert_eq!(
@@ -91,10 +91,7 @@ async fn lost_peer_is_an_error() {
         "<none>"
     );
     drop(conn); // the peer ends the stream
-    let r = tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .unwrap()
-        .unwrap();
+    let r = ended(Duration::from_secs(5), task).await;
     assert!(
         matches!(r, Err(RuntimeError::StreamClosed | RuntimeError::Status(_))),
         "{r:?}"
@@ -106,18 +103,9 @@ async fn nobody_listening_is_a_connect_error_naming_the_address() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let cfg = NormalConfig {
-        peer_address: addr.to_string(),
-        chaincode_name: "x:1".into(),
-        tls: None,
-        msp_id: None,
-        dial_timeout: fabric_chaincode::transport::config::DEFAULT_DIAL_TIMEOUT,
-    };
+    let cfg = plain(addr.to_string(), "x:1", DEFAULT_DIAL_TIMEOUT);
     let (_stop, task) = spawn_client(cfg);
-    let r = tokio::time::timeout(Duration::from_secs(15), task)
-        .await
-        .unwrap()
-        .unwrap();
+    let r = ended(Duration::from_secs(15), task).await;
     let text = error_text(&r);
     assert!(
         text.starts_with(&format!("cannot connect to the peer at {addr} (connect): ")),
@@ -141,10 +129,7 @@ async fn tls_peer() -> (NormalPeer, TlsFiles, Pki) {
     let ca = Pki::new("peer-ephemeral-ca");
     let server = ca.server();
     let tls = ServerTlsConfig::new()
-        .identity(Identity::from_pem(
-            server.cert_pem,
-            server.key_pem.replace("EC PRIVATE KEY", "PRIVATE KEY"),
-        ))
+        .identity(server.tonic_identity())
         .client_ca_root(Certificate::from_pem(ca.ca_pem()));
     let peer = NormalPeer::start(Some(tls)).await;
     let client = ca.client();
@@ -175,14 +160,9 @@ fn s(p: &Path) -> String {
 async fn tls_with_pem_files() {
     let (mut peer, f, _ca) = tls_peer().await;
     let args = vec![format!("-peer.address=127.0.0.1:{}", peer.addr.port())];
-    let env = env_of(&[
-        ("CORE_CHAINCODE_ID_NAME", "mycc:tls".into()),
-        ("CORE_PEER_TLS_ENABLED", "true".into()),
-        ("CORE_TLS_CLIENT_KEY_FILE", s(&f.key)),
-        ("CORE_TLS_CLIENT_CERT_FILE", s(&f.cert)),
-        ("CORE_PEER_TLS_ROOTCERT_FILE", s(&f.root)),
-        ("CORE_PEER_LOCALMSPID", "Org1MSP".into()),
-    ]);
+    let mut vars = tls_env(&f.key, &f.cert, &f.root);
+    vars.push(("CORE_PEER_LOCALMSPID", "Org1MSP".into()));
+    let env = env_of(&vars);
     let cfg = normal_from_env(&args, &env).unwrap();
     let (stop, task) = spawn_client(cfg);
     let conn = peer.next_conn().await;
@@ -227,18 +207,9 @@ async fn tls_refuses_an_untrusted_peer_and_a_missing_client_cert() {
     let wrong_root = f.root.with_file_name("wrong.crt");
     std::fs::write(&wrong_root, other.ca_pem()).unwrap();
     let args = vec![format!("-peer.address=127.0.0.1:{}", peer.addr.port())];
-    let env = env_of(&[
-        ("CORE_CHAINCODE_ID_NAME", "mycc:tls".into()),
-        ("CORE_PEER_TLS_ENABLED", "true".into()),
-        ("CORE_TLS_CLIENT_KEY_FILE", s(&f.key)),
-        ("CORE_TLS_CLIENT_CERT_FILE", s(&f.cert)),
-        ("CORE_PEER_TLS_ROOTCERT_FILE", s(&wrong_root)),
-    ]);
+    let env = env_of(&tls_env(&f.key, &f.cert, &wrong_root));
     let (_stop, task) = spawn_client(normal_from_env(&args, &env).unwrap());
-    let r = tokio::time::timeout(Duration::from_secs(15), task)
-        .await
-        .unwrap()
-        .unwrap();
+    let r = ended(Duration::from_secs(15), task).await;
     let text = error_text(&r);
     assert!(
         text.starts_with(&format!(
@@ -255,18 +226,9 @@ async fn tls_refuses_an_untrusted_peer_and_a_missing_client_cert() {
     let cert = f.root.with_file_name("stranger.crt");
     std::fs::write(&key, stranger.key_pem).unwrap();
     std::fs::write(&cert, stranger.cert_pem).unwrap();
-    let env = env_of(&[
-        ("CORE_CHAINCODE_ID_NAME", "mycc:tls".into()),
-        ("CORE_PEER_TLS_ENABLED", "true".into()),
-        ("CORE_TLS_CLIENT_KEY_FILE", s(&key)),
-        ("CORE_TLS_CLIENT_CERT_FILE", s(&cert)),
-        ("CORE_PEER_TLS_ROOTCERT_FILE", s(&f.root)),
-    ]);
+    let env = env_of(&tls_env(&key, &cert, &f.root));
     let (_stop, task) = spawn_client(normal_from_env(&args, &env).unwrap());
-    let r = tokio::time::timeout(Duration::from_secs(15), task)
-        .await
-        .unwrap()
-        .unwrap();
+    let r = ended(Duration::from_secs(15), task).await;
     assert!(r.is_err(), "{r:?}");
 }
 
@@ -371,12 +333,8 @@ async fn process_exits_nonzero_when_the_peer_goes_away_and_zero_on_sigterm() {
         "v"
     );
     drop(conn);
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, stderr) = exit_of(child).await;
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("lost the connection to the peer"),
         "{stderr}"
@@ -388,19 +346,9 @@ async fn process_exits_nonzero_when_the_peer_goes_away_and_zero_on_sigterm() {
         conn.invoke("ch", "t3", &["get", "k"]).await.ok_payload(),
         "v"
     );
-    let pid = child.id().unwrap();
-    let kill = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    sigterm(&child);
+    let (code, stderr) = exit_of(child).await;
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("SIGTERM received"), "{stderr}");
 }
 
@@ -417,23 +365,15 @@ async fn process_refuses_half_caas_configuration() {
     assert!(stderr.contains("only CHAINCODE_PKG_ID is set"), "{stderr}");
 }
 
-async fn assert_gives_up_on_silent_peer(
-    tls: Option<fabric_chaincode::transport::config::ClientTls>,
-) {
+async fn assert_gives_up_on_silent_peer(tls: Option<ClientTls>) {
     let addr = silent_peer();
     let cfg = NormalConfig {
-        peer_address: addr.to_string(),
-        chaincode_name: "x:1".into(),
         tls,
-        msp_id: None,
-        dial_timeout: Duration::from_secs(2),
+        ..plain(addr.to_string(), "x:1", Duration::from_secs(2))
     };
     let started = std::time::Instant::now();
     let (_stop, task) = spawn_client(cfg);
-    let r = tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .expect("bounded by the dial timeout")
-        .unwrap();
+    let r = ended(Duration::from_secs(10), task).await;
     let elapsed = started.elapsed();
     assert!(
         elapsed >= Duration::from_millis(1900) && elapsed < Duration::from_secs(5),
@@ -457,7 +397,7 @@ async fn silent_plain_peer_is_given_up_within_the_dial_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_tls_peer_is_given_up_within_the_dial_timeout() {
     let (_peer, f, _pki) = tls_peer().await;
-    let tls = fabric_chaincode::transport::config::ClientTls {
+    let tls = ClientTls {
         root_cert_pem: std::fs::read(&f.root).unwrap(),
         client_cert_pem: std::fs::read(&f.cert).unwrap(),
         client_key_pem: std::fs::read(&f.key).unwrap(),

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::peer::{connect_caas, msg, proposal, Ledger, Outcome};
+use common::peer::{connect_caas, init_message, msg, Ledger, Outcome};
 use common::{start_caas, TestCc};
 use fabric_chaincode::fabric_protos::peer::chaincode_message::Type;
 use fabric_chaincode::fabric_protos::peer::{ChaincodeInput, ChaincodeMessage};
@@ -335,22 +335,16 @@ async fn transaction_data_events_init_and_keepalive() {
     );
 
     // INIT: success is COMPLETED; status >= 500 is ERROR carrying the message.
-    let init = |args: &[&str], txid: &str| {
-        let input = ChaincodeInput {
-            args: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
-            is_init: true,
-            ..Default::default()
-        };
-        let mut m = msg(Type::Init, input.encode_to_vec(), txid, "ch");
-        m.proposal = Some(proposal("ch", txid, &[]));
-        m
-    };
     assert_eq!(
-        peer.execute(init(&["x"], "init1")).await.ok_payload(),
+        peer.execute(init_message(&["x"], "init1"))
+            .await
+            .ok_payload(),
         "init ok"
     );
     assert_eq!(
-        peer.execute(init(&["fail"], "init2")).await.error_text(),
+        peer.execute(init_message(&["fail"], "init2"))
+            .await
+            .error_text(),
         "init failed"
     );
 

@@ -7,8 +7,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{start_caas, Pki, TestCc};
-use fabric_chaincode::transport::config::{ClientTls, NormalConfig, ServerTls};
+use common::{start_caas, truthful_label, Pki, TestCc};
+use fabric_chaincode::config::{ClientTls, NormalConfig, DEFAULT_DIAL_TIMEOUT};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio_rustls::rustls;
@@ -20,13 +20,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caas_server_negotiates_h2() {
     let pki = Pki::new("ca");
-    let server = pki.server();
-    let tls = ServerTls {
-        cert_pem: server.cert_pem.into_bytes(),
-        key_pem: server.key_pem.into_bytes(),
-        client_ca_pem: None,
-    };
-    let caas = start_caas(Arc::new(TestCc::default()), Some(tls)).await;
+    let caas = start_caas(Arc::new(TestCc::default()), Some(pki.server_tls(None))).await;
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_slice(pki.ca_pem().as_bytes()).unwrap())
@@ -58,13 +52,7 @@ async fn normal_mode_client_offers_h2_and_sends_the_peer_host_as_sni() {
         .with_no_client_auth()
         .with_single_cert(
             vec![CertificateDer::from_pem_slice(server.cert_pem.as_bytes()).unwrap()],
-            PrivateKeyDer::from_pem_slice(
-                server
-                    .key_pem
-                    .replace("EC PRIVATE KEY", "PRIVATE KEY")
-                    .as_bytes(),
-            )
-            .unwrap(),
+            PrivateKeyDer::from_pem_slice(truthful_label(&server.key_pem).as_bytes()).unwrap(),
         )
         .unwrap();
     let mut config = config;
@@ -90,9 +78,9 @@ async fn normal_mode_client_offers_h2_and_sends_the_peer_host_as_sni() {
             client_key_pem: client.key_pem.into_bytes(),
         }),
         msp_id: None,
-        dial_timeout: fabric_chaincode::transport::config::DEFAULT_DIAL_TIMEOUT,
+        dial_timeout: DEFAULT_DIAL_TIMEOUT,
     };
-    let run = tokio::spawn(fabric_chaincode::transport::client::run(
+    let run = tokio::spawn(fabric_chaincode::run_normal(
         Arc::new(TestCc::default()),
         cfg,
         std::future::pending(),

@@ -10,7 +10,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fabric_formats::pem::normalize_private_key;
 use fabric_protos::peer::chaincode_message::Type;
 use fabric_protos::peer::chaincode_support_client::ChaincodeSupportClient;
 use fabric_protos::peer::ChaincodeMessage;
@@ -21,9 +20,10 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
 use crate::chaincode::Chaincode;
-use crate::error::{error_chain, RuntimeError};
+use crate::error::{ConfigError, ConnectError, RuntimeError, TlsError};
 use crate::handler::{chat, shutdown_watch, HandlerSettings, MAX_MESSAGE_SIZE, OUTBOUND_QUEUE};
 use crate::transport::config::{split_host_port, NormalConfig};
+use crate::transport::tls::{certificates, private_key};
 
 /// The Go shim's keepalive; the peer enforces at least one minute between pings.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
@@ -31,7 +31,7 @@ const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Connects to the peer and serves it until the stream ends (an error) or `shutdown` fires
 /// (`Ok`).
-pub async fn run(
+pub(crate) async fn run(
     cc: Arc<dyn Chaincode>,
     cfg: NormalConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -46,7 +46,7 @@ pub async fn run(
     };
     let channel = match timeout_at(deadline, endpoint.connect()).await {
         Ok(Ok(channel)) => channel,
-        Ok(Err(e)) => return Err(fail.at("connect", error_chain(&e))),
+        Ok(Err(e)) => return Err(fail.because(ConnectError::Transport(e))),
         Err(_) => return Err(fail.timed_out("the TCP, TLS and HTTP/2 handshake")),
     };
     let mut client = ChaincodeSupportClient::new(channel)
@@ -60,7 +60,7 @@ pub async fn run(
     let inbound = async move {
         let response = match timeout_at(deadline, client.register(ReceiverStream::new(rx))).await {
             Ok(Ok(response)) => response,
-            Ok(Err(status)) => return Err(fail.at("register", status_text(&status))),
+            Ok(Err(status)) => return Err(fail.because(ConnectError::Refused(status))),
             Err(_) => return Err(fail.timed_out("the answer to REGISTER")),
         };
         first_message_by(deadline, response.into_inner(), fail).await
@@ -84,7 +84,7 @@ where
     let fail = fail.into();
     let first = match timeout_at(deadline, stream.next()).await {
         Ok(Some(first)) => first,
-        Ok(None) => return Err(fail.at("register", "the peer closed the stream".into())),
+        Ok(None) => return Err(fail.because(ConnectError::Closed)),
         Err(_) => return Err(fail.timed_out("REGISTERED")),
     };
     let health = crate::operations::peer_stream();
@@ -114,44 +114,29 @@ impl From<&str> for Failure {
 }
 
 impl Failure {
-    fn at(&self, stage: &'static str, reason: String) -> RuntimeError {
+    fn because(&self, reason: ConnectError) -> RuntimeError {
         RuntimeError::Connect {
             address: self.address.clone(),
-            stage,
             reason,
         }
     }
 
-    fn timed_out(&self, what: &str) -> RuntimeError {
-        self.at(
-            "timeout",
-            format!(
-                "no {what} within the dial timeout of {:?} (is the address the peer's chaincode \
-                 listener, and do both sides agree on TLS?)",
-                self.timeout
-            ),
-        )
+    fn timed_out(&self, what: &'static str) -> RuntimeError {
+        self.because(ConnectError::TimedOut {
+            what,
+            timeout: self.timeout,
+        })
     }
-}
-
-fn status_text(status: &tonic::Status) -> String {
-    let mut text = format!("{:?}: {}", status.code(), status.message());
-    if let Some(source) = std::error::Error::source(status) {
-        text.push_str(&format!(" ({})", error_chain(source)));
-    }
-    text
 }
 
 fn endpoint(cfg: &NormalConfig) -> Result<Endpoint, RuntimeError> {
-    let (host, _) = split_host_port(&cfg.peer_address).map_err(|reason| {
-        crate::error::ConfigError::Invalid {
-            name: "peer.address",
-            reason,
-        }
+    let (host, _) = split_host_port(&cfg.peer_address).map_err(|reason| ConfigError::Invalid {
+        name: "peer.address",
+        reason,
     })?;
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     let mut endpoint = Endpoint::from_shared(format!("{scheme}://{}", cfg.peer_address))
-        .map_err(|e| crate::error::ConfigError::Invalid {
+        .map_err(|e| ConfigError::Invalid {
             name: "peer.address",
             reason: e.to_string(),
         })?
@@ -161,21 +146,16 @@ fn endpoint(cfg: &NormalConfig) -> Result<Endpoint, RuntimeError> {
         .keep_alive_while_idle(true)
         .tcp_nodelay(true);
     if let Some(tls) = &cfg.tls {
-        let key = normalize_private_key(&tls.client_key_pem)
-            .map_err(|e| RuntimeError::Tls(format!("client key: {e}")))?;
-        crate::transport::tls::check_certificates_pem(&tls.client_cert_pem)
-            .map_err(|e| RuntimeError::Tls(format!("client certificate: {e}")))?;
-        crate::transport::tls::check_certificates_pem(&tls.root_cert_pem)
-            .map_err(|e| RuntimeError::Tls(format!("root certificate: {e}")))?;
+        let key = private_key("client key", &tls.client_key_pem)?;
+        certificates("client certificate", &tls.client_cert_pem)?;
+        certificates("root certificate", &tls.root_cert_pem)?;
         // No server-name override: SNI and verification use the host of peer.address, which
         // the peer's chaincode-listener certificate names (possibly as an IP SAN).
         let tls_config = ClientTlsConfig::new()
             .ca_certificate(Certificate::from_pem(&tls.root_cert_pem))
             .identity(Identity::from_pem(&tls.client_cert_pem, key))
             .domain_name(host);
-        endpoint = endpoint
-            .tls_config(tls_config)
-            .map_err(|e| RuntimeError::Tls(error_chain(&e)))?;
+        endpoint = endpoint.tls_config(tls_config).map_err(TlsError::Config)?;
     }
     Ok(endpoint)
 }

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use fabric_formats::boolean::parse_bool;
-use fabric_formats::file::read_bounded;
+use fabric_formats::file::{read_bounded, ReadError};
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, FileError};
 
 /// Largest certificate/key file we read; real ones are a few KiB.
 const MAX_PEM_FILE: u64 = 1024 * 1024;
@@ -51,7 +51,7 @@ pub struct ClientTls {
     pub root_cert_pem: Vec<u8>,
     /// Our client certificate.
     pub client_cert_pem: Vec<u8>,
-    /// Our client key (any label; see `tls::normalize_private_key_pem`).
+    /// Our client key (any label; see `fabric_formats::pem::normalize_private_key`).
     pub client_key_pem: Vec<u8>,
 }
 
@@ -113,7 +113,7 @@ pub fn mode_from_env(
 
 /// Finds the Go flag `peer.address` in any of Go's spellings: `-peer.address=X`,
 /// `--peer.address=X`, `-peer.address X`, `--peer.address X`. Other arguments are ignored.
-pub fn peer_address_flag(args: &[String]) -> Option<String> {
+pub(crate) fn peer_address_flag(args: &[String]) -> Option<String> {
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
@@ -130,7 +130,7 @@ pub fn peer_address_flag(args: &[String]) -> Option<String> {
 }
 
 /// Splits `host:port` (IPv6 hosts in brackets) and returns the host without brackets.
-pub fn split_host_port(address: &str) -> Result<(String, u16), String> {
+pub(crate) fn split_host_port(address: &str) -> Result<(String, u16), String> {
     let (host, port) = address
         .rsplit_once(':')
         .ok_or_else(|| format!("address {address:?} is not host:port"))?;
@@ -263,7 +263,7 @@ pub fn caas_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<CaasConfig,
 /// The CaaS package id and the variable it came from. FPC names it `CHAINCODE_PKG_ID`; Fabric's
 /// samples and most deployments name it `CHAINCODE_ID`. Either is accepted; both set to different
 /// values is refused rather than guessed.
-pub fn package_id_from_env(
+pub(crate) fn package_id_from_env(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<(String, &'static str)>, ConfigError> {
     match (
@@ -308,7 +308,7 @@ fn read_pem_or_base64(
         .map_err(|e| ConfigError::File {
             name: path_var,
             path: PathBuf::from(path),
-            reason: format!("not base64: {e}"),
+            reason: FileError::NotBase64(e),
         })
 }
 
@@ -316,7 +316,11 @@ fn read_limited(name: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError>
     read_bounded(path, MAX_PEM_FILE).map_err(|e| ConfigError::File {
         name,
         path: path.to_owned(),
-        reason: e.reason(),
+        reason: match e {
+            ReadError::Io { source, .. } => FileError::Io(source),
+            ReadError::TooLarge { limit, .. } => FileError::TooLarge { limit },
+            ReadError::NotAFile { .. } => FileError::Io(std::io::ErrorKind::InvalidInput.into()),
+        },
     })
 }
 

@@ -8,7 +8,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fabric_formats::pem::normalize_private_key;
 use fabric_protos::peer::chaincode_server::{Chaincode as ConnectService, ChaincodeServer};
 use fabric_protos::peer::ChaincodeMessage;
 use tokio::net::TcpListener;
@@ -19,12 +18,12 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::chaincode::Chaincode;
-use crate::error::RuntimeError;
+use crate::error::{RuntimeError, TlsError};
 use crate::handler::{
     chat, shutdown_watch, stopped, HandlerSettings, MAX_MESSAGE_SIZE, OUTBOUND_QUEUE,
 };
 use crate::transport::config::CaasConfig;
-use crate::transport::tls::check_certificates_pem;
+use crate::transport::tls::{certificates, private_key};
 
 /// Go's `ChaincodeServer` defaults.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
@@ -76,7 +75,7 @@ impl ConnectService for Service {
 }
 
 /// Binds `cfg.address` and serves until `shutdown` fires.
-pub async fn run(
+pub(crate) async fn run(
     cc: Arc<dyn Chaincode>,
     cfg: CaasConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -91,7 +90,7 @@ pub async fn run(
 }
 
 /// Serves on an already bound listener (tests bind port 0) until `shutdown` fires.
-pub async fn serve(
+pub(crate) async fn serve(
     cc: Arc<dyn Chaincode>,
     cfg: CaasConfig,
     listener: TcpListener,
@@ -113,20 +112,15 @@ pub async fn serve(
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT));
     match &cfg.tls {
         Some(tls) => {
-            let key = normalize_private_key(&tls.key_pem)
-                .map_err(|e| RuntimeError::Tls(format!("server key: {e}")))?;
-            check_certificates_pem(&tls.cert_pem)
-                .map_err(|e| RuntimeError::Tls(format!("server certificate: {e}")))?;
+            let key = private_key("server key", &tls.key_pem)?;
+            certificates("server certificate", &tls.cert_pem)?;
             let mut tls_config =
                 ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert_pem, key));
             if let Some(ca) = &tls.client_ca_pem {
-                check_certificates_pem(ca)
-                    .map_err(|e| RuntimeError::Tls(format!("client CA certificate: {e}")))?;
+                certificates("client CA certificate", ca)?;
                 tls_config = tls_config.client_ca_root(Certificate::from_pem(ca));
             }
-            builder = builder
-                .tls_config(tls_config)
-                .map_err(|e| RuntimeError::Tls(e.to_string()))?;
+            builder = builder.tls_config(tls_config).map_err(TlsError::Config)?;
             tracing::info!(address = ?local, package_id = %cfg.package_id, mutual_tls = tls.client_ca_pem.is_some(), "serving chaincode over TLS");
         }
         None => {
@@ -170,7 +164,6 @@ fn incoming(listener: TcpListener) -> TcpIncoming {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     /// Reads the options back from a connection the real listener accepted.

@@ -6,19 +6,33 @@ use std::io::BufReader;
 
 use rustls_pki_types::pem::{self, SectionKind};
 
+use crate::error::{PemError, TlsError};
+
+/// The private key of `role` (e.g. `server key`) in `pem_bytes`, relabelled to its real
+/// encoding (Fabric writes PKCS#8 keys under an `EC PRIVATE KEY` label).
+pub(crate) fn private_key(role: &'static str, pem_bytes: &[u8]) -> Result<String, TlsError> {
+    fabric_formats::pem::normalize_private_key(pem_bytes).map_err(|e| TlsError::Pem {
+        role,
+        source: PemError::Key(e),
+    })
+}
+
+/// Checks that the `role` PEM (e.g. `root certificate`) holds at least one certificate.
+pub(crate) fn certificates(role: &'static str, pem_bytes: &[u8]) -> Result<(), TlsError> {
+    check_certificates_pem(pem_bytes).map_err(|source| TlsError::Pem { role, source })
+}
+
 /// Checks that `pem_bytes` holds at least one certificate.
-pub fn check_certificates_pem(pem_bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn check_certificates_pem(pem_bytes: &[u8]) -> Result<(), PemError> {
     let mut reader = BufReader::new(pem_bytes);
     let mut found = false;
-    while let Some((kind, _)) =
-        pem::from_buf(&mut reader).map_err(|e| format!("invalid PEM: {e}"))?
-    {
+    while let Some((kind, _)) = pem::from_buf(&mut reader).map_err(PemError::Invalid)? {
         found |= kind == SectionKind::Certificate;
     }
     if found {
         Ok(())
     } else {
-        Err("no certificate found in PEM data".into())
+        Err(PemError::NoCertificate)
     }
 }
 

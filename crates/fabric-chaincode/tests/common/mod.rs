@@ -4,10 +4,12 @@
 
 pub mod peer;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use fabric_chaincode::transport::config::{CaasConfig, ServerTls};
+use fabric_chaincode::config::{CaasConfig, ServerTls};
 use fabric_chaincode::{
     create_composite_key, error, split_composite_key, success, Chaincode, ChaincodeStub, Response,
     RuntimeError, StubError,
@@ -67,6 +69,31 @@ impl Pki {
             key_pem: fabric_label(&key.serialize_pem()),
         }
     }
+}
+
+impl Pki {
+    /// CaaS server TLS with a certificate of this CA; mutual when `client_ca` is given.
+    pub fn server_tls(&self, client_ca: Option<&Pki>) -> ServerTls {
+        let server = self.server();
+        ServerTls {
+            cert_pem: server.cert_pem.into_bytes(),
+            key_pem: server.key_pem.into_bytes(), // "EC PRIVATE KEY" holding PKCS#8
+            client_ca_pem: client_ca.map(|ca| ca.ca_pem().into_bytes()),
+        }
+    }
+}
+
+impl Issued {
+    /// The certificate and key as a tonic identity. tonic needs a truthful key label; the
+    /// runtime side is what must accept Fabric's.
+    pub fn tonic_identity(self) -> tonic::transport::Identity {
+        tonic::transport::Identity::from_pem(self.cert_pem, truthful_label(&self.key_pem))
+    }
+}
+
+/// Undoes [`fabric_label`]: the PKCS#8 key under its real label.
+pub fn truthful_label(key_pem: &str) -> String {
+    key_pem.replace("EC PRIVATE KEY", "PRIVATE KEY")
 }
 
 /// Relabels a PKCS#8 PEM as "EC PRIVATE KEY", exactly what Fabric's tlsgen writes.
@@ -294,7 +321,7 @@ pub async fn start_caas(cc: Arc<dyn Chaincode>, tls: Option<ServerTls>) -> Caas 
         msp_id: Some("Org1MSP".into()),
     };
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(fabric_chaincode::transport::server::serve(
+    let task = tokio::spawn(fabric_chaincode::serve_caas(
         cc,
         cfg,
         listener,
@@ -314,11 +341,51 @@ impl Caas {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
-        tokio::time::timeout(std::time::Duration::from_secs(10), self.task)
+        tokio::time::timeout(Duration::from_secs(10), self.task)
             .await
             .expect("server stops in time")
             .expect("server task")
     }
+}
+
+/// An environment lookup over `vars`, for the `*_from_env` functions.
+pub fn env_of(vars: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
+    let map: BTreeMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    move |k| map.get(k).cloned()
+}
+
+/// The result of a spawned task that must end within `limit`.
+pub async fn ended<T>(limit: Duration, task: tokio::task::JoinHandle<T>) -> T {
+    tokio::time::timeout(limit, task)
+        .await
+        .expect("the task ends in time")
+        .expect("the task does not panic")
+}
+
+/// Sends SIGTERM to a child process.
+pub fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("the child is running");
+    let kill = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(kill.success());
+}
+
+/// Waits (at most 10 s) for a child process to exit: its exit code and stderr.
+pub async fn exit_of(child: tokio::process::Child) -> (Option<i32>, String) {
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The `kv_chaincode` example, built on demand (`cargo test --test X` does not build examples).
@@ -352,7 +419,6 @@ pub fn example_binary() -> std::path::PathBuf {
 }
 
 /// A "peer" that accepts TCP connections and never sends a byte, keeping them open.
-#[allow(dead_code)]
 pub fn silent_peer() -> std::net::SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -366,7 +432,6 @@ pub fn silent_peer() -> std::net::SocketAddr {
 }
 
 /// The example chaincode in normal mode dialling `peer` (no TLS), stderr piped.
-#[allow(dead_code)]
 pub fn kv_normal_mode(peer: std::net::SocketAddr) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(example_binary());
     cmd.arg(format!("-peer.address={peer}"))

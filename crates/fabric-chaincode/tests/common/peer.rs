@@ -103,6 +103,18 @@ pub fn msg(ty: Type, payload: Vec<u8>, txid: &str, channel: &str) -> ChaincodeMe
     }
 }
 
+/// An INIT message with `args` (`is_init` set) and a client's proposal, on channel `ch`.
+pub fn init_message(args: &[&str], txid: &str) -> ChaincodeMessage {
+    let input = ChaincodeInput {
+        args: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        is_init: true,
+        ..Default::default()
+    };
+    let mut m = msg(Type::Init, input.encode_to_vec(), txid, "ch");
+    m.proposal = Some(proposal("ch", txid, &[]));
+    m
+}
+
 /// A signed proposal like a client's: endorser transaction header, creator, transient map.
 pub fn proposal(channel: &str, txid: &str, transient: &[(&str, &[u8])]) -> SignedProposal {
     let channel_header = ChannelHeader {
