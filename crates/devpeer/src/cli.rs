@@ -1,6 +1,7 @@
 //! The command line, shaped like the peer CLI: `start` and `up` run the peer in the
 //! foreground; `install`, `define`, `invoke`, `query`, `status` and `stop` talk to it through
 //! the admin socket in the home directory.
+#![deny(clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -37,7 +37,6 @@ pub(crate) fn write_private(path: &Path, data: &str) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

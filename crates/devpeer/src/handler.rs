@@ -1,6 +1,7 @@
 //! The peer side of one chaincode stream (either mode): the REGISTER handshake, sending
 //! INIT/TRANSACTION and waiting for COMPLETED/ERROR, and serving the chaincode's ledger
 //! requests for the transactions in flight. A protocol violation ends this stream only.
+#![deny(clippy::indexing_slicing)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,11 +27,15 @@ pub type Outbound = mpsc::Sender<Result<ChaincodeMessage, Status>>;
 
 /// One transaction as seen by one chaincode.
 pub struct TxContext {
+    /// The channel of the transaction.
     pub channel: String,
+    /// Its transaction id.
     pub txid: String,
     /// Namespace (chaincode name) whose state this execution reads and writes.
     pub namespace: String,
+    /// The signed proposal the chaincode may read (`GetSignedProposal`).
     pub proposal: Option<SignedProposal>,
+    /// The simulation every chaincode of the transaction reads and writes.
     pub sim: Arc<Mutex<Simulation>>,
     /// Endorser index: chaincode-to-chaincode calls stay on the same endorser.
     pub slot: usize,
@@ -50,17 +55,22 @@ struct ActiveTx {
 /// Why an execution failed before the chaincode produced a result.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
+    /// The stream ended before the chaincode answered.
     #[error("chaincode stream terminated")]
     StreamClosed,
+    /// The chaincode did not answer within the execute timeout.
     #[error("timeout expired while executing transaction")]
     Timeout,
+    /// The same transaction id is already executing on this stream.
     #[error("transaction {0} is already executing on this chaincode")]
     Duplicate(String),
 }
 
 /// A registered chaincode stream.
 pub struct Handler {
+    /// The package id the chaincode registered as.
     pub package_id: String,
+    /// The endorser slot it serves.
     pub slot: usize,
     out: Outbound,
     txs: Mutex<HashMap<String, Arc<ActiveTx>>>,
@@ -159,8 +169,11 @@ pub enum Expect {
     ByName,
     /// CaaS: the peer dialled this launch.
     Dialled {
+        /// The package the peer dialled for.
         package_id: String,
+        /// The endorser slot.
         slot: usize,
+        /// Receives the handler once the chaincode registered.
         notify: oneshot::Sender<Arc<Handler>>,
     },
 }

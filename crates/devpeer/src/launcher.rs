@@ -27,31 +27,51 @@ const KILL_GRACE: Duration = Duration::from_secs(5);
 /// Launch failures.
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
+    /// The package is not installed.
     #[error("package {0} is not installed")]
     NotInstalled(String),
+    /// The builder that built the package is not usable.
     #[error("{0}")]
     Builder(#[from] BuilderError),
+    /// Making the launch's TLS client certificate failed.
     #[error("{0}")]
     Tls(#[from] TlsError),
+    /// Neither a `run` program nor a CaaS `connection.json`.
     #[error("builder {0} has no run program and released no chaincode/server/connection.json")]
     NoRun(String),
+    /// `run` could not be started.
     #[error("could not start the builder's run: {0}")]
     Spawn(String),
+    /// `run` exited before the chaincode registered.
     #[error("chaincode {package_id} exited ({status}) before registering; log: {log}{tail}")]
     ExitedEarly {
+        /// The package launched.
         package_id: String,
+        /// How `run` exited.
         status: String,
+        /// Where its output went.
         log: String,
+        /// The end of that log (`\n`-prefixed, or empty).
         tail: String,
     },
+    /// The chaincode did not register within the launch timeout.
     #[error("chaincode {0} did not register within {1:?}")]
     RegisterTimeout(String, Duration),
+    /// The released `connection.json` is invalid.
     #[error("connection.json: {0}")]
     Connection(String),
+    /// Dialling the chaincode server failed.
     #[error("could not connect to chaincode server {address}: {msg}")]
-    Dial { address: String, msg: String },
+    Dial {
+        /// The address dialled.
+        address: String,
+        /// Why it failed.
+        msg: String,
+    },
+    /// Reading the installed package failed.
     #[error("ledger: {0}")]
     Ledger(#[from] crate::ledger::LedgerError),
+    /// Preparing the run directory or log failed, or the launch was cancelled.
     #[error("I/O: {0}")]
     Io(String),
 }
@@ -511,7 +531,6 @@ impl Launcher {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

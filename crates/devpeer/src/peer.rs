@@ -32,11 +32,15 @@ const MAX_DEPTH: u32 = 16;
 /// Peer settings.
 #[derive(Debug, Clone)]
 pub struct PeerConfig {
+    /// The one channel this peer serves.
     pub channel: String,
     /// The peer's local MSP id (`mspid` in chaincode.json, approvals in definitions).
     pub msp_id: String,
+    /// How long a launched chaincode has to register.
     pub launch_timeout: Duration,
+    /// How long a transaction may run.
     pub execute_timeout: Duration,
+    /// Endorsing launches per transaction unless a request says otherwise.
     pub default_endorsers: usize,
     /// Send READY with `ChaincodeAdditionalParams` (write batches and multi-key reads on), as
     /// Fabric 3.1+ does; off = the empty READY of Fabric 2.x.
@@ -45,32 +49,46 @@ pub struct PeerConfig {
 
 /// TLS material of the chaincode listener.
 pub struct PeerTls {
+    /// The CA that signs the server and every launch's client certificate.
     pub ca: TlsCa,
+    /// The chaincode listener's certificate.
     pub server: CertKey,
 }
 
 /// Peer-level failures of admin operations.
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
+    /// The package is invalid.
     #[error("{0}")]
     Package(#[from] crate::package::PackageError),
+    /// No builder took the package, or one failed.
     #[error("{0}")]
     Builder(#[from] crate::builder::BuilderError),
+    /// The ledger failed.
     #[error("{0}")]
     Ledger(#[from] LedgerError),
+    /// The request is invalid (name, version, sequence, package), or a file could not be written.
     #[error("{0}")]
     Invalid(String),
 }
 
 /// The peer.
 pub struct Peer {
+    /// Its settings.
     pub config: PeerConfig,
+    /// Its home directory (ledger, builds, identities, logs, admin socket).
     pub home: PathBuf,
+    /// World state, definitions and installed packages.
     pub ledger: Ledger,
+    /// The client identities proposals are signed with.
     pub identities: Identities,
+    /// The running chaincode launches.
     pub launcher: Launcher,
+    /// The configured external builders.
     pub builders: Builders,
+    /// TLS of the chaincode listener; `None` when it is off.
     pub tls: Option<PeerTls>,
+    /// The address handed to chaincode as `peer_address`.
     pub chaincode_address: String,
     install_lock: tokio::sync::Mutex<()>,
     define_lock: tokio::sync::Mutex<()>,
@@ -90,20 +108,29 @@ fn installed_package(def: &Definition) -> Result<&str, String> {
 /// Result of an install.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct InstallOutcome {
+    /// The package id.
     pub package_id: String,
+    /// Its label.
     pub label: String,
+    /// The builder that built it.
     pub builder: String,
+    /// True if the package was installed before (nothing was built).
     pub already_installed: bool,
 }
 
 /// A definition request (`peer lifecycle chaincode approveformyorg` + `commit` in one).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DefineRequest {
+    /// The chaincode name.
     pub name: String,
+    /// Its version.
     pub version: String,
+    /// Must be the current sequence plus one (1 at first).
     pub sequence: i64,
+    /// The installed package to run; `None` commits the definition only.
     #[serde(default)]
     pub package_id: Option<String>,
+    /// Whether the first transaction must be an `Init`.
     #[serde(default)]
     pub init_required: bool,
 }
@@ -111,6 +138,7 @@ pub struct DefineRequest {
 /// Result of a define, with how launching it went.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DefineOutcome {
+    /// The committed definition.
     pub definition: Definition,
     /// `None` if every endorser slot launched, else why not (the definition stays committed).
     pub launch_error: Option<String>,
@@ -119,33 +147,44 @@ pub struct DefineOutcome {
 /// A transaction request (invoke commits, query does not).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TxRequest {
+    /// The chaincode to call.
     pub chaincode: String,
+    /// Its arguments, the function first.
     pub args: Vec<String>,
+    /// The client MSP that signs the proposal (default: the peer's).
     #[serde(default)]
     pub msp: Option<String>,
     /// RFC 3339; default now.
     #[serde(default)]
     pub timestamp: Option<String>,
+    /// Must be the peer's channel if given.
     #[serde(default)]
     pub channel: Option<String>,
+    /// Endorsing launches (default: the peer's setting).
     #[serde(default)]
     pub endorsers: Option<usize>,
     /// Values base64, like the peer CLI's `--transient`.
     #[serde(default)]
     pub transient: BTreeMap<String, String>,
+    /// Send `INIT` instead of `TRANSACTION`.
     #[serde(default)]
     pub is_init: bool,
+    /// Commit when endorsed (invoke) or not (query).
     pub commit: bool,
 }
 
 /// What a transaction produced. `status` < 400 means endorsed (and committed for invoke).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TxOutcome {
+    /// The transaction id (empty if no proposal was made).
     pub txid: String,
+    /// The chaincode's status, or 500 for a peer-side failure.
     pub status: i32,
+    /// The chaincode's message, or the peer's error.
     pub message: String,
     /// Base64 of the response payload.
     pub payload: String,
+    /// The chaincode event's name, if it set one.
     #[serde(default)]
     pub event_name: Option<String>,
     /// Block number the transaction was committed in (invoke only).

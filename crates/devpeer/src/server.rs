@@ -24,12 +24,17 @@ use crate::tls::TlsCa;
 /// Everything `devpeer start` needs.
 #[derive(Debug, Clone)]
 pub struct StartOptions {
+    /// The home directory.
     pub home: PathBuf,
+    /// Where the chaincode listener binds.
     pub chaincode_listen: SocketAddr,
     /// Address handed to chaincode; default: the bound listen address.
     pub chaincode_address: Option<String>,
+    /// TLS on the chaincode listener.
     pub tls: bool,
+    /// The external builders.
     pub builders: Builders,
+    /// The peer's settings.
     pub config: PeerConfig,
 }
 
@@ -66,8 +71,11 @@ impl ChaincodeSupport for Support {
 
 /// A started peer: its handle and the future that runs it.
 pub struct Started {
+    /// The peer.
     pub peer: Arc<Peer>,
+    /// The address handed to chaincode.
     pub chaincode_address: String,
+    /// Send `true` to stop the peer.
     pub shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
