@@ -10,6 +10,7 @@
 //! | `POST /shutdown` | – | `{}`; the peer stops its chaincode and exits |
 //!
 //! Errors are HTTP 4xx/5xx with `{"error": "..."}`.
+#![deny(clippy::indexing_slicing)]
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! The external builder protocol (Fabric `core/container/externalbuilder`): `detect`, `build`
 //! and `release` at install time, `run` at launch, each with only the builder's
 //! `propagateEnvironment` variables plus PATH, LD_LIBRARY_PATH, LIBPATH and TMPDIR.
+#![deny(clippy::indexing_slicing)]
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -19,8 +20,11 @@ const MAX_BUILDERS_FILE: u64 = 1024 * 1024;
 /// One configured builder, like a core.yaml `externalBuilders` entry.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BuilderConfig {
+    /// The builder's name, as the install output and the ledger record it.
     pub name: String,
+    /// Its directory, holding `bin/detect`, `bin/build` and optionally `bin/release` and `bin/run`.
     pub path: PathBuf,
+    /// Variables of the peer's environment passed through to its programs.
     #[serde(rename = "propagateEnvironment", default)]
     pub propagate_environment: Vec<String>,
     /// Variables set for this builder's programs whatever the peer's environment holds (no
@@ -32,23 +36,38 @@ pub struct BuilderConfig {
 /// Builder failures.
 #[derive(Debug, thiserror::Error)]
 pub enum BuilderError {
+    /// No builder is configured.
     #[error("no builders are configured (use --builder NAME=PATH or --builders-config FILE)")]
     NoBuilders,
+    /// No builder's `detect` claimed the package: its type and the builders tried.
     #[error("no builder detected the package (type '{0}'); tried: {1}")]
     NotDetected(String, String),
+    /// A builder program exited unsuccessfully.
     #[error("external builder '{builder}' {program} failed: {status}{output}")]
     Failed {
+        /// The builder's name.
         builder: String,
+        /// `detect`, `build` or `release`.
         program: &'static str,
+        /// Its exit status.
         status: String,
+        /// The end of its output (`\n`-prefixed, or empty).
         output: String,
     },
+    /// A package names a builder that is no longer configured.
     #[error("builder '{0}' is not configured any more")]
     Unknown(String),
+    /// The package itself is invalid.
     #[error("{0}")]
     Package(#[from] package::PackageError),
+    /// Preparing or reading the build directories failed.
     #[error("builder I/O at {path}: {msg}")]
-    Io { path: String, msg: String },
+    Io {
+        /// The path involved.
+        path: String,
+        /// The I/O error.
+        msg: String,
+    },
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> BuilderError + '_ {
@@ -61,8 +80,11 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> BuilderError + '_ {
 /// Where a package's build lives.
 #[derive(Debug, Clone)]
 pub struct BuildDirs {
+    /// The package's build directory under the peer's builds directory.
     pub root: PathBuf,
+    /// `BUILD_OUTPUT_DIR`: what `build` wrote, handed to `release` and `run`.
     pub bld: PathBuf,
+    /// `RELEASE_OUTPUT_DIR`: what `release` wrote (a CaaS `chaincode/server/connection.json`).
     pub release: PathBuf,
 }
 
@@ -87,6 +109,7 @@ impl BuildDirs {
 /// The configured builders, tried in order.
 #[derive(Debug, Clone, Default)]
 pub struct Builders {
+    /// In the order they are tried.
     pub list: Vec<BuilderConfig>,
 }
 

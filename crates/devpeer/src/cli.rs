@@ -1,6 +1,7 @@
 //! The command line, shaped like the peer CLI: `start` and `up` run the peer in the
 //! foreground; `install`, `define`, `invoke`, `query`, `status` and `stop` talk to it through
 //! the admin socket in the home directory.
+#![deny(clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -424,12 +425,32 @@ fn dev_environment(accept_simulated: bool) -> Vec<(String, String)> {
 
 async fn up(home: PathBuf, a: UpArgs) -> Result<i32, String> {
     init_logging();
+    // 1. The registry's version is its MRENCLAVE.
     if a.version.len() != 64 || !a.version.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(format!(
             "--version must be 64 hex characters (an MRENCLAVE), got '{}'",
             a.version
         ));
     }
+    // 2. Find the ercc binary and the fpc-c builder, and start the peer with that builder.
+    let (ercc, fpc) = locate_registry(&a)?;
+    let extra = vec![fpc_builder(fpc, a.dev_accept_simulated)];
+    let opts = start_options(home.clone(), &a.start, extra)?;
+    let started = crate::server::start(opts).await?;
+    let peer = started.peer.clone();
+    // 3. Package the registry, install it, define it if needed, and wait until it runs.
+    let bytes = package_registry(&ercc, &a.name, &home.join("ercc.tar.gz")).await?;
+    let installed = peer.install(&bytes).await.map_err(|e| e.to_string())?;
+    run_registry(&peer, &a, &installed.package_id).await?;
+    // 4. Say what to do next, and serve until stopped.
+    print_up(&home, &a, &installed.package_id, &peer.config.channel);
+    started.run_until_stopped().await;
+    Ok(0)
+}
+
+/// Step 2 of `up`: the ercc binary (`--ercc`, else next to this executable) and the fpc-c
+/// builder (`--fpc-builder`, else found above the current directory or this executable).
+fn locate_registry(a: &UpArgs) -> Result<(PathBuf, PathBuf), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let exe_dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
     let ercc = a.ercc.clone().unwrap_or_else(|| exe_dir.join("ercc"));
@@ -450,9 +471,14 @@ async fn up(home: PathBuf, a: UpArgs) -> Result<i32, String> {
                 format!("the fpc-c builder ({rel}) was not found; pass --fpc-builder PATH")
             })?,
     };
-    let extra = vec![BuilderConfig {
+    Ok((ercc, fpc))
+}
+
+/// The fpc-c builder as `up` configures it: the registry's settings pass through to it.
+fn fpc_builder(path: PathBuf, accept_simulated: bool) -> BuilderConfig {
+    BuilderConfig {
         name: "fpc-c".into(),
-        path: fpc,
+        path,
         propagate_environment: vec![
             "ERCC_POLICY_FILE".into(),
             "ERCC_ACCEPTED_EVIDENCE".into(),
@@ -465,60 +491,72 @@ async fn up(home: PathBuf, a: UpArgs) -> Result<i32, String> {
             "ERCC_DCAP_REJECTED_ADVISORIES".into(),
             "FABRIC_LOGGING_SPEC".into(),
         ],
-        set_environment: dev_environment(a.dev_accept_simulated),
-    }];
-    let opts = start_options(home.clone(), &a.start, extra)?;
-    let started = crate::server::start(opts).await?;
-    let peer = started.peer.clone();
+        set_environment: dev_environment(accept_simulated),
+    }
+}
 
-    let pkg_path = home.join("ercc.tar.gz");
-    let out = tokio::process::Command::new(&ercc)
-        .args(["package", "normal", "--label", &a.name, "--out"])
-        .arg(&pkg_path)
+/// Step 3 of `up`: `ercc package normal` writes the registry's package to `out`; its bytes.
+async fn package_registry(ercc: &Path, label: &str, out: &Path) -> Result<Vec<u8>, String> {
+    let run = tokio::process::Command::new(ercc)
+        .args(["package", "normal", "--label", label, "--out"])
+        .arg(out)
         .arg("--binary")
-        .arg(&ercc)
+        .arg(ercc)
         .output()
         .await
         .map_err(|e| format!("running {} package: {e}", ercc.display()))?;
-    if !out.status.success() {
+    if !run.status.success() {
         return Err(format!(
             "`{} package normal` failed ({}): {}",
             ercc.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
+            run.status,
+            String::from_utf8_lossy(&run.stderr).trim()
         ));
     }
-    let bytes = std::fs::read(&pkg_path).map_err(|e| format!("{}: {e}", pkg_path.display()))?;
-    let installed = peer.install(&bytes).await.map_err(|e| e.to_string())?;
+    std::fs::read(out).map_err(|e| format!("{}: {e}", out.display()))
+}
+
+/// Step 3 of `up`: defines the registry at the next sequence unless its current definition
+/// already runs this version and package, and waits until it runs.
+async fn run_registry(
+    peer: &std::sync::Arc<crate::peer::Peer>,
+    a: &UpArgs,
+    package_id: &str,
+) -> Result<(), String> {
     let current = peer.ledger.definition(&a.name).map_err(|e| e.to_string())?;
     let needs_define = match &current {
-        Some(d) => d.version != a.version || d.package_id != installed.package_id,
+        Some(d) => d.version != a.version || d.package_id != package_id,
         None => true,
     };
-    if needs_define {
-        let sequence = current.map(|d| d.sequence + 1).unwrap_or(1);
-        let o = peer
-            .define(DefineRequest {
-                name: a.name.clone(),
-                version: a.version.clone(),
-                sequence,
-                package_id: Some(installed.package_id.clone()),
-                init_required: false,
-            })
+    if !needs_define {
+        return peer
+            .ensure_running(package_id, peer.config.default_endorsers)
             .await
-            .map_err(|e| e.to_string())?;
-        if let Some(e) = o.launch_error {
-            return Err(format!("the registry did not start: {e}"));
-        }
-    } else {
-        peer.ensure_running(&installed.package_id, peer.config.default_endorsers)
-            .await
-            .map_err(|e| format!("the registry did not start: {e}"))?;
+            .map_err(|e| format!("the registry did not start: {e}"));
     }
+    let sequence = current.map(|d| d.sequence + 1).unwrap_or(1);
+    let o = peer
+        .define(DefineRequest {
+            name: a.name.clone(),
+            version: a.version.clone(),
+            sequence,
+            package_id: Some(package_id.to_string()),
+            init_required: false,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    match o.launch_error {
+        Some(e) => Err(format!("the registry did not start: {e}")),
+        None => Ok(()),
+    }
+}
+
+/// Step 4 of `up`: what runs, and the commands to try next.
+fn print_up(home: &Path, a: &UpArgs, package_id: &str, channel: &str) {
     let home_flag = format!("--home {}", home.display());
     println!(
-        "devpeer is up: registry '{}' ({}) is running on channel {}.",
-        a.name, installed.package_id, peer.config.channel
+        "devpeer is up: registry '{}' ({package_id}) is running on channel {channel}.",
+        a.name
     );
     if a.dev_accept_simulated {
         println!(
@@ -531,6 +569,4 @@ async fn up(home: PathBuf, a: UpArgs) -> Result<i32, String> {
     println!("  devpeer {home_flag} invoke {} -c '{{\"Args\":[\"RegisterEnclave\",\"<base64 credentials>\"]}}'", a.name);
     println!("  devpeer {home_flag} status");
     println!("Stop with Ctrl-C or `devpeer {home_flag} stop`.");
-    started.run_until_stopped().await;
-    Ok(0)
 }

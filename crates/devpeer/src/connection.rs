@@ -45,13 +45,21 @@ struct Raw {
 /// Parsed and checked `connection.json`.
 #[derive(Debug, Clone)]
 pub struct ConnectionInfo {
+    /// `host:port` of the chaincode server.
     pub address: String,
+    /// How long dialling may take.
     pub dial_timeout: Duration,
+    /// Dial with TLS.
     pub tls_required: bool,
+    /// Present the client certificate below.
     pub client_auth_required: bool,
+    /// PEM of the client key (PKCS#8, whatever its label said).
     pub client_key: String,
+    /// PEM of the client certificate.
     pub client_cert: String,
+    /// PEM of the CA that signed the server certificate.
     pub root_cert: String,
+    /// Name to check the server certificate for, if not the address's host.
     pub domain: String,
 }
 

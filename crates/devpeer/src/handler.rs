@@ -1,6 +1,7 @@
 //! The peer side of one chaincode stream (either mode): the REGISTER handshake, sending
 //! INIT/TRANSACTION and waiting for COMPLETED/ERROR, and serving the chaincode's ledger
 //! requests for the transactions in flight. A protocol violation ends this stream only.
+#![deny(clippy::indexing_slicing)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,11 +27,15 @@ pub type Outbound = mpsc::Sender<Result<ChaincodeMessage, Status>>;
 
 /// One transaction as seen by one chaincode.
 pub struct TxContext {
+    /// The channel of the transaction.
     pub channel: String,
+    /// Its transaction id.
     pub txid: String,
     /// Namespace (chaincode name) whose state this execution reads and writes.
     pub namespace: String,
+    /// The signed proposal the chaincode may read (`GetSignedProposal`).
     pub proposal: Option<SignedProposal>,
+    /// The simulation every chaincode of the transaction reads and writes.
     pub sim: Arc<Mutex<Simulation>>,
     /// Endorser index: chaincode-to-chaincode calls stay on the same endorser.
     pub slot: usize,
@@ -50,17 +55,22 @@ struct ActiveTx {
 /// Why an execution failed before the chaincode produced a result.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
+    /// The stream ended before the chaincode answered.
     #[error("chaincode stream terminated")]
     StreamClosed,
+    /// The chaincode did not answer within the execute timeout.
     #[error("timeout expired while executing transaction")]
     Timeout,
+    /// The same transaction id is already executing on this stream.
     #[error("transaction {0} is already executing on this chaincode")]
     Duplicate(String),
 }
 
 /// A registered chaincode stream.
 pub struct Handler {
+    /// The package id the chaincode registered as.
     pub package_id: String,
+    /// The endorser slot it serves.
     pub slot: usize,
     out: Outbound,
     txs: Mutex<HashMap<String, Arc<ActiveTx>>>,
@@ -159,8 +169,11 @@ pub enum Expect {
     ByName,
     /// CaaS: the peer dialled this launch.
     Dialled {
+        /// The package the peer dialled for.
         package_id: String,
+        /// The endorser slot.
         slot: usize,
+        /// Receives the handler once the chaincode registered.
         notify: oneshot::Sender<Arc<Handler>>,
     },
 }
@@ -304,79 +317,19 @@ fn type_name(t: i32) -> String {
         .unwrap_or_else(|_| format!("unknown type {t}"))
 }
 
+/// Handles one message from a registered chaincode; an `Err` is a protocol violation that
+/// ends the stream.
 async fn dispatch(peer: &Arc<Peer>, h: &Arc<Handler>, m: ChaincodeMessage) -> Result<(), String> {
     let t =
         MsgType::try_from(m.r#type).map_err(|_| format!("unknown message type {}", m.r#type))?;
     match t {
         MsgType::Keepalive => Ok(()),
         MsgType::Completed | MsgType::Error => {
-            let key = format!("{}{}", m.channel_id, m.txid);
-            let active = lock(&h.txs).get(&key).cloned();
-            match active.and_then(|a| lock(&a.done).take()) {
-                Some(done) => {
-                    let _ = done.send(m);
-                }
-                None => tracing::warn!(
-                    txid = %m.txid,
-                    "ignoring {} for a transaction that is not executing",
-                    t.as_str_name()
-                ),
-            }
+            complete(h, t, m);
             Ok(())
         }
-        MsgType::GetState
-        | MsgType::GetStateMultiple
-        | MsgType::PutState
-        | MsgType::DelState
-        | MsgType::WriteBatchState
-        | MsgType::GetStateByRange
-        | MsgType::QueryStateNext
-        | MsgType::QueryStateClose
-        | MsgType::GetHistoryForKey
-        | MsgType::GetQueryResult
-        | MsgType::GetStateMetadata
-        | MsgType::PutStateMetadata
-        | MsgType::GetPrivateDataHash
-        | MsgType::PurgePrivateData
-        | MsgType::InvokeChaincode => {
-            let key = format!("{}{}", m.channel_id, m.txid);
-            let active = lock(&h.txs).get(&key).cloned();
-            let out = h.out.clone();
-            let Some(active) = active else {
-                let e = format!(
-                    "{} failed: transaction ID: {}: no ledger context",
-                    t.as_str_name(),
-                    m.txid
-                );
-                let _ = out
-                    .send(Ok(msg(
-                        MsgType::Error,
-                        e.into_bytes(),
-                        &m.txid,
-                        &m.channel_id,
-                    )))
-                    .await;
-                return Ok(());
-            };
-            let peer = peer.clone();
-            tokio::spawn(async move {
-                let _serial = active.serial.lock().await;
-                let reply = match handle_request(&peer, &active, t, &m).await {
-                    Ok(payload) => msg(MsgType::Response, payload, &m.txid, &m.channel_id),
-                    Err(e) => msg(
-                        MsgType::Error,
-                        format!(
-                            "{} failed: transaction ID: {}: {e}",
-                            t.as_str_name(),
-                            m.txid
-                        )
-                        .into_bytes(),
-                        &m.txid,
-                        &m.channel_id,
-                    ),
-                };
-                let _ = out.send(Ok(reply)).await;
-            });
+        t if is_ledger_request(t) => {
+            serve_request(peer, h, t, m).await;
             Ok(())
         }
         other => Err(format!(
@@ -384,6 +337,87 @@ async fn dispatch(peer: &Arc<Peer>, h: &Arc<Handler>, m: ChaincodeMessage) -> Re
             other.as_str_name()
         )),
     }
+}
+
+/// The requests a chaincode may make while one of its transactions executes.
+fn is_ledger_request(t: MsgType) -> bool {
+    matches!(
+        t,
+        MsgType::GetState
+            | MsgType::GetStateMultiple
+            | MsgType::PutState
+            | MsgType::DelState
+            | MsgType::WriteBatchState
+            | MsgType::GetStateByRange
+            | MsgType::QueryStateNext
+            | MsgType::QueryStateClose
+            | MsgType::GetHistoryForKey
+            | MsgType::GetQueryResult
+            | MsgType::GetStateMetadata
+            | MsgType::PutStateMetadata
+            | MsgType::GetPrivateDataHash
+            | MsgType::PurgePrivateData
+            | MsgType::InvokeChaincode
+    )
+}
+
+/// COMPLETED or ERROR: hands the reply to the `execute` waiting for it.
+fn complete(h: &Handler, t: MsgType, m: ChaincodeMessage) {
+    let key = format!("{}{}", m.channel_id, m.txid);
+    let active = lock(&h.txs).get(&key).cloned();
+    match active.and_then(|a| lock(&a.done).take()) {
+        Some(done) => {
+            let _ = done.send(m);
+        }
+        None => tracing::warn!(
+            txid = %m.txid,
+            "ignoring {} for a transaction that is not executing",
+            t.as_str_name()
+        ),
+    }
+}
+
+/// A ledger request: answered with ERROR if its transaction is not executing, else served in
+/// the background, in order with the transaction's other requests.
+async fn serve_request(peer: &Arc<Peer>, h: &Handler, t: MsgType, m: ChaincodeMessage) {
+    let key = format!("{}{}", m.channel_id, m.txid);
+    let active = lock(&h.txs).get(&key).cloned();
+    let out = h.out.clone();
+    let Some(active) = active else {
+        let e = format!(
+            "{} failed: transaction ID: {}: no ledger context",
+            t.as_str_name(),
+            m.txid
+        );
+        let _ = out
+            .send(Ok(msg(
+                MsgType::Error,
+                e.into_bytes(),
+                &m.txid,
+                &m.channel_id,
+            )))
+            .await;
+        return;
+    };
+    let peer = peer.clone();
+    tokio::spawn(async move {
+        let _serial = active.serial.lock().await;
+        let reply = match handle_request(&peer, &active, t, &m).await {
+            Ok(payload) => msg(MsgType::Response, payload, &m.txid, &m.channel_id),
+            Err(e) => msg(
+                MsgType::Error,
+                format!(
+                    "{} failed: transaction ID: {}: {e}",
+                    t.as_str_name(),
+                    m.txid
+                )
+                .into_bytes(),
+                &m.txid,
+                &m.channel_id,
+            ),
+        };
+        let _ = out.send(Ok(reply)).await;
+    });
 }
 
 fn decode<M: Message + Default>(payload: &[u8], what: &str) -> Result<M, String> {
@@ -432,6 +466,8 @@ fn open_iterator(active: &ActiveTx, sim: &mut Simulation, mut it: QueryIter) -> 
     query_response(batch, more, &id)
 }
 
+/// Serves one ledger request of an executing transaction; the payload of its RESPONSE, or
+/// the reason for an ERROR.
 async fn handle_request(
     peer: &Arc<Peer>,
     active: &ActiveTx,
@@ -447,19 +483,46 @@ async fn handle_request(
         return Ok(reply.encode_to_vec());
     }
     let mut sim = lock(&ctx.sim);
-    let e = |e: crate::simulator::SimError| e.to_string();
+    match t {
+        MsgType::GetState
+        | MsgType::GetStateMultiple
+        | MsgType::PutState
+        | MsgType::DelState
+        | MsgType::WriteBatchState => state_request(&mut sim, ns, t, p),
+        MsgType::GetStateByRange => range_request(active, &mut sim, ns, p),
+        MsgType::GetHistoryForKey | MsgType::QueryStateNext | MsgType::QueryStateClose => {
+            iterator_request(active, &mut sim, ns, t, p)
+        }
+        MsgType::GetStateMetadata => {
+            // devpeer keeps no key-level metadata (validation parameters), so there is none.
+            Ok(StateMetadataResult { entries: vec![] }.encode_to_vec())
+        }
+        MsgType::GetQueryResult => Err("ExecuteQuery not supported for leveldb".into()),
+        MsgType::PutStateMetadata => {
+            Err("key-level endorsement metadata is not supported by devpeer".into())
+        }
+        _ => Err("private data is not supported by devpeer".into()),
+    }
+}
+
+fn sim_err(e: crate::simulator::SimError) -> String {
+    e.to_string()
+}
+
+/// Reads and writes of single keys (and batches of them).
+fn state_request(sim: &mut Simulation, ns: &str, t: MsgType, p: &[u8]) -> Result<Vec<u8>, String> {
     match t {
         MsgType::GetState => {
             let r: GetState = decode(p, "GetState")?;
             no_private(&r.collection)?;
-            sim.get(ns, &r.key).map_err(e)
+            sim.get(ns, &r.key).map_err(sim_err)
         }
         MsgType::GetStateMultiple => {
             let r: GetStateMultiple = decode(p, "GetStateMultiple")?;
             no_private(&r.collection)?;
             let mut values = Vec::with_capacity(r.keys.len());
             for k in &r.keys {
-                values.push(sim.get(ns, k).map_err(e)?);
+                values.push(sim.get(ns, k).map_err(sim_err)?);
             }
             Ok(GetStateMultipleResult { values }.encode_to_vec())
         }
@@ -469,13 +532,13 @@ async fn handle_request(
             if r.key.is_empty() {
                 return Err("key must not be an empty string".into());
             }
-            sim.put(ns, &r.key, Some(r.value)).map_err(e)?;
+            sim.put(ns, &r.key, Some(r.value)).map_err(sim_err)?;
             Ok(Vec::new())
         }
         MsgType::DelState => {
             let r: DelState = decode(p, "DelState")?;
             no_private(&r.collection)?;
-            sim.put(ns, &r.key, None).map_err(e)?;
+            sim.put(ns, &r.key, None).map_err(sim_err)?;
             Ok(Vec::new())
         }
         MsgType::WriteBatchState => {
@@ -483,8 +546,8 @@ async fn handle_request(
             for rec in r.rec {
                 no_private(&rec.collection)?;
                 match rec.r#type {
-                    9 => sim.put(ns, &rec.key, Some(rec.value)).map_err(e)?,
-                    10 => sim.put(ns, &rec.key, None).map_err(e)?,
+                    9 => sim.put(ns, &rec.key, Some(rec.value)).map_err(sim_err)?,
+                    10 => sim.put(ns, &rec.key, None).map_err(sim_err)?,
                     other => {
                         return Err(format!(
                             "write batch record type {other} is not supported by devpeer"
@@ -494,38 +557,63 @@ async fn handle_request(
             }
             Ok(Vec::new())
         }
-        MsgType::GetStateByRange => {
-            let r: GetStateByRange = decode(p, "GetStateByRange")?;
-            no_private(&r.collection)?;
-            let meta: Option<QueryMetadata> = if r.metadata.is_empty() {
-                None
-            } else {
-                Some(decode(&r.metadata, "QueryMetadata")?)
-            };
-            match meta.filter(|q| q.page_size > 0 || !q.bookmark.is_empty()) {
-                Some(q) => {
-                    let size = usize::try_from(q.page_size).unwrap_or(0);
-                    let (results, bookmark) = sim
-                        .range_page(ns, &r.start_key, &r.end_key, size, &q.bookmark)
-                        .map_err(e)?;
-                    let metadata = QueryResponseMetadata {
-                        fetched_records_count: results.len() as i32,
-                        bookmark,
-                    }
-                    .encode_to_vec();
-                    let id = format!("{}", active.next_iter.fetch_add(1, Ordering::SeqCst));
-                    Ok(query_response_msg(results, false, id, metadata).encode_to_vec())
-                }
-                None => {
-                    let it = sim.range(ns, &r.start_key, &r.end_key).map_err(e)?;
-                    Ok(open_iterator(active, &mut sim, it))
-                }
+        other => Err(not_routed(other)),
+    }
+}
+
+/// A request type routed to the wrong step (a bug in `handle_request`, never the chaincode's).
+fn not_routed(t: MsgType) -> String {
+    format!("{} is not served here", t.as_str_name())
+}
+
+/// GET_STATE_BY_RANGE: one page if the metadata asks for paging, else an iterator.
+fn range_request(
+    active: &ActiveTx,
+    sim: &mut Simulation,
+    ns: &str,
+    p: &[u8],
+) -> Result<Vec<u8>, String> {
+    let r: GetStateByRange = decode(p, "GetStateByRange")?;
+    no_private(&r.collection)?;
+    let meta: Option<QueryMetadata> = if r.metadata.is_empty() {
+        None
+    } else {
+        Some(decode(&r.metadata, "QueryMetadata")?)
+    };
+    match meta.filter(|q| q.page_size > 0 || !q.bookmark.is_empty()) {
+        Some(q) => {
+            let size = usize::try_from(q.page_size).unwrap_or(0);
+            let (results, bookmark) = sim
+                .range_page(ns, &r.start_key, &r.end_key, size, &q.bookmark)
+                .map_err(sim_err)?;
+            let metadata = QueryResponseMetadata {
+                fetched_records_count: results.len() as i32,
+                bookmark,
             }
+            .encode_to_vec();
+            let id = format!("{}", active.next_iter.fetch_add(1, Ordering::SeqCst));
+            Ok(query_response_msg(results, false, id, metadata).encode_to_vec())
         }
+        None => {
+            let it = sim.range(ns, &r.start_key, &r.end_key).map_err(sim_err)?;
+            Ok(open_iterator(active, sim, it))
+        }
+    }
+}
+
+/// Key history, and the next batch or the close of an open iterator.
+fn iterator_request(
+    active: &ActiveTx,
+    sim: &mut Simulation,
+    ns: &str,
+    t: MsgType,
+    p: &[u8],
+) -> Result<Vec<u8>, String> {
+    match t {
         MsgType::GetHistoryForKey => {
             let r: GetHistoryForKey = decode(p, "GetHistoryForKey")?;
-            let it = sim.history(ns, &r.key).map_err(e)?;
-            Ok(open_iterator(active, &mut sim, it))
+            let it = sim.history(ns, &r.key).map_err(sim_err)?;
+            Ok(open_iterator(active, sim, it))
         }
         MsgType::QueryStateNext => {
             let r: QueryStateNext = decode(p, "QueryStateNext")?;
@@ -548,14 +636,6 @@ async fn handle_request(
             }
             Ok(query_response(Vec::new(), false, &r.id))
         }
-        MsgType::GetStateMetadata => {
-            // devpeer keeps no key-level metadata (validation parameters), so there is none.
-            Ok(StateMetadataResult { entries: vec![] }.encode_to_vec())
-        }
-        MsgType::GetQueryResult => Err("ExecuteQuery not supported for leveldb".into()),
-        MsgType::PutStateMetadata => {
-            Err("key-level endorsement metadata is not supported by devpeer".into())
-        }
-        _ => Err("private data is not supported by devpeer".into()),
+        other => Err(not_routed(other)),
     }
 }

@@ -33,17 +33,27 @@ const MAX_PEM_FILE: u64 = 1024 * 1024;
 /// Identity errors.
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
+    /// The MSP id is not a safe directory name.
     #[error("invalid MSP id '{0}': use 1-64 characters from [A-Za-z0-9._-]")]
     BadMspId(String),
+    /// Making the key or certificate failed.
     #[error("generating identity: {0}")]
     Generate(#[from] rcgen::Error),
+    /// Reading or writing the identity's files failed.
     #[error("identity files under {path}: {msg}")]
-    Files { path: String, msg: String },
+    Files {
+        /// The directory involved.
+        path: String,
+        /// The I/O or parse error.
+        msg: String,
+    },
 }
 
 /// A signing identity of one MSP, its key parsed once when loaded.
 pub struct Identity {
+    /// The MSP id the identity signs for.
     pub msp_id: String,
+    /// Its certificate (the proposal creator's `id_bytes`).
     pub cert_pem: String,
     key: SigningKey,
     fast_key: EcdsaKeyPair,

@@ -5,7 +5,7 @@
 //! SIGKILL after 5 s.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 use serde::Serialize;
 use tokio::sync::{oneshot, watch};
 
-use crate::builder::{BuildDirs, BuilderError};
+use crate::builder::{BuildDirs, BuilderConfig, BuilderError};
 use crate::connection::ConnectionInfo;
 use crate::files::write_private;
 use crate::handler::{Expect, Handler};
@@ -27,31 +27,51 @@ const KILL_GRACE: Duration = Duration::from_secs(5);
 /// Launch failures.
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
+    /// The package is not installed.
     #[error("package {0} is not installed")]
     NotInstalled(String),
+    /// The builder that built the package is not usable.
     #[error("{0}")]
     Builder(#[from] BuilderError),
+    /// Making the launch's TLS client certificate failed.
     #[error("{0}")]
     Tls(#[from] TlsError),
+    /// Neither a `run` program nor a CaaS `connection.json`.
     #[error("builder {0} has no run program and released no chaincode/server/connection.json")]
     NoRun(String),
+    /// `run` could not be started.
     #[error("could not start the builder's run: {0}")]
     Spawn(String),
+    /// `run` exited before the chaincode registered.
     #[error("chaincode {package_id} exited ({status}) before registering; log: {log}{tail}")]
     ExitedEarly {
+        /// The package launched.
         package_id: String,
+        /// How `run` exited.
         status: String,
+        /// Where its output went.
         log: String,
+        /// The end of that log (`\n`-prefixed, or empty).
         tail: String,
     },
+    /// The chaincode did not register within the launch timeout.
     #[error("chaincode {0} did not register within {1:?}")]
     RegisterTimeout(String, Duration),
+    /// The released `connection.json` is invalid.
     #[error("connection.json: {0}")]
     Connection(String),
+    /// Dialling the chaincode server failed.
     #[error("could not connect to chaincode server {address}: {msg}")]
-    Dial { address: String, msg: String },
+    Dial {
+        /// The address dialled.
+        address: String,
+        /// Why it failed.
+        msg: String,
+    },
+    /// Reading the installed package failed.
     #[error("ledger: {0}")]
     Ledger(#[from] crate::ledger::LedgerError),
+    /// Preparing the run directory or log failed, or the launch was cancelled.
     #[error("I/O: {0}")]
     Io(String),
 }
@@ -115,6 +135,103 @@ struct ChaincodeJson<'a> {
     client_key: &'a str,
     root_cert: &'a str,
     mspid: &'a str,
+}
+
+/// How a launch waits for its REGISTER (so a failed launch can withdraw it).
+enum Waiting {
+    /// By the hash of the TLS client certificate made for it.
+    Cert([u8; 32]),
+    /// By chaincode name (no TLS).
+    Name,
+}
+
+/// The TLS material `chaincode.json` hands the chaincode (all empty without TLS).
+#[derive(Default)]
+struct ClientTls {
+    cert: String,
+    key: String,
+    root: String,
+}
+
+/// One run of a builder's `run` program: where it runs and logs.
+struct RunLaunch<'a> {
+    package_id: &'a str,
+    slot: usize,
+    run_dir: PathBuf,
+    log_path: PathBuf,
+}
+
+impl<'a> RunLaunch<'a> {
+    fn new(peer: &Peer, package_id: &'a str, slot: usize) -> RunLaunch<'a> {
+        let id = crate::package::sanitize_id(package_id);
+        RunLaunch {
+            package_id,
+            slot,
+            run_dir: peer
+                .home
+                .join("externalbuilder/run")
+                .join(format!("{id}-{slot}")),
+            log_path: peer.home.join("logs").join(format!("{id}-{slot}.log")),
+        }
+    }
+
+    /// Step 4 of `launch`: writes `chaincode.json` and starts `run BUILD_DIR RUN_DIR` in its
+    /// own process group, its output appended to the launch's log.
+    fn start(
+        &self,
+        peer: &Peer,
+        builder: &BuilderConfig,
+        dirs: &BuildDirs,
+        tls: &ClientTls,
+    ) -> Result<Child, LaunchError> {
+        let (package_id, slot) = (self.package_id, self.slot);
+        let cc_json = serde_json::to_string_pretty(&ChaincodeJson {
+            chaincode_id: package_id,
+            peer_address: &peer.chaincode_address,
+            client_cert: &tls.cert,
+            client_key: &tls.key,
+            root_cert: &tls.root,
+            mspid: &peer.config.msp_id,
+        })
+        .map_err(|e| LaunchError::Io(e.to_string()))?;
+        write_private(&self.run_dir.join("chaincode.json"), &cc_json)
+            .map_err(|e| LaunchError::Io(e.to_string()))?;
+        if let Some(logs) = self.log_path.parent() {
+            std::fs::create_dir_all(logs).map_err(|e| LaunchError::Io(e.to_string()))?;
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .map_err(|e| LaunchError::Io(e.to_string()))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| LaunchError::Io(e.to_string()))?;
+        let mut cmd = builder.command("run");
+        cmd.arg(&dirs.bld)
+            .arg(&self.run_dir)
+            .stdout(log)
+            .stderr(log2)
+            .process_group(0)
+            .kill_on_drop(false);
+        let mut child = cmd.spawn().map_err(|e| LaunchError::Spawn(e.to_string()))?;
+        let pid = child.id().unwrap_or(0);
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let who = package_id.to_string();
+        tokio::spawn(async move {
+            let status = match child.wait().await {
+                Ok(s) => s.to_string(),
+                Err(e) => e.to_string(),
+            };
+            tracing::info!(chaincode = %who, slot, "chaincode run exited: {status}");
+            let _ = exit_tx.send(Some(status));
+        });
+        tracing::info!(chaincode = %package_id, slot, pid, log = %self.log_path.display(), "launched chaincode");
+        Ok(Child {
+            pid,
+            exited: exit_rx,
+        })
+    }
 }
 
 /// The end of a chaincode's log for an error message; only the last bytes are read, as the
@@ -209,12 +326,15 @@ impl Launcher {
         }
     }
 
+    /// Launches `(package_id, slot)`: dials a CaaS package, else runs the builder's `run` and
+    /// waits for the chaincode to register.
     async fn launch(
         &self,
         peer: &Arc<Peer>,
         package_id: &str,
         slot: usize,
     ) -> Result<(Arc<Handler>, Option<Child>), LaunchError> {
+        // 1. The package must be installed; one that released a connection.json is dialled.
         let installed = peer
             .ledger
             .package(package_id)?
@@ -225,44 +345,77 @@ impl Launcher {
             let handler = self.dial(peer, package_id, slot, &info).await?;
             return Ok((handler, None));
         }
+        // 2. Otherwise the builder that built it must have a run program.
         let builder = peer.builders.get(&installed.builder)?.clone();
         if !builder.has_run() {
             return Err(LaunchError::NoRun(builder.name));
         }
+        // 3. A fresh run directory, and the launch recorded for the REGISTER to come.
+        let run = RunLaunch::new(peer, package_id, slot);
+        let _ = std::fs::remove_dir_all(&run.run_dir);
+        std::fs::create_dir_all(&run.run_dir).map_err(|e| LaunchError::Io(e.to_string()))?;
         let (notify, registered) = oneshot::channel();
-        let run_dir = peer.home.join("externalbuilder/run").join(format!(
-            "{}-{slot}",
-            crate::package::sanitize_id(package_id)
-        ));
-        let _ = std::fs::remove_dir_all(&run_dir);
-        std::fs::create_dir_all(&run_dir).map_err(|e| LaunchError::Io(e.to_string()))?;
-        let (cert, key, root, pending_key) = match &peer.tls {
+        let (tls, waiting) = self.expect_register(peer, package_id, slot, notify)?;
+        // 4. chaincode.json for the run program, then the program itself.
+        let child = match run.start(peer, &builder, &dirs, &tls) {
+            Ok(child) => child,
+            Err(e) => {
+                self.withdraw(&waiting, package_id, slot);
+                return Err(e);
+            }
+        };
+        // 5. The chaincode registers, exits, or runs out of time.
+        self.wait_register(
+            &run,
+            &waiting,
+            registered,
+            child,
+            peer.config.launch_timeout,
+        )
+        .await
+    }
+
+    /// Step 3 of `launch`: records the launch so the REGISTER can find it: by the TLS client
+    /// certificate made for it, or (without TLS) by name, first come first served.
+    fn expect_register(
+        &self,
+        peer: &Peer,
+        package_id: &str,
+        slot: usize,
+        notify: oneshot::Sender<Arc<Handler>>,
+    ) -> Result<(ClientTls, Waiting), LaunchError> {
+        let pending = (package_id.to_string(), slot, notify);
+        match &peer.tls {
             Some(tls) => {
                 let c = tls.ca.client_cert(package_id)?;
                 let hash = c.cert_hash();
-                lock(&self.by_cert).insert(hash, (package_id.to_string(), slot, notify));
-                (
-                    c.cert_pem.clone(),
-                    c.key_pem_fabric(),
-                    tls.ca.cert_pem().to_string(),
-                    Some(hash),
-                )
+                lock(&self.by_cert).insert(hash, pending);
+                let material = ClientTls {
+                    cert: c.cert_pem.clone(),
+                    key: c.key_pem_fabric(),
+                    root: tls.ca.cert_pem().to_string(),
+                };
+                Ok((material, Waiting::Cert(hash)))
             }
             None => {
                 lock(&self.by_name)
                     .entry(package_id.to_string())
                     .or_default()
-                    .push_back((package_id.to_string(), slot, notify));
-                (String::new(), String::new(), String::new(), None)
+                    .push_back(pending);
+                Ok((ClientTls::default(), Waiting::Name))
             }
-        };
-        let cleanup = |this: &Launcher| match pending_key {
-            Some(h) => {
-                lock(&this.by_cert).remove(&h);
+        }
+    }
+
+    /// Undoes `expect_register` for a launch that failed.
+    fn withdraw(&self, waiting: &Waiting, package_id: &str, slot: usize) {
+        match waiting {
+            Waiting::Cert(h) => {
+                lock(&self.by_cert).remove(h);
             }
-            None => {
+            Waiting::Name => {
                 // Drop a stale by-name entry for this slot (its receiver is gone).
-                let mut m = lock(&this.by_name);
+                let mut m = lock(&self.by_name);
                 if let Some(q) = m.get_mut(package_id) {
                     q.retain(|(_, s, n)| *s != slot && !n.is_closed());
                     if q.is_empty() {
@@ -270,90 +423,46 @@ impl Launcher {
                     }
                 }
             }
-        };
-        let cc_json = serde_json::to_string_pretty(&ChaincodeJson {
-            chaincode_id: package_id,
-            peer_address: &peer.chaincode_address,
-            client_cert: &cert,
-            client_key: &key,
-            root_cert: &root,
-            mspid: &peer.config.msp_id,
-        })
-        .map_err(|e| LaunchError::Io(e.to_string()))?;
-        write_private(&run_dir.join("chaincode.json"), &cc_json)
-            .map_err(|e| LaunchError::Io(e.to_string()))?;
+        }
+    }
 
-        let logs = peer.home.join("logs");
-        std::fs::create_dir_all(&logs).map_err(|e| LaunchError::Io(e.to_string()))?;
-        let log_path = logs.join(format!(
-            "{}-{slot}.log",
-            crate::package::sanitize_id(package_id)
-        ));
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(|e| LaunchError::Io(e.to_string()))?;
-        let log2 = log
-            .try_clone()
-            .map_err(|e| LaunchError::Io(e.to_string()))?;
-        let mut cmd = builder.command("run");
-        cmd.arg(&dirs.bld)
-            .arg(&run_dir)
-            .stdout(log)
-            .stderr(log2)
-            .process_group(0)
-            .kill_on_drop(false);
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                cleanup(self);
-                return Err(LaunchError::Spawn(e.to_string()));
-            }
-        };
-        let pid = child.id().unwrap_or(0);
-        let (exit_tx, mut exit_rx) = watch::channel(None);
-        let who = package_id.to_string();
-        tokio::spawn(async move {
-            let status = match child.wait().await {
-                Ok(s) => s.to_string(),
-                Err(e) => e.to_string(),
-            };
-            tracing::info!(chaincode = %who, slot, "chaincode run exited: {status}");
-            let _ = exit_tx.send(Some(status));
-        });
-        tracing::info!(chaincode = %package_id, slot, pid, log = %log_path.display(), "launched chaincode");
-        let child = Child {
-            pid,
-            exited: exit_rx.clone(),
-        };
-        let timeout = peer.config.launch_timeout;
+    /// Step 5 of `launch`: the handler once the chaincode registered, or why it did not.
+    async fn wait_register(
+        &self,
+        run: &RunLaunch<'_>,
+        waiting: &Waiting,
+        registered: oneshot::Receiver<Arc<Handler>>,
+        child: Child,
+        timeout: Duration,
+    ) -> Result<(Arc<Handler>, Option<Child>), LaunchError> {
+        let (package_id, slot) = (run.package_id, run.slot);
+        let mut exited = child.exited.clone();
         tokio::select! {
             h = registered => match h {
                 Ok(h) => Ok((h, Some(child))),
                 Err(_) => {
-                    cleanup(self);
+                    self.withdraw(waiting, package_id, slot);
                     child.stop().await;
                     Err(LaunchError::Io("launch was cancelled".into()))
                 }
             },
             status = async {
-                exit_rx
+                exited
                     .wait_for(|s| s.is_some())
                     .await
                     .map(|g| g.clone().unwrap_or_default())
                     .unwrap_or_default()
             } => {
-                cleanup(self);
+                self.withdraw(waiting, package_id, slot);
                 Err(LaunchError::ExitedEarly {
                     package_id: package_id.to_string(),
                     status,
-                    log: log_path.display().to_string(),
-                    tail: log_tail(&log_path),
+                    log: run.log_path.display().to_string(),
+                    tail: log_tail(&run.log_path),
                 })
             }
             _ = tokio::time::sleep(timeout) => {
-                cleanup(self);
+                self.withdraw(waiting, package_id, slot);
                 child.stop().await;
                 Err(LaunchError::RegisterTimeout(package_id.to_string(), timeout))
             }
@@ -422,7 +531,6 @@ impl Launcher {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -5,6 +5,7 @@
 //! `(block number, 0)`. Keys are stored as `namespace \0 key`: chaincode names never contain
 //! a NUL, so ordering inside a namespace is the plain byte order of the keys, as in Fabric's
 //! LevelDB state database.
+#![deny(clippy::indexing_slicing)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,20 +28,33 @@ const HEIGHT: &str = "height";
 /// Errors of the ledger store.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
+    /// The redb database failed.
     #[error("state database: {0}")]
     Db(String),
+    /// A stored record does not decode.
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
+    /// A key read during simulation changed before commit.
     #[error("MVCC_READ_CONFLICT: key {namespace}/{key} changed since it was read")]
-    MvccConflict { namespace: String, key: String },
+    MvccConflict {
+        /// The chaincode namespace.
+        namespace: String,
+        /// The key.
+        key: String,
+    },
     #[error(
         "PHANTOM_READ_CONFLICT: range [{start}, {end}) of {namespace} changed since it was read"
     )]
+    /// A range read during simulation changed before commit.
     PhantomRead {
+        /// The chaincode namespace.
         namespace: String,
+        /// The range's start key.
         start: String,
+        /// The range's end key.
         end: String,
     },
+    /// The transaction id was already committed.
     #[error("DUPLICATE_TXID: transaction {0} was already committed")]
     DuplicateTxId(String),
 }
@@ -64,10 +78,15 @@ db_err!(
 /// A committed chaincode definition (what `peer lifecycle chaincode commit` records).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Definition {
+    /// The chaincode name.
     pub name: String,
+    /// Its version (an FPC chaincode's MRENCLAVE).
     pub version: String,
+    /// Its sequence, 1 for the first definition.
     pub sequence: i64,
+    /// The package it runs; empty for a definition committed without one.
     pub package_id: String,
+    /// Whether the first transaction must be an `Init`.
     #[serde(default)]
     pub init_required: bool,
 }
@@ -75,18 +94,25 @@ pub struct Definition {
 /// An installed package: what its `metadata.json` said and which builder took it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstalledPackage {
+    /// `label:sha256` of the package bytes.
     pub package_id: String,
+    /// The label from `metadata.json`.
     pub label: String,
+    /// The type from `metadata.json`.
     #[serde(rename = "type")]
     pub cc_type: String,
+    /// The path from `metadata.json`.
     pub path: String,
+    /// The builder that detected and built it.
     pub builder: String,
 }
 
 /// One world-state entry as read during simulation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionedValue {
+    /// The version of the committed key.
     pub version: Version,
+    /// Its value.
     pub value: Vec<u8>,
 }
 
@@ -185,8 +211,11 @@ impl Snapshot {
                 break;
             }
             let (k, v) = item?;
-            let key = String::from_utf8(k.value()[prefix_len..].to_vec())
-                .map_err(|_| LedgerError::Corrupt("stored key is not UTF-8".into()))?;
+            let key = k
+                .value()
+                .get(prefix_len..)
+                .and_then(|k| String::from_utf8(k.to_vec()).ok())
+                .ok_or_else(|| LedgerError::Corrupt("stored key is not UTF-8".into()))?;
             out.push((key, decode_entry(v.value())?));
         }
         Ok(out)
@@ -432,7 +461,8 @@ fn range_still_valid(
     if lo < hi {
         for item in state.range(lo.as_slice()..hi.as_slice())? {
             let (k, v) = item?;
-            let key = String::from_utf8_lossy(&k.value()[prefix_len..]).into_owned();
+            let key = String::from_utf8_lossy(k.value().get(prefix_len..).unwrap_or_default())
+                .into_owned();
             now.push((key, decode_entry(v.value())?.version));
         }
     }
@@ -441,7 +471,6 @@ fn range_still_valid(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::simulator::Simulation;
 

@@ -1,6 +1,8 @@
 //! `devpeer`: a development Hyperledger Fabric peer for one channel. It plays the peer's side
 //! of the chaincode protocol over real gRPC and TLS, runs chaincode through external builders,
 //! keeps the world state in redb, and is driven by a peer-like CLI through an admin socket.
+#![deny(missing_docs)]
+#![deny(clippy::expect_used)]
 
 pub mod admin;
 pub mod builder;

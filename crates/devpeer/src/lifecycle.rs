@@ -1,6 +1,7 @@
 //! Answers to `_lifecycle` invoked by chaincode (INVOKE_CHAINCODE): only
 //! `QueryChaincodeDefinition`, with the peer's argument rules and its 404 for an undefined
 //! namespace.
+#![deny(clippy::indexing_slicing)]
 
 use fabric_protos::common::{application_policy, ApplicationPolicy};
 use fabric_protos::lifecycle::{
@@ -21,7 +22,7 @@ fn error(status: i32, message: String) -> Response {
 
 /// Runs one `_lifecycle` invocation. `local_msp` is the approving organisation.
 pub fn invoke(ledger: &Ledger, local_msp: &str, args: &[Vec<u8>]) -> Response {
-    if args.len() != 2 {
+    let [function, input] = args else {
         return error(
             500,
             format!(
@@ -29,8 +30,8 @@ pub fn invoke(ledger: &Ledger, local_msp: &str, args: &[Vec<u8>]) -> Response {
                 args.len()
             ),
         );
-    }
-    let function = String::from_utf8_lossy(&args[0]);
+    };
+    let function = String::from_utf8_lossy(function);
     if function != QUERY_CHAINCODE_DEFINITION {
         return error(
             500,
@@ -39,7 +40,7 @@ pub fn invoke(ledger: &Ledger, local_msp: &str, args: &[Vec<u8>]) -> Response {
             ),
         );
     }
-    let q = match QueryChaincodeDefinitionArgs::decode(args[1].as_slice()) {
+    let q = match QueryChaincodeDefinitionArgs::decode(input.as_slice()) {
         Ok(q) => q,
         Err(e) => {
             return error(

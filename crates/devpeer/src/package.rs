@@ -2,6 +2,7 @@
 //! and `code.tar.gz`; the package id is `label:hex(sha256(package bytes))`. Also the careful
 //! extraction of `code.tar.gz` for the builders (directories and regular files only, no
 //! absolute or `..` paths, modes kept, sizes bounded).
+#![deny(clippy::indexing_slicing)]
 
 use std::io::Read;
 use std::path::{Component, Path};
@@ -20,20 +21,28 @@ const MAX_ENTRIES: usize = 100_000;
 /// Why a package was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
+    /// The package is larger than devpeer accepts.
     #[error("package is {0} bytes, more than the {MAX_PACKAGE_BYTES} allowed")]
     TooLarge(usize),
+    /// The package is not a gzip-compressed tar.
     #[error("package is not a gzip-compressed tar: {0}")]
     NotTarGz(String),
+    /// An entry of the package is not a regular file.
     #[error("tar entry {0} is not a regular file")]
     NotRegular(String),
+    /// The package lacks `metadata.json` or `code.tar.gz`.
     #[error("package has no {0}")]
     Missing(&'static str),
+    /// `metadata.json` does not parse.
     #[error("metadata.json is invalid: {0}")]
     BadMetadata(String),
+    /// The label breaks Fabric's label rule.
     #[error("invalid label '{0}': it must match ^[[:alnum:]][[:alnum:]_.+-]*$")]
     BadLabel(String),
+    /// `code.tar.gz` is not a safe gzip-compressed tar.
     #[error("code.tar.gz is invalid: {0}")]
     BadCode(String),
+    /// Extracting `code.tar.gz` failed.
     #[error("extracting code.tar.gz: {0}")]
     Io(String),
 }
@@ -41,19 +50,26 @@ pub enum PackageError {
 /// `metadata.json` of a package (extra fields ignored, as Fabric does).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Metadata {
+    /// The chaincode's path (Fabric keeps it; devpeer only records it).
     #[serde(default)]
     pub path: String,
+    /// The chaincode type a builder's `detect` looks at.
     #[serde(rename = "type")]
     pub cc_type: String,
+    /// The label, the first half of the package id.
     pub label: String,
 }
 
 /// A parsed, validated install package.
 #[derive(Debug, Clone)]
 pub struct Package {
+    /// `label:sha256` of the package bytes, as Fabric computes it.
     pub id: String,
+    /// The parsed `metadata.json`.
     pub metadata: Metadata,
+    /// `metadata.json` as it was in the package.
     pub metadata_json: Vec<u8>,
+    /// `code.tar.gz` as it was in the package.
     pub code_tar_gz: Vec<u8>,
 }
 

@@ -8,13 +8,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fabric_protos::peer::chaincode_message::Type as MsgType;
-use fabric_protos::peer::{ChaincodeMessage, ChaincodeSpec, Response};
+use fabric_protos::peer::{
+    ChaincodeInput, ChaincodeMessage, ChaincodeSpec, Response, SignedProposal,
+};
 use fabric_protos::prost::Message;
 use serde::{Deserialize, Serialize};
 
 use crate::builder::Builders;
 use crate::handler::TxContext;
-use crate::identity::Identities;
+use crate::identity::{Identities, Identity};
 use crate::launcher::Launcher;
 use crate::ledger::{Definition, InstalledPackage, Ledger, LedgerError};
 use crate::simulator::Simulation;
@@ -30,11 +32,15 @@ const MAX_DEPTH: u32 = 16;
 /// Peer settings.
 #[derive(Debug, Clone)]
 pub struct PeerConfig {
+    /// The one channel this peer serves.
     pub channel: String,
     /// The peer's local MSP id (`mspid` in chaincode.json, approvals in definitions).
     pub msp_id: String,
+    /// How long a launched chaincode has to register.
     pub launch_timeout: Duration,
+    /// How long a transaction may run.
     pub execute_timeout: Duration,
+    /// Endorsing launches per transaction unless a request says otherwise.
     pub default_endorsers: usize,
     /// Send READY with `ChaincodeAdditionalParams` (write batches and multi-key reads on), as
     /// Fabric 3.1+ does; off = the empty READY of Fabric 2.x.
@@ -43,32 +49,46 @@ pub struct PeerConfig {
 
 /// TLS material of the chaincode listener.
 pub struct PeerTls {
+    /// The CA that signs the server and every launch's client certificate.
     pub ca: TlsCa,
+    /// The chaincode listener's certificate.
     pub server: CertKey,
 }
 
 /// Peer-level failures of admin operations.
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
+    /// The package is invalid.
     #[error("{0}")]
     Package(#[from] crate::package::PackageError),
+    /// No builder took the package, or one failed.
     #[error("{0}")]
     Builder(#[from] crate::builder::BuilderError),
+    /// The ledger failed.
     #[error("{0}")]
     Ledger(#[from] LedgerError),
+    /// The request is invalid (name, version, sequence, package), or a file could not be written.
     #[error("{0}")]
     Invalid(String),
 }
 
 /// The peer.
 pub struct Peer {
+    /// Its settings.
     pub config: PeerConfig,
+    /// Its home directory (ledger, builds, identities, logs, admin socket).
     pub home: PathBuf,
+    /// World state, definitions and installed packages.
     pub ledger: Ledger,
+    /// The client identities proposals are signed with.
     pub identities: Identities,
+    /// The running chaincode launches.
     pub launcher: Launcher,
+    /// The configured external builders.
     pub builders: Builders,
+    /// TLS of the chaincode listener; `None` when it is off.
     pub tls: Option<PeerTls>,
+    /// The address handed to chaincode as `peer_address`.
     pub chaincode_address: String,
     install_lock: tokio::sync::Mutex<()>,
     define_lock: tokio::sync::Mutex<()>,
@@ -88,20 +108,29 @@ fn installed_package(def: &Definition) -> Result<&str, String> {
 /// Result of an install.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct InstallOutcome {
+    /// The package id.
     pub package_id: String,
+    /// Its label.
     pub label: String,
+    /// The builder that built it.
     pub builder: String,
+    /// True if the package was installed before (nothing was built).
     pub already_installed: bool,
 }
 
 /// A definition request (`peer lifecycle chaincode approveformyorg` + `commit` in one).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DefineRequest {
+    /// The chaincode name.
     pub name: String,
+    /// Its version.
     pub version: String,
+    /// Must be the current sequence plus one (1 at first).
     pub sequence: i64,
+    /// The installed package to run; `None` commits the definition only.
     #[serde(default)]
     pub package_id: Option<String>,
+    /// Whether the first transaction must be an `Init`.
     #[serde(default)]
     pub init_required: bool,
 }
@@ -109,6 +138,7 @@ pub struct DefineRequest {
 /// Result of a define, with how launching it went.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DefineOutcome {
+    /// The committed definition.
     pub definition: Definition,
     /// `None` if every endorser slot launched, else why not (the definition stays committed).
     pub launch_error: Option<String>,
@@ -117,33 +147,44 @@ pub struct DefineOutcome {
 /// A transaction request (invoke commits, query does not).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TxRequest {
+    /// The chaincode to call.
     pub chaincode: String,
+    /// Its arguments, the function first.
     pub args: Vec<String>,
+    /// The client MSP that signs the proposal (default: the peer's).
     #[serde(default)]
     pub msp: Option<String>,
     /// RFC 3339; default now.
     #[serde(default)]
     pub timestamp: Option<String>,
+    /// Must be the peer's channel if given.
     #[serde(default)]
     pub channel: Option<String>,
+    /// Endorsing launches (default: the peer's setting).
     #[serde(default)]
     pub endorsers: Option<usize>,
     /// Values base64, like the peer CLI's `--transient`.
     #[serde(default)]
     pub transient: BTreeMap<String, String>,
+    /// Send `INIT` instead of `TRANSACTION`.
     #[serde(default)]
     pub is_init: bool,
+    /// Commit when endorsed (invoke) or not (query).
     pub commit: bool,
 }
 
 /// What a transaction produced. `status` < 400 means endorsed (and committed for invoke).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TxOutcome {
+    /// The transaction id (empty if no proposal was made).
     pub txid: String,
+    /// The chaincode's status, or 500 for a peer-side failure.
     pub status: i32,
+    /// The chaincode's message, or the peer's error.
     pub message: String,
     /// Base64 of the response payload.
     pub payload: String,
+    /// The chaincode event's name, if it set one.
     #[serde(default)]
     pub event_name: Option<String>,
     /// Block number the transaction was committed in (invoke only).
@@ -155,6 +196,87 @@ struct Endorsement {
     response: Response,
     event: Option<(String, Vec<u8>)>,
     rwset: crate::rwset::RwSet,
+}
+
+/// A transaction request once checked: what its proposal is built from.
+struct TxPlan {
+    channel: String,
+    def: Definition,
+    identity: Arc<Identity>,
+    timestamp: prost_types::Timestamp,
+    transient: BTreeMap<String, Vec<u8>>,
+    endorsers: usize,
+}
+
+impl TxPlan {
+    /// Step 2 of `transact`: the signed proposal, with a fresh nonce (hence a fresh txid).
+    fn proposal(&self, req: &TxRequest) -> EndorseJob {
+        let mut nonce = [0u8; 24];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+        let built = crate::proposal::build(
+            &self.identity,
+            crate::proposal::ProposalSpec {
+                channel: &self.channel,
+                chaincode: &self.def.name,
+                args: req.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+                transient: self.transient.clone(),
+                is_init: req.is_init,
+                timestamp: self.timestamp,
+            },
+            &nonce,
+        );
+        EndorseJob {
+            def: self.def.clone(),
+            channel: self.channel.clone(),
+            txid: built.txid,
+            signed: built.signed,
+            input: built.input,
+            is_init: req.is_init,
+        }
+    }
+}
+
+/// What every endorser slot of one transaction executes: the same signed proposal.
+struct EndorseJob {
+    def: Definition,
+    channel: String,
+    txid: String,
+    signed: SignedProposal,
+    input: ChaincodeInput,
+    is_init: bool,
+}
+
+/// The peer CLI's `--transient` map: base64 values decoded, or which key is not base64.
+fn decode_transient(map: &BTreeMap<String, String>) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    use base64::Engine;
+    map.iter()
+        .map(|(k, v)| {
+            base64::engine::general_purpose::STANDARD
+                .decode(v)
+                .map(|b| (k.clone(), b))
+                .map_err(|e| format!("transient value of {k} is not base64: {e}"))
+        })
+        .collect()
+}
+
+/// Step 4 of `transact`: the first endorsement, if every other one matches it.
+fn agreed(endorsements: &[Endorsement]) -> Result<&Endorsement, String> {
+    let first = endorsements.first().ok_or("no endorsement")?;
+    for (slot, e) in endorsements.iter().enumerate().skip(1) {
+        if e.response != first.response || e.event != first.event {
+            return Err(format!(
+                "endorsements do not match: endorser 0 returned status {} payload {} bytes, endorser {slot} returned status {} payload {} bytes",
+                first.response.status,
+                first.response.payload.len(),
+                e.response.status,
+                e.response.payload.len()
+            ));
+        }
+        if e.rwset.canonical_bytes() != first.rwset.canonical_bytes() {
+            return Err(format!("endorsements do not match: the read/write sets of endorser 0 and endorser {slot} differ"));
+        }
+    }
+    Ok(first)
 }
 
 fn b64(data: &[u8]) -> String {
@@ -207,7 +329,6 @@ fn valid_cc_name(n: &str) -> bool {
 
 impl Peer {
     /// Assembles a peer (the caller binds listeners).
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: PeerConfig,
         home: PathBuf,
@@ -369,136 +490,107 @@ impl Peer {
 
     /// Builds a signed proposal, endorses it on N launches, and commits it when asked.
     pub async fn transact(self: &Arc<Self>, req: TxRequest) -> TxOutcome {
+        // 1. Check the request: channel, definition, identity, timestamp, transient, endorsers.
+        let plan = match self.plan(&req) {
+            Ok(plan) => plan,
+            Err(e) => return failure("", 500, e),
+        };
+        // 2. Build and sign the one proposal every endorser executes.
+        let job = Arc::new(plan.proposal(&req));
+        let txid = job.txid.clone();
+        // 3. Execute it on each endorser slot at once.
+        let endorsements = match self.endorse_all(&job, plan.endorsers).await {
+            Ok(e) => e,
+            Err(e) => return failure(&txid, 500, e),
+        };
+        // 4. All endorsers must agree on response, event and read/write set.
+        let first = match agreed(&endorsements) {
+            Ok(first) => first,
+            Err(e) => return failure(&txid, 500, e),
+        };
+        // 5. A failed response is returned as is; an invoke commits, a query does not.
+        self.conclude(txid, req.commit, plan.timestamp, first)
+    }
+
+    /// Step 1 of `transact`: everything the request names, checked, or Fabric's error.
+    fn plan(&self, req: &TxRequest) -> Result<TxPlan, String> {
         let channel = req
             .channel
             .clone()
             .unwrap_or_else(|| self.config.channel.clone());
         if channel != self.config.channel {
-            return failure(
-                "",
-                500,
-                format!(
-                    "channel '{channel}' not found (devpeer serves '{}')",
-                    self.config.channel
-                ),
-            );
+            return Err(format!(
+                "channel '{channel}' not found (devpeer serves '{}')",
+                self.config.channel
+            ));
         }
-        let def = match self.ledger.definition(&req.chaincode) {
-            Ok(Some(d)) => d,
-            Ok(None) => return failure("", 500, not_defined(&req.chaincode, &channel)),
-            Err(e) => return failure("", 500, e.to_string()),
-        };
+        let def = self
+            .ledger
+            .definition(&req.chaincode)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| not_defined(&req.chaincode, &channel))?;
         let msp = req
             .msp
             .clone()
             .unwrap_or_else(|| self.config.msp_id.clone());
-        let identity = match self.identities.get(&msp) {
-            Ok(i) => i,
-            Err(e) => return failure("", 500, e.to_string()),
-        };
+        let identity = self.identities.get(&msp).map_err(|e| e.to_string())?;
         let timestamp = match &req.timestamp {
-            Some(t) => match parse_timestamp(t) {
-                Ok(t) => t,
-                Err(e) => return failure("", 500, e),
-            },
+            Some(t) => parse_timestamp(t)?,
             None => now_timestamp(),
         };
-        let mut transient = BTreeMap::new();
-        for (k, v) in &req.transient {
-            use base64::Engine;
-            match base64::engine::general_purpose::STANDARD.decode(v) {
-                Ok(b) => {
-                    transient.insert(k.clone(), b);
-                }
-                Err(e) => {
-                    return failure(
-                        "",
-                        500,
-                        format!("transient value of {k} is not base64: {e}"),
-                    )
-                }
-            }
-        }
+        let transient = decode_transient(&req.transient)?;
         let endorsers = req.endorsers.unwrap_or(self.config.default_endorsers);
         if endorsers == 0 || endorsers > MAX_ENDORSERS {
-            return failure(
-                "",
-                500,
-                format!("--endorsers must be between 1 and {MAX_ENDORSERS}"),
-            );
+            return Err(format!("--endorsers must be between 1 and {MAX_ENDORSERS}"));
         }
-        let mut nonce = [0u8; 24];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-        let built = crate::proposal::build(
-            &identity,
-            crate::proposal::ProposalSpec {
-                channel: &channel,
-                chaincode: &def.name,
-                args: req.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
-                transient,
-                is_init: req.is_init,
-                timestamp,
-            },
-            &nonce,
-        );
-        let txid = built.txid.clone();
+        Ok(TxPlan {
+            channel,
+            def,
+            identity,
+            timestamp,
+            transient,
+            endorsers,
+        })
+    }
 
+    /// Step 3 of `transact`: runs the proposal on slots `0..endorsers` concurrently; the
+    /// first failure (in slot order) is the transaction's.
+    async fn endorse_all(
+        self: &Arc<Self>,
+        job: &Arc<EndorseJob>,
+        endorsers: usize,
+    ) -> Result<Vec<Endorsement>, String> {
         let mut tasks = Vec::with_capacity(endorsers);
         for slot in 0..endorsers {
             let peer = self.clone();
-            let def = def.clone();
-            let signed = built.signed.clone();
-            let input = built.input.clone();
-            let txid = txid.clone();
-            let channel = channel.clone();
-            let is_init = req.is_init;
-            tasks.push(tokio::spawn(async move {
-                peer.endorse_one(&def, slot, &channel, &txid, signed, input, is_init)
-                    .await
-            }));
+            let job = job.clone();
+            tasks.push(tokio::spawn(
+                async move { peer.endorse_one(&job, slot).await },
+            ));
         }
         let mut results = Vec::with_capacity(endorsers);
         for t in tasks {
-            match t.await {
-                Ok(r) => results.push(r),
-                Err(e) => return failure(&txid, 500, format!("endorser task failed: {e}")),
-            }
+            results.push(t.await.map_err(|e| format!("endorser task failed: {e}"))?);
         }
         let mut endorsements = Vec::with_capacity(endorsers);
         for (slot, r) in results.into_iter().enumerate() {
             match r {
                 Ok(e) => endorsements.push(e),
-                Err(msg) if endorsers > 1 => {
-                    return failure(&txid, 500, format!("endorser {slot}: {msg}"))
-                }
-                Err(msg) => return failure(&txid, 500, msg),
+                Err(msg) if endorsers > 1 => return Err(format!("endorser {slot}: {msg}")),
+                Err(msg) => return Err(msg),
             }
         }
-        let Some(first) = endorsements.first() else {
-            return failure(&txid, 500, "no endorsement".into());
-        };
-        for (slot, e) in endorsements.iter().enumerate().skip(1) {
-            if e.response != first.response || e.event != first.event {
-                return failure(
-                    &txid,
-                    500,
-                    format!(
-                        "endorsements do not match: endorser 0 returned status {} payload {} bytes, endorser {slot} returned status {} payload {} bytes",
-                        first.response.status,
-                        first.response.payload.len(),
-                        e.response.status,
-                        e.response.payload.len()
-                    ),
-                );
-            }
-            if e.rwset.canonical_bytes() != first.rwset.canonical_bytes() {
-                return failure(
-                    &txid,
-                    500,
-                    format!("endorsements do not match: the read/write sets of endorser 0 and endorser {slot} differ"),
-                );
-            }
-        }
+        Ok(endorsements)
+    }
+
+    /// Step 5 of `transact`: the outcome of an agreed endorsement, committed if asked.
+    fn conclude(
+        &self,
+        txid: String,
+        commit: bool,
+        timestamp: prost_types::Timestamp,
+        first: &Endorsement,
+    ) -> TxOutcome {
         let resp = &first.response;
         if resp.status >= 400 {
             return TxOutcome {
@@ -511,7 +603,7 @@ impl Peer {
             };
         }
         let mut block = None;
-        if req.commit {
+        if commit {
             match self.ledger.commit(&txid, Some(timestamp), &first.rwset) {
                 Ok(v) => block = Some(v.block),
                 Err(e) => {
@@ -533,24 +625,20 @@ impl Peer {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Executes the proposal on one endorser slot against its own snapshot of the ledger.
     async fn endorse_one(
         self: &Arc<Self>,
-        def: &Definition,
+        job: &EndorseJob,
         slot: usize,
-        channel: &str,
-        txid: &str,
-        signed: fabric_protos::peer::SignedProposal,
-        input: fabric_protos::peer::ChaincodeInput,
-        is_init: bool,
     ) -> Result<Endorsement, String> {
+        let def = &job.def;
         let snapshot = self.ledger.snapshot().map_err(|e| e.to_string())?;
         let sim = Arc::new(Mutex::new(Simulation::new(snapshot)));
         let ctx = Arc::new(TxContext {
-            channel: channel.to_string(),
-            txid: txid.to_string(),
+            channel: job.channel.clone(),
+            txid: job.txid.clone(),
             namespace: def.name.clone(),
-            proposal: Some(signed),
+            proposal: Some(job.signed.clone()),
             sim: sim.clone(),
             slot,
             depth: 0,
@@ -561,7 +649,12 @@ impl Peer {
             .await
             .map_err(|e| format!("error launching chaincode {}: {e}", def.name))?;
         let reply = handler
-            .execute(ctx.clone(), is_init, input, self.config.execute_timeout)
+            .execute(
+                ctx.clone(),
+                job.is_init,
+                job.input.clone(),
+                self.config.execute_timeout,
+            )
             .await
             .map_err(|e| format!("error in simulation: {e}"))?;
         drop(ctx);

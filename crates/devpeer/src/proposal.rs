@@ -1,6 +1,7 @@
 //! Building a signed endorsement proposal as a Fabric client SDK does: channel header of type
 //! ENDORSER_TRANSACTION with tx id = hex(SHA-256(nonce ‖ creator)), signature header with the
 //! creator's serialized identity, and an ECDSA signature over the proposal bytes.
+#![deny(clippy::indexing_slicing)]
 
 use std::collections::BTreeMap;
 
@@ -17,19 +18,29 @@ use crate::identity::Identity;
 
 /// What to propose.
 pub struct ProposalSpec<'a> {
+    /// The channel.
     pub channel: &'a str,
+    /// The chaincode called.
     pub chaincode: &'a str,
+    /// Its arguments, the function first.
     pub args: Vec<Vec<u8>>,
+    /// The transient map (not part of the signed header's payload hash).
     pub transient: BTreeMap<String, Vec<u8>>,
+    /// Marks the input as an `Init` call.
     pub is_init: bool,
+    /// The channel header's timestamp.
     pub timestamp: prost_types::Timestamp,
 }
 
 /// A signed proposal and the values derived while building it.
 pub struct BuiltProposal {
+    /// The signed proposal sent with the transaction.
     pub signed: SignedProposal,
+    /// Its transaction id (SHA-256 of nonce and creator).
     pub txid: String,
+    /// The chaincode input the chaincode receives.
     pub input: ChaincodeInput,
+    /// The serialized identity of the signer.
     pub creator: Vec<u8>,
 }
 
@@ -111,7 +122,6 @@ pub fn build(identity: &Identity, spec: ProposalSpec<'_>, nonce: &[u8]) -> Built
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::identity::Identities;
 

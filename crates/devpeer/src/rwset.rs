@@ -1,5 +1,6 @@
 //! The read/write set a simulation collects, and its deterministic encoding used to compare
 //! the results of several endorsers.
+#![deny(clippy::indexing_slicing)]
 
 use std::collections::BTreeMap;
 
@@ -8,26 +9,35 @@ use serde::Serialize;
 /// Version of a committed key: the block that wrote it and the position in the block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Version {
+    /// The block number.
     pub block: u64,
+    /// The transaction's position in it.
     pub tx: u64,
 }
 
 /// A range the chaincode iterated, with what it saw, for phantom-read validation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RangeRead {
+    /// The chaincode namespace.
     pub namespace: String,
+    /// The range's start key (inclusive).
     pub start: String,
+    /// Its end key (exclusive; empty = to the end).
     pub end: String,
     /// The iterator reached the end of the range (so the whole range is validated).
     pub exhausted: bool,
+    /// The keys seen, with their versions.
     pub results: Vec<(String, Version)>,
 }
 
 /// Reads (with the version seen; `None` = absent), range reads and writes (`None` = delete).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RwSet {
+    /// Keys read, with the version seen.
     pub reads: BTreeMap<(String, String), Option<Version>>,
+    /// Ranges iterated.
     pub range_reads: Vec<RangeRead>,
+    /// Keys written (`None` deletes).
     pub writes: BTreeMap<(String, String), Option<Vec<u8>>>,
 }
 

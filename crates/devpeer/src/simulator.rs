@@ -1,6 +1,7 @@
 //! Transaction simulation: reads go to a snapshot of the committed state (no read-your-writes,
 //! as in Fabric), writes are buffered, and everything read or written lands in the read/write
 //! set. Range and history iterators hand results out in batches of 100.
+#![deny(clippy::indexing_slicing)]
 
 use std::collections::VecDeque;
 
@@ -18,10 +19,13 @@ pub const TOTAL_QUERY_LIMIT: usize = 10_000;
 /// Simulation errors, sent back to the chaincode as ERROR payloads.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
+    /// Reading the snapshot failed.
     #[error("{0}")]
     Ledger(#[from] LedgerError),
+    /// A write after a paginated query (Fabric refuses it).
     #[error("the transaction has already performed a paginated query and hence should not write")]
     WriteAfterPaginated,
+    /// A paginated query after a write (Fabric refuses it).
     #[error("the transaction has already performed a write and hence should not be called for paginated queries")]
     PaginatedAfterWrite,
 }
@@ -30,6 +34,7 @@ pub enum SimError {
 /// write into the same read/write set).
 pub struct Simulation {
     snapshot: Snapshot,
+    /// What the simulation read and wrote so far.
     pub rwset: RwSet,
     paginated: bool,
 }

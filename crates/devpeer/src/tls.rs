@@ -13,8 +13,10 @@ use sha2::{Digest, Sha256};
 /// TLS material errors.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    /// Making a key or certificate failed.
     #[error("generating TLS material: {0}")]
     Generate(#[from] rcgen::Error),
+    /// Encoding or decoding a PEM block failed.
     #[error("encoding PEM: {0}")]
     Pem(#[from] fabric_formats::pem::PemError),
 }
@@ -22,7 +24,9 @@ pub enum TlsError {
 /// A certificate and its key.
 #[derive(Clone)]
 pub struct CertKey {
+    /// PEM of the certificate.
     pub cert_pem: String,
+    /// DER of the certificate.
     pub cert_der: Vec<u8>,
     /// PKCS#8 DER of the private key.
     pub key_pkcs8: Vec<u8>,

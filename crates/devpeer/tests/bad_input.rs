@@ -9,7 +9,11 @@ use common::*;
 #[test]
 fn broken_packages_and_failing_builders() {
     let mut opts = node_options();
-    opts.extra_args = vec!["--launch-timeout".into(), "3s".into()];
+    // One timeout serves both launches below: the silent chaincode must use all of it (twice),
+    // and the Node fixture must register within it. Node's start (loading fabric-shim, about
+    // 0.3 s of CPU) and its TLS registration took 1.5 s on a 2-core machine at load 10; more
+    // load stretches that past 3 s. 10 s leaves a wide margin and stays a bound.
+    opts.extra_args = vec!["--launch-timeout".into(), "10s".into()];
     let peer = DevPeer::start(opts);
 
     let e = peer

@@ -6,17 +6,16 @@
 //! `fpc-external-launcher` builder, `ercc` started by hand as a TLS server. And `devpeer up`.
 //!
 //! Needs the `ercc` binary built next to `devpeer` (`cargo build -p ercc`, or
-//! `cargo test --workspace`), and `jq` for the builders.
+//! `cargo test --workspace`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 mod ercc_common;
 
-use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, DevPeer, KillOnDrop};
+use common::{DevPeer, KillOnDrop};
 use ercc_common::*;
 
 const MR_A: [u8; 32] = [0xa1; 32];
@@ -47,6 +46,17 @@ fn policy_lines(log: &str) -> Vec<&str> {
     log.lines()
         .filter(|l| l.contains("accepted evidence:"))
         .collect()
+}
+
+/// Simulated evidence under a policy that does not accept it: refused, nothing written.
+fn refused_as_simulated(peer: &DevPeer, creds: &str, cc_ids: &[&str]) {
+    rejected(
+        peer,
+        creds,
+        &[],
+        cc_ids,
+        "evidence verification failed: simulated evidence not accepted by policy",
+    );
 }
 
 #[test]
@@ -105,13 +115,7 @@ fn normal_mode_registers_every_evidence_type_and_survives_a_restart() {
     // Simulated evidence under the default accepted list: refused, nothing written.
     let sim = Enclave::new("simcc", MR_C);
     let sim_creds = sim.credentials(&simulated_evidence());
-    rejected(
-        &peer,
-        &sim_creds,
-        &[],
-        &["simcc", "epidcc", "dcapcc"],
-        "evidence verification failed: simulated evidence not accepted by policy",
-    );
+    refused_as_simulated(&peer, &sim_creds, &["simcc", "epidcc", "dcapcc"]);
     eprintln!("normal mode, first run: {:?}", t0.elapsed());
 
     // Restart with a policy that enables simulated evidence: the state is still there.
@@ -360,31 +364,11 @@ fn normal_mode_rejects_every_bad_registration_and_writes_nothing() {
 fn caas_mode_serves_the_registry_over_tls() {
     let t0 = Instant::now();
     let trust = Trust::new();
-    let dir = tempfile::tempdir().unwrap();
-    let tls = server_tls(dir.path());
-    let port = free_port();
-    let pkg = dir.path().join("ercc-caas.tar.gz");
-    let pkg_id = package_caas(
-        &pkg,
-        "ercc_caas_1",
-        &format!("127.0.0.1:{port}"),
-        Some(&tls.0),
-    );
-    let log = dir.path().join("ercc-server.log");
-    let server = start_server(&pkg_id, port, &tls, trust.policy_env(false), &log);
+    let mut registry = CaasRegistry::start("ercc_caas_1", trust.policy_env(false));
 
     // The peer has no policy of its own in this mode: the server's environment is the policy.
     let mut peer = DevPeer::start(options(Vec::new()));
-    let installed = peer.cli(&["install", pkg.to_str().unwrap()]).ok();
-    assert_eq!(installed.trim(), pkg_id);
-    let out = peer.define("ercc", "1.0", 1, &pkg_id);
-    assert!(
-        out.success && !out.stderr.contains("did not launch"),
-        "define: {}\nserver log:\n{}\npeer log:\n{}",
-        out.stderr,
-        std::fs::read_to_string(&log).unwrap_or_default(),
-        peer.log()
-    );
+    registry.deploy(&peer);
     assert_metadata(&peer, "ercc");
     let placeholder = install_placeholder_cc(&peer, "fpccc");
 
@@ -404,22 +388,16 @@ fn caas_mode_serves_the_registry_over_tls() {
     define(&peer, "simcc", &hex::encode(MR_C), &placeholder);
     let sim = Enclave::new("simcc", MR_C);
     let sim_creds = sim.credentials(&simulated_evidence());
-    rejected(
-        &peer,
-        &sim_creds,
-        &[],
-        &["simcc", "dcapcc"],
-        "evidence verification failed: simulated evidence not accepted by policy",
-    );
-    stop_server(server, &log);
+    refused_as_simulated(&peer, &sim_creds, &["simcc", "dcapcc"]);
+    registry.stop_server();
     peer.stop();
-    let server = start_server(&pkg_id, port, &tls, trust.policy_env(true), &log);
+    registry.start_server(trust.policy_env(true));
     peer.restart();
     assert_registered(&peer, "ercc", "dcapcc", &[(&dcap, &dcap_creds)]);
     register(&peer, "registerEnclave", &sim_creds, &[]);
     assert_registered(&peer, "ercc", "simcc", &[(&sim, &sim_creds)]);
     peer.stop();
-    stop_server(server, &log);
+    registry.stop();
     eprintln!("caas mode: {:?}", t0.elapsed());
 }
 
@@ -476,17 +454,7 @@ fn devpeer_up_runs_the_real_registry() {
             .spawn()
             .unwrap(),
     );
-    let stdout = child.0.stdout.take().unwrap();
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let first = match lines.next() {
-        Some(Ok(l)) => l,
-        _ => panic!(
-            "devpeer up printed nothing:\n{}",
-            std::fs::read_to_string(dir.path().join("up.log")).unwrap_or_default()
-        ),
-    };
-    assert!(first.starts_with("devpeer is up"), "{first}");
-    let shown: Vec<String> = lines.take(4).map(|l| l.unwrap()).collect();
+    let shown = common::read_up_banner(&mut child.0);
     let query = shown
         .iter()
         .find(|l| l.contains(" query ercc "))

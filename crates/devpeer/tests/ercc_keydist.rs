@@ -8,7 +8,7 @@
 //! answer) unchanged; every transaction is endorsed by two endorsers that must agree. CaaS
 //! also shows state written in single-enclave mode answering the same after a policy change.
 //!
-//! Needs the `ercc` binary built next to `devpeer`, `jq`, and the Node fixture's modules.
+//! Needs the `ercc` binary built next to `devpeer`, and the Node fixture's modules.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use common::{free_port, DevPeer};
+use common::DevPeer;
 use ercc_common::*;
 
 const MR: [u8; 32] = [0x5e; 32];
@@ -356,18 +356,12 @@ fn normal_mode_distributes_keys_between_two_organisations() {
 fn caas_mode_distributes_keys_and_keeps_single_enclave_state() {
     let t0 = Instant::now();
     let trust = Trust::new();
-    let dir = tempfile::tempdir().unwrap();
-    let tls = server_tls(dir.path());
-    let port = free_port();
-    let pkg = dir.path().join("ercc-caas.tar.gz");
-    let pkg_id = package_caas(&pkg, "ercc_kd", &format!("127.0.0.1:{port}"), Some(&tls.0));
-    let log = dir.path().join("ercc-server.log");
     // First FPC's default: one enclave, provisioned at registration (the Go registry's state).
-    let server = start_server(&pkg_id, port, &tls, trust.policy_env(false), &log);
+    let mut registry = CaasRegistry::start("ercc_kd", trust.policy_env(false));
     let opts = with_node_builder(options(Vec::new()));
     let mut peer = DevPeer::start(opts);
-    peer.cli(&["install", pkg.to_str().unwrap()]).ok();
-    let out = peer.define("ercc", "1.0", 1, &pkg_id);
+    peer.cli(&["install", registry.pkg.to_str().unwrap()]).ok();
+    let out = peer.define("ercc", "1.0", 1, &registry.pkg_id);
     assert!(out.success, "define: {}", out.stderr);
     deploy_node_caller(&peer);
     let placeholder = install_placeholder_cc(&peer, "fpcmvp");
@@ -380,20 +374,20 @@ fn caas_mode_distributes_keys_and_keeps_single_enclave_state() {
     let single = snapshot(&peer, "ercc", &["mvpcc"]);
 
     // The operator allows two enclaves: the single-enclave state answers exactly as before.
-    stop_server(server, &log);
+    registry.stop_server();
     peer.stop();
-    let server = start_server(&pkg_id, port, &tls, two_enclave_policy(&trust), &log);
+    registry.start_server(two_enclave_policy(&trust));
     peer.restart();
     assert_eq!(snapshot(&peer, "ercc", &["mvpcc"]), single);
     assert_registered(&peer, "ercc", "mvpcc", &[(&mvp, &mvp_creds)]);
-    let server_log = std::fs::read_to_string(&log).unwrap();
+    let server_log = std::fs::read_to_string(&registry.log).unwrap();
     assert!(
         server_log.contains("max enclaves per chaincode: 2"),
         "{server_log}"
     );
 
-    key_distribution_flow(&peer, &trust, dir.path());
+    key_distribution_flow(&peer, &trust, registry.dir.path());
     peer.stop();
-    stop_server(server, &log);
+    registry.stop();
     eprintln!("caas mode key distribution: {:?}", t0.elapsed());
 }

@@ -7,7 +7,7 @@
 //! OutOfDate revokes it. Every refusal leaves the ledger unchanged; writes run on two endorsers
 //! that must agree.
 //!
-//! Needs the `ercc` binary built next to `devpeer` (`cargo build -p ercc`), and `jq`.
+//! Needs the `ercc` binary built next to `devpeer` (`cargo build -p ercc`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -8,39 +8,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use devpeer::tls::TlsCa;
 
 #[test]
 fn caas_mode_with_tls_and_client_auth() {
     let node = node_fixture();
-    let ca = TlsCa::generate().unwrap();
-    let server = ca.server_cert("localhost").unwrap();
-    let client = ca.client_cert("peer0").unwrap();
-    let port = free_port();
-    let conn = serde_json::json!({
-        "address": format!("127.0.0.1:{port}"),
-        "dial_timeout": "10s",
-        "tls_required": true,
-        "client_auth_required": true,
-        // The server certificate only names "localhost": the domain override must be used.
-        "domain": "localhost",
-        "root_cert": ca.cert_pem(),
-        "client_cert": client.cert_pem,
-        // Fabric-style key PEM: label "EC PRIVATE KEY" around PKCS#8.
-        "client_key": client.key_pem_fabric(),
-    })
-    .to_string();
-    let pkg = package(
-        "fixture-caas",
-        "ccaas",
-        &[("connection.json", conn.as_bytes())],
-    );
-    let id = package_id("fixture-caas", &pkg);
-
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("server.crt"), &server.cert_pem).unwrap();
-    std::fs::write(dir.path().join("server.key"), server.key_pem_pkcs8()).unwrap();
-    std::fs::write(dir.path().join("ca.crt"), ca.cert_pem()).unwrap();
+    // The server certificate only names "localhost": the domain override must be used.
+    let caas = CaasFixture::new("fixture-caas", "localhost", Some("localhost"));
+    let (port, pkg, id) = (caas.port, &caas.pkg, &caas.id);
     let _server = KillOnDrop(
         Command::new("node")
             .arg(node.join("node_modules/fabric-shim/cli.js"))
@@ -49,15 +23,15 @@ fn caas_mode_with_tls_and_client_auth() {
                 "--chaincode-address",
                 &format!("127.0.0.1:{port}"),
             ])
-            .args(["--chaincode-id", &id])
+            .args(["--chaincode-id", id])
             .arg("--module-path")
             .arg(&node)
             .arg("--chaincode-tls-cert-file")
-            .arg(dir.path().join("server.crt"))
+            .arg(caas.file("server.crt"))
             .arg("--chaincode-tls-key-file")
-            .arg(dir.path().join("server.key"))
+            .arg(caas.file("server.key"))
             .arg("--chaincode-tls-client-cacert-file")
-            .arg(dir.path().join("ca.crt"))
+            .arg(caas.file("ca.crt"))
             .env("CORE_PEER_LOCALMSPID", "Org1MSP")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -67,8 +41,8 @@ fn caas_mode_with_tls_and_client_auth() {
     wait_for_listener(port, Duration::from_secs(20), "node chaincode server");
 
     let mut peer = DevPeer::start(node_options());
-    assert_eq!(peer.install("caas.tgz", &pkg), id);
-    let d = peer.define("fixture", "1.0", 1, &id);
+    assert_eq!(&peer.install("caas.tgz", pkg), id);
+    let d = peer.define("fixture", "1.0", 1, id);
     assert!(!d.stderr.contains("Warning"), "{}", d.stderr);
     peer.invoke("fixture", &["Put", "x", "served"], &[]).ok();
     assert_eq!(peer.query("fixture", &["Get", "x"], &[]).ok(), "served");

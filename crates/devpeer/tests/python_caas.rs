@@ -9,7 +9,6 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use devpeer::tls::TlsCa;
 
 /// A virtualenv with the Python shim (created on first use); `None` when python3 is absent.
 fn python() -> Option<PathBuf> {
@@ -45,39 +44,17 @@ fn python() -> Option<PathBuf> {
 #[test]
 fn python_shim_as_a_service_with_tls() {
     let Some(py) = python() else { return };
-    let ca = TlsCa::generate().unwrap();
-    let server = ca.server_cert("127.0.0.1").unwrap();
-    let client = ca.client_cert("peer0").unwrap();
-    let port = free_port();
-    let conn = serde_json::json!({
-        "address": format!("127.0.0.1:{port}"),
-        "dial_timeout": "10s",
-        "tls_required": true,
-        "client_auth_required": true,
-        "root_cert": ca.cert_pem(),
-        "client_cert": client.cert_pem,
-        "client_key": client.key_pem_fabric(),
-    })
-    .to_string();
-    let pkg = package(
-        "pyfixture",
-        "ccaas",
-        &[("connection.json", conn.as_bytes())],
-    );
-    let id = package_id("pyfixture", &pkg);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("server.crt"), &server.cert_pem).unwrap();
-    std::fs::write(dir.path().join("server.key"), server.key_pem_pkcs8()).unwrap();
-    std::fs::write(dir.path().join("ca.crt"), ca.cert_pem()).unwrap();
-    let log = std::fs::File::create(dir.path().join("py.log")).unwrap();
+    let caas = CaasFixture::new("pyfixture", "127.0.0.1", None);
+    let (port, pkg, id) = (caas.port, &caas.pkg, &caas.id);
+    let log = std::fs::File::create(caas.file("py.log")).unwrap();
     let _server = KillOnDrop(
         Command::new(&py)
             .arg(fixtures().join("python-chaincode/chaincode.py"))
-            .env("CHAINCODE_ID", &id)
+            .env("CHAINCODE_ID", id)
             .env("CHAINCODE_SERVER_ADDRESS", format!("127.0.0.1:{port}"))
-            .env("PY_TLS_KEY", dir.path().join("server.key"))
-            .env("PY_TLS_CERT", dir.path().join("server.crt"))
-            .env("PY_TLS_CLIENT_CA", dir.path().join("ca.crt"))
+            .env("PY_TLS_KEY", caas.file("server.key"))
+            .env("PY_TLS_CERT", caas.file("server.crt"))
+            .env("PY_TLS_CLIENT_CA", caas.file("ca.crt"))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -85,13 +62,13 @@ fn python_shim_as_a_service_with_tls() {
     );
     wait_for_listener(port, Duration::from_secs(30), "python chaincode server");
     let mut peer = DevPeer::start(node_options());
-    assert_eq!(peer.install("py.tgz", &pkg), id);
-    let d = peer.define("pyfixture", "1.0", 1, &id);
+    assert_eq!(&peer.install("py.tgz", pkg), id);
+    let d = peer.define("pyfixture", "1.0", 1, id);
     assert!(
         !d.stderr.contains("Warning"),
         "{}\n{}",
         d.stderr,
-        std::fs::read_to_string(dir.path().join("py.log")).unwrap_or_default()
+        std::fs::read_to_string(caas.file("py.log")).unwrap_or_default()
     );
     peer.invoke("pyfixture", &["Put", "a", "python"], &[]).ok();
     assert_eq!(peer.query("pyfixture", &["Get", "a"], &[]).ok(), "python");

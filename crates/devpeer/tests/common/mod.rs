@@ -330,6 +330,54 @@ pub fn node_options() -> Options {
     }
 }
 
+/// A chaincode server's TLS files (in a temporary directory) and the `ccaas` package that dials
+/// it on 127.0.0.1 with TLS and client authentication: what a shim-as-a-service test sets up
+/// before it starts its server.
+pub struct CaasFixture {
+    /// Holds `server.crt`, `server.key` (PKCS#8) and `ca.crt`.
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub pkg: Vec<u8>,
+    pub id: String,
+}
+
+impl CaasFixture {
+    /// A CA, a server certificate for `server_host`, a client certificate for the peer, and the
+    /// package `label`; `domain` overrides the name the peer checks the server certificate for.
+    pub fn new(label: &str, server_host: &str, domain: Option<&str>) -> CaasFixture {
+        let ca = devpeer::tls::TlsCa::generate().unwrap();
+        let server = ca.server_cert(server_host).unwrap();
+        let client = ca.client_cert("peer0").unwrap();
+        let port = free_port();
+        let mut conn = serde_json::json!({
+            "address": format!("127.0.0.1:{port}"),
+            "dial_timeout": "10s",
+            "tls_required": true,
+            "client_auth_required": true,
+            "root_cert": ca.cert_pem(),
+            "client_cert": client.cert_pem,
+            // Fabric-style key PEM: label "EC PRIVATE KEY" around PKCS#8.
+            "client_key": client.key_pem_fabric(),
+        });
+        if let Some(domain) = domain {
+            conn["domain"] = domain.into();
+        }
+        let conn = conn.to_string();
+        let pkg = package(label, "ccaas", &[("connection.json", conn.as_bytes())]);
+        let id = package_id(label, &pkg);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("server.crt"), &server.cert_pem).unwrap();
+        std::fs::write(dir.path().join("server.key"), server.key_pem_pkcs8()).unwrap();
+        std::fs::write(dir.path().join("ca.crt"), ca.cert_pem()).unwrap();
+        CaasFixture { dir, port, pkg, id }
+    }
+
+    /// A file of the fixture's directory (`server.crt`, `server.key`, `ca.crt`, a log).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -1,7 +1,7 @@
 //! Shared pieces of the registry end-to-end tests (`tests/ercc_*.rs`): where the real `ercc`
-//! binary and the repository's external builders are, the FPC messages (declared here from
-//! fpc-ercc-facts §4, independently of the registry's own `proto.rs`, so a wire mistake on either
-//! side shows), credentials carrying simulated, test-PKI EPID and test-PKI DCAP evidence bound to
+//! binary and the repository's external builders are, the FPC messages (declared here from FPC's
+//! own `.proto` definitions, independently of the registry's own `proto.rs`, so a wire mistake on
+//! either side shows), credentials carrying simulated, test-PKI EPID and test-PKI DCAP evidence bound to
 //! the real statement, helpers to call the registry through `devpeer` and read its answers, and
 //! to deploy it in either mode (a normal-mode package; a CaaS server with its own TLS).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
@@ -677,7 +677,8 @@ pub struct CaasRegistry {
     pub pkg: PathBuf,
     pub pkg_id: String,
     pub log: PathBuf,
-    pub server: KillOnDrop,
+    /// `None` between `stop_server` and `start_server`.
+    server: Option<KillOnDrop>,
 }
 
 impl CaasRegistry {
@@ -688,16 +689,17 @@ impl CaasRegistry {
         let pkg = dir.path().join("ercc-caas.tar.gz");
         let pkg_id = package_caas(&pkg, label, &format!("127.0.0.1:{port}"), Some(&tls.0));
         let log = dir.path().join("ercc-server.log");
-        let server = start_server(&pkg_id, port, &tls, policy, &log);
-        CaasRegistry {
+        let mut registry = CaasRegistry {
             dir,
             tls,
             port,
             pkg,
             pkg_id,
             log,
-            server,
-        }
+            server: None,
+        };
+        registry.start_server(policy);
+        registry
     }
 
     /// Installs the package on `peer` and defines `ercc` (sequence 1) with it.
@@ -714,9 +716,28 @@ impl CaasRegistry {
         );
     }
 
+    /// Starts the server again (same package, port, TLS and log) with `policy`.
+    pub fn start_server(&mut self, policy: Vec<(String, String)>) {
+        assert!(self.server.is_none(), "the ercc server is already running");
+        self.server = Some(start_server(
+            &self.pkg_id,
+            self.port,
+            &self.tls,
+            policy,
+            &self.log,
+        ));
+    }
+
+    /// SIGTERM; the server must exit 0. The package and TLS files stay.
+    pub fn stop_server(&mut self) {
+        if let Some(server) = self.server.take() {
+            stop_server(server, &self.log);
+        }
+    }
+
     /// SIGTERM; the server must exit 0.
-    pub fn stop(self) {
-        stop_server(self.server, &self.log);
+    pub fn stop(mut self) {
+        self.stop_server();
     }
 }
 
