@@ -14,6 +14,9 @@
 //! byte N`, `attested data is empty`, `invalid attested data message: proto: mismatched
 //! message type: ...`).
 
+// Parses bytes from clients and the ledger: no indexing that can panic, no overflowing arithmetic.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;

@@ -11,6 +11,9 @@
 //! before decoding. A registration holds a ~600-byte RSA PEM; an export adds `cckeys_enc`
 //! (a few KiB) and two ~180-byte ECDSA PEMs, so the limit only stops abuse.
 
+// Parses bytes from clients and the ledger: no indexing that can panic, no overflowing arithmetic.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::DecodePublicKey as _;

@@ -4,6 +4,9 @@
 //! (tags and types), so bytes written by the Go components decode here and the
 //! other way round. `google.protobuf.Any` comes from `prost-types`.
 
+// Parses bytes from clients and the ledger: no indexing that can panic, no overflowing arithmetic.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use prost_types::Any;
 
 /// Full protobuf name of [`AttestedData`]; the last `/`-segment an `Any` type URL must carry.
