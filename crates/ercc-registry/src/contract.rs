@@ -152,6 +152,7 @@ impl Contract for RegistryContract {
 
 /// [`RegistryLedger`] over the runtime's stub for one transaction.
 pub struct StubLedger<'a> {
+    /// The transaction's stub.
     pub stub: &'a mut ChaincodeStub,
 }
 

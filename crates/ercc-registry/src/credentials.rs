@@ -14,6 +14,9 @@
 //! byte N`, `attested data is empty`, `invalid attested data message: proto: mismatched
 //! message type: ...`).
 
+// Parses bytes from clients and the ledger: no indexing that can panic, no overflowing arithmetic.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
@@ -40,10 +43,18 @@ const GO_STD_BASE64: GeneralPurpose = GeneralPurpose::new(
 pub enum CredentialsError {
     /// The text is longer than [`MAX_CREDENTIALS_BASE64_LEN`]; nothing was decoded.
     #[error("credentials too large: {len} bytes of base64, the limit is {limit}")]
-    TooLarge { len: usize, limit: usize },
+    TooLarge {
+        /// Length of the base64 text.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// Not valid standard padded base64 (Go's `CorruptInputError` text).
     #[error("illegal base64 data at input byte {offset}")]
-    Base64 { offset: usize },
+    Base64 {
+        /// Byte offset of the first illegal character.
+        offset: usize,
+    },
     /// The text decodes to no bytes at all (Go's text).
     #[error("credential input empty")]
     Empty,
@@ -63,7 +74,10 @@ pub enum AttestedDataError {
     /// The `Any` names another message type (Go's `anypb.UnmarshalTo` text, which names
     /// the expected type as "got" and the URL's type as "want").
     #[error("invalid attested data message: proto: mismatched message type: got \"{ATTESTED_DATA_NAME}\", want \"{}\"", any_message_name(.type_url))]
-    WrongType { type_url: String },
+    WrongType {
+        /// The `Any`'s type URL.
+        type_url: String,
+    },
     /// The `Any` value is not an `fpc.AttestedData` protobuf.
     #[error("invalid attested data message: {0}")]
     Protobuf(prost::DecodeError),
@@ -98,10 +112,18 @@ fn decode_base64_limited(text: &str) -> Result<Vec<u8>, CredentialsError> {
 pub enum Base64Error {
     /// Longer than the caller's limit; nothing was decoded.
     #[error("input too large: {len} bytes of base64, the limit is {limit}")]
-    TooLarge { len: usize, limit: usize },
+    TooLarge {
+        /// Length of the base64 text.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// Not valid standard padded base64 (Go's `CorruptInputError` text).
     #[error("illegal base64 data at input byte {offset}")]
-    Illegal { offset: usize },
+    Illegal {
+        /// Byte offset of the first illegal character.
+        offset: usize,
+    },
 }
 
 /// Base64 text → bytes as Go's `base64.StdEncoding` decodes (see the module docs), refusing

@@ -17,8 +17,11 @@ use crate::registry::{CredentialsVerifier, Registry, VerifierError};
 /// Channel, chaincode, MRENCLAVE and MSP of the ledger the contract target runs on;
 /// seeds built from them reach every check.
 pub const FUZZ_CHANNEL: &str = "ch";
+/// Chaincode of the fuzz world.
 pub const FUZZ_CHAINCODE: &str = "cc";
+/// MRENCLAVE (the chaincode definition's version) of the fuzz world.
 pub const FUZZ_MRENCLAVE: &str = "abababababababababababababababababababababababababababababababab";
+/// Organisation of the fuzz world's creator and first enclave.
 pub const FUZZ_MSP: &str = "Org1MSP";
 /// Evidence the fake verifier of the contract target accepts.
 pub const FUZZ_GOOD_EVIDENCE: &[u8] = b"ok";

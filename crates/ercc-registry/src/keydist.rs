@@ -11,6 +11,9 @@
 //! before decoding. A registration holds a ~600-byte RSA PEM; an export adds `cckeys_enc`
 //! (a few KiB) and two ~180-byte ECDSA PEMs, so the limit only stops abuse.
 
+// Parses bytes from clients and the ledger: no indexing that can panic, no overflowing arithmetic.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::DecodePublicKey as _;
@@ -32,30 +35,45 @@ pub const EXPORT_NAME: &str = "key_distribution.ExportMessage";
 /// The type URLs our mock enclave writes (FPC's `github.com/fpc/` prefix convention).
 pub const CC_KEY_REGISTRATION_TYPE_URL: &str =
     "github.com/fpc/key_distribution.CCKeyRegistrationMessage";
+/// Type URL of `key_distribution.ExportMessage` in a `SignedExportMessage`.
 pub const EXPORT_TYPE_URL: &str = "github.com/fpc/key_distribution.ExportMessage";
 
 /// Why a key-distribution message cannot be used, before the ledger is consulted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyMessageError {
+    /// The base64 text could not be decoded.
     #[error(transparent)]
     Base64(#[from] Base64Error),
+    /// The input decodes to no bytes.
     #[error("message input empty")]
     Empty,
+    /// The bytes are not the named protobuf message.
     #[error("cannot parse {message}: {reason}")]
     Protobuf {
+        /// The message expected.
         message: &'static str,
+        /// The decoding error.
         reason: prost::DecodeError,
     },
     /// The `Signed*` wrapper has no `Any`.
     #[error("the signed message is empty")]
     MissingAny,
+    /// The `Any` names another message type.
     #[error("wrong message type: want \"{want}\", got type URL {got:?}")]
-    WrongType { want: &'static str, got: String },
+    WrongType {
+        /// The message type expected.
+        want: &'static str,
+        /// The type URL found.
+        got: String,
+    },
+    /// A required field is empty (the field's name).
     #[error("{0} is empty")]
     MissingField(&'static str),
+    /// `cc_params_hash` is not 32 bytes (its length).
     #[error("cc_params_hash must be 32 bytes (SHA-256), got {0}")]
     CcParamsHashLength(usize),
+    /// `enclave_id` is neither 64 hex characters nor 32 raw bytes (its length).
     #[error("enclave_id must be 64 hex characters or 32 raw bytes, got {0} bytes")]
     EnclaveIdEncoding(usize),
 }
@@ -63,6 +81,7 @@ pub enum KeyMessageError {
 /// A decoded `SignedCCKeyRegistrationMessage`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyRegistration {
+    /// The decoded message.
     pub message: CcKeyRegistrationMessage,
     /// The exact `Any.value` bytes: what the enclave signed.
     pub signed_bytes: Vec<u8>,
@@ -75,8 +94,11 @@ pub struct KeyRegistration {
 /// A decoded `SignedExportMessage`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyExport {
+    /// The decoded message.
     pub message: ExportMessage,
+    /// The exact `Any.value` bytes: what the sender enclave signed.
     pub signed_bytes: Vec<u8>,
+    /// DER ECDSA signature.
     pub signature: Vec<u8>,
     /// Id of `sender_enclave_vk`.
     pub sender_id: String,
@@ -191,10 +213,13 @@ pub fn canonical_enclave_id(bytes: &[u8]) -> Result<String, KeyMessageError> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignatureError {
+    /// The enclave's `enclave_vk` is not a P-256 public key in PEM.
     #[error("enclave_vk is not a PEM PUBLIC KEY of a P-256 ECDSA key: {0}")]
     VerifyingKey(String),
+    /// The signature bytes are not DER ECDSA.
     #[error("signature is not a DER ECDSA signature: {0}")]
     Encoding(String),
+    /// The signature is not the enclave's over the message.
     #[error("signature does not verify")]
     Mismatch,
 }

@@ -114,9 +114,13 @@ pub fn chaincode_definition_from_response(
 /// (same byte order as the peer's state database) and a table of chaincode definitions.
 #[derive(Debug, Clone, Default)]
 pub struct MemLedger {
+    /// The transaction's channel.
     pub channel_id: String,
+    /// The transaction time (Unix seconds); `None` for a proposal without one.
     pub tx_timestamp: Option<i64>,
+    /// The creator's MSP id; `None` for a proposal without a creator.
     pub creator_msp_id: Option<String>,
+    /// World state.
     pub state: BTreeMap<String, Vec<u8>>,
     /// What `_lifecycle` answers, by chaincode name; missing names get the 404 text.
     pub definitions: BTreeMap<String, QueryChaincodeDefinitionResult>,

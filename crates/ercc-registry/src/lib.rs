@@ -11,6 +11,7 @@
 //! [`key_registry`] (`registerCCKeys`, `putKeyExport`, `getKeyExport`); the registry's
 //! own rules (several enclaves per chaincode) are [`registry_policy`].
 
+#![deny(missing_docs)]
 #![deny(clippy::expect_used)]
 
 pub mod active_policy;

@@ -135,31 +135,69 @@ impl AppraisalRecord {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LifecycleError {
+    /// No credentials are stored for the enclave.
     #[error("enclave {enclave_id} is not registered for chaincode {cc_id}")]
-    NotRegistered { cc_id: String, enclave_id: String },
+    NotRegistered {
+        /// The chaincode.
+        cc_id: String,
+        /// The enclave's id.
+        enclave_id: String,
+    },
+    /// The creator belongs to another organisation than the enclave's host.
     #[error("creator identity evaluation failed: creator msp {creator} is not the enclave's organisation {owner}")]
-    NotOwner { creator: String, owner: String },
+    NotOwner {
+        /// The creator's MSP id.
+        creator: String,
+        /// The enclave's organisation.
+        owner: String,
+    },
+    /// The proposal carries no creator identity.
     #[error("creator identity evaluation failed: the proposal has no creator identity")]
     NoCreator,
+    /// The transaction carries no timestamp.
     #[error("the transaction has no timestamp")]
     NoTimestamp,
+    /// The registration has no appraisal record (the enclave id).
     #[error("enclave {0} has no appraisal record (registered by the Go registry): only dcap enclaves registered by this registry can be re-appraised")]
     NoRecord(String),
+    /// Only `dcap` enclaves can be re-appraised.
     #[error("enclave {enclave_id} has {evidence_type} evidence: only dcap enclaves can be re-appraised (others renew by registering again)")]
     NotReappraisable {
+        /// The enclave's id.
         enclave_id: String,
+        /// Its evidence type.
         evidence_type: String,
     },
+    /// The enclave was revoked before.
     #[error("enclave {enclave_id} is already revoked: {reason}")]
-    AlreadyRevoked { enclave_id: String, reason: String },
+    AlreadyRevoked {
+        /// The enclave's id.
+        enclave_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// The verifier refused the collateral.
     #[error("re-appraisal refused: {0}")]
     ReappraisalRefused(VerifierError),
+    /// A registration of an enclave already registered is not a renewal the rules allow.
     #[error("renewal refused: {0}")]
     RenewalRefused(String),
+    /// The registry policy does not let an enclave of an earlier definition export keys.
     #[error("sender enclave {enclave_id} runs an earlier definition of chaincode {cc_id}: the registry policy does not allow upgrade transfers")]
-    UpgradeTransferNotAllowed { cc_id: String, enclave_id: String },
+    UpgradeTransferNotAllowed {
+        /// The chaincode.
+        cc_id: String,
+        /// The enclave's id.
+        enclave_id: String,
+    },
+    /// An appraisal record this registry could not have written.
     #[error("corrupt appraisal record at {key:?}: {reason}")]
-    CorruptRecord { key: String, reason: String },
+    CorruptRecord {
+        /// The record's key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Why a registered enclave is not handed out to clients.

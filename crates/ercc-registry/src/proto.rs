@@ -4,6 +4,9 @@
 //! (tags and types), so bytes written by the Go components decode here and the
 //! other way round. `google.protobuf.Any` comes from `prost-types`.
 
+// Parses bytes from clients and the ledger: no indexing that can panic, no overflowing arithmetic.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use prost_types::Any;
 
 /// Full protobuf name of [`AttestedData`]; the last `/`-segment an `Any` type URL must carry.
@@ -14,13 +17,16 @@ pub const ATTESTED_DATA_TYPE_URL: &str = "github.com/fpc/fpc.AttestedData";
 /// `fpc.CCParameters`: the chaincode an enclave runs.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CcParameters {
+    /// The chaincode's name.
     #[prost(string, tag = "1")]
     pub chaincode_id: String,
     /// For FPC the chaincode version is the enclave's MRENCLAVE (64 hex chars).
     #[prost(string, tag = "2")]
     pub version: String,
+    /// The chaincode definition's sequence.
     #[prost(int64, tag = "3")]
     pub sequence: i64,
+    /// The channel.
     #[prost(string, tag = "4")]
     pub channel_id: String,
 }
@@ -28,10 +34,13 @@ pub struct CcParameters {
 /// `fpc.HostParameters`: the peer hosting an enclave.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct HostParameters {
+    /// The hosting peer's organisation.
     #[prost(string, tag = "1")]
     pub peer_msp_id: String,
+    /// The hosting peer's address.
     #[prost(string, tag = "2")]
     pub peer_endpoint: String,
+    /// The hosting peer's certificate.
     #[prost(bytes = "vec", tag = "3")]
     pub certificate: Vec<u8>,
 }
@@ -39,15 +48,19 @@ pub struct HostParameters {
 /// `fpc.AttestedData`: what the enclave's evidence binds (its `Any.value` bytes are the statement).
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct AttestedData {
+    /// The chaincode the enclave runs.
     #[prost(message, optional, tag = "1")]
     pub cc_params: Option<CcParameters>,
+    /// The peer hosting it.
     #[prost(message, optional, tag = "2")]
     pub host_params: Option<HostParameters>,
     /// PEM `PUBLIC KEY` (PKIX) of the enclave's ECDSA verification key.
     #[prost(bytes = "vec", tag = "3")]
     pub enclave_vk: Vec<u8>,
+    /// Hash of the channel (unused by the registry).
     #[prost(bytes = "vec", tag = "4")]
     pub channel_hash: Vec<u8>,
+    /// MRENCLAVE of the trusted ledger enclave (unused by the registry).
     #[prost(string, tag = "5")]
     pub tlcc_mrenclave: String,
     /// FPC's MVP short-cut: the enclave's own chaincode encryption key (PEM `RSA PUBLIC KEY`).
@@ -63,6 +76,7 @@ pub struct AttestedData {
 /// `fpc.Credentials`: what `registerEnclave` receives (base64 of its encoding).
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Credentials {
+    /// `Any` holding an `fpc.AttestedData`; its value bytes are what the evidence binds.
     #[prost(message, optional, tag = "1")]
     pub serialized_attested_data: Option<Any>,
     /// JSON `{"attestation_type": T, "attestation": ...}` (the enclave's raw attestation).
@@ -76,10 +90,13 @@ pub struct Credentials {
 /// `key_distribution.CCKeyRegistrationMessage` (post-MVP key distribution, see `keydist`).
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CcKeyRegistrationMessage {
+    /// SHA-256 of the enclave's attested `cc_params` encoding.
     #[prost(bytes = "vec", tag = "1")]
     pub cc_params_hash: Vec<u8>,
+    /// The chaincode encryption key (PEM `RSA PUBLIC KEY`).
     #[prost(bytes = "vec", tag = "2")]
     pub chaincode_ek: Vec<u8>,
+    /// The registering enclave's id.
     #[prost(bytes = "vec", tag = "3")]
     pub enclave_id: Vec<u8>,
 }
@@ -87,8 +104,10 @@ pub struct CcKeyRegistrationMessage {
 /// `key_distribution.SignedCCKeyRegistrationMessage`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SignedCcKeyRegistrationMessage {
+    /// `Any` holding the `CCKeyRegistrationMessage`; its value bytes are signed.
     #[prost(message, optional, tag = "1")]
     pub serialized_cckey_reg_msg: Option<Any>,
+    /// DER ECDSA signature by the enclave over those bytes.
     #[prost(bytes = "vec", tag = "2")]
     pub signature: Vec<u8>,
 }
@@ -96,14 +115,19 @@ pub struct SignedCcKeyRegistrationMessage {
 /// `key_distribution.ExportMessage`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ExportMessage {
+    /// SHA-256 of the sender's attested `cc_params` encoding.
     #[prost(bytes = "vec", tag = "1")]
     pub cc_params_hash: Vec<u8>,
+    /// The chaincode encryption key.
     #[prost(bytes = "vec", tag = "2")]
     pub chaincode_ek: Vec<u8>,
+    /// The chaincode keys, encrypted to the receiver's `enclave_ek`.
     #[prost(bytes = "vec", tag = "3")]
     pub cckeys_enc: Vec<u8>,
+    /// The receiver enclave's `enclave_vk`.
     #[prost(bytes = "vec", tag = "4")]
     pub receiver_enclave_vk: Vec<u8>,
+    /// The sender enclave's `enclave_vk`.
     #[prost(bytes = "vec", tag = "5")]
     pub sender_enclave_vk: Vec<u8>,
 }
@@ -111,8 +135,10 @@ pub struct ExportMessage {
 /// `key_distribution.SignedExportMessage`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SignedExportMessage {
+    /// `Any` holding the `ExportMessage`; its value bytes are signed.
     #[prost(message, optional, tag = "1")]
     pub serialized_export_msg_bytes: Option<Any>,
+    /// DER ECDSA signature by the sender over those bytes.
     #[prost(bytes = "vec", tag = "2")]
     pub signature: Vec<u8>,
 }

@@ -97,33 +97,51 @@ impl<T: CredentialsVerifier + ?Sized> CredentialsVerifier for Box<T> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryError {
+    /// `registerEnclave` step 1: the argument is not base64 `fpc.Credentials`.
     #[error("invalid credential bytes: {0}")]
     InvalidCredentials(CredentialsError),
+    /// Step 2: the credentials carry no evidence.
     #[error("evidence is empty")]
     EvidenceEmpty,
+    /// Step 3: the attested data is absent or not an `fpc.AttestedData`.
     #[error("invalid attested data message: {0}")]
     AttestedData(AttestedDataError),
     /// The attested data has no `cc_params` (Go dereferences nil here and crashes).
     #[error("cc params are empty")]
     CcParamsEmpty,
+    /// Step 4: the attested channel is not the transaction's.
     #[error("wrong channel! expected={expected}, actual={actual}")]
-    WrongChannel { expected: String, actual: String },
+    WrongChannel {
+        /// The transaction's channel.
+        expected: String,
+        /// The attested channel.
+        actual: String,
+    },
+    /// Step 5: `_lifecycle` gave no chaincode definition.
     #[error("cannot get chaincode definition: {0}")]
     ChaincodeDefinition(DefinitionError),
+    /// Step 6: the attested MRENCLAVE is not the definition's version.
     #[error("mrenclave does not match chaincode definition")]
     MrenclaveMismatch,
+    /// Step 7: the attested sequence is not the definition's.
     #[error("sequence does not match chaincode definition")]
     SequenceMismatch,
+    /// Step 8: the verifier refused the evidence.
     #[error("evidence verification failed: {0}")]
     EvidenceVerification(VerifierError),
+    /// Step 9: the attested data has no `host_params`.
     #[error("host params are empty")]
     HostParamsEmpty,
+    /// Step 10: the creator may not register for the enclave's organisation.
     #[error("creator identity evaluation failed: {0}")]
     CreatorIdentity(CreatorError),
+    /// Step 12: writing the credentials failed.
     #[error("cannot store credentials: {0}")]
     StoreCredentials(LedgerError),
+    /// Step 12: writing the provisioned marker failed.
     #[error("cannot store provisionedKey: {0}")]
     StoreProvisioned(LedgerError),
+    /// Step 11 (single-enclave mode): the chaincode has its enclave (the chaincode id).
     #[error("an enclave is already registered for chaincode {0}")]
     AlreadyRegistered(String),
     /// Go fails here with its iterator's cryptic "no such key".
@@ -131,62 +149,130 @@ pub enum RegistryError {
     NoEnclave(String),
     /// Several-enclave mode: the registry policy's limit is reached.
     #[error("chaincode {cc_id} already has {max} enclaves registered, the registry policy allows at most {max}")]
-    TooManyEnclaves { cc_id: String, max: u32 },
+    TooManyEnclaves {
+        /// The chaincode.
+        cc_id: String,
+        /// The registry policy's limit.
+        max: u32,
+    },
     /// Several-enclave mode: one enclave per organisation and chaincode.
     #[error("organisation {msp_id} already has an enclave registered for chaincode {cc_id}")]
-    OrganisationHasEnclave { cc_id: String, msp_id: String },
+    OrganisationHasEnclave {
+        /// The chaincode.
+        cc_id: String,
+        /// The organisation.
+        msp_id: String,
+    },
+    /// The `registerCCKeys` argument is not a valid `SignedCCKeyRegistrationMessage`.
     #[error("invalid key registration message: {0}")]
     InvalidKeyRegistration(KeyMessageError),
+    /// The `putKeyExport` argument is not a valid `SignedExportMessage`.
     #[error("invalid export message: {0}")]
     InvalidExport(KeyMessageError),
     /// No registered credentials carry this enclave id (`role` is `enclave`, `sender enclave`, ...).
     #[error("{role} {enclave_id} is not registered")]
     EnclaveNotRegistered {
+        /// Which enclave of the message (`enclave`, `sender enclave`, ...).
         role: &'static str,
+        /// The enclave's id.
         enclave_id: String,
     },
+    /// The export's receiver has no credentials for the chaincode.
     #[error("receiver enclave {enclave_id} is not registered for chaincode {cc_id}")]
-    ReceiverNotRegistered { cc_id: String, enclave_id: String },
+    ReceiverNotRegistered {
+        /// The chaincode.
+        cc_id: String,
+        /// The enclave's id.
+        enclave_id: String,
+    },
+    /// The message's `cc_params_hash` is not that of the enclave's attested parameters.
     #[error("cc_params_hash does not match the registration of enclave {0}")]
     CcParamsHashMismatch(String),
+    /// The message is not signed by the registered enclave.
     #[error("invalid signature of enclave {enclave_id}: {reason}")]
     BadSignature {
+        /// The enclave's id.
         enclave_id: String,
+        /// The signature's or the ledger's error.
         reason: SignatureError,
     },
     /// The enclave's attested MRENCLAVE is not the chaincode definition's version any more.
     #[error("enclave {enclave_id} cannot endorse chaincode {cc_id}: its mrenclave does not match the chaincode definition")]
-    CannotEndorse { cc_id: String, enclave_id: String },
+    CannotEndorse {
+        /// The chaincode.
+        cc_id: String,
+        /// The enclave's id.
+        enclave_id: String,
+    },
+    /// `registerCCKeys` from an enclave that holds the chaincode keys already.
     #[error("enclave {enclave_id} is already provisioned for chaincode {cc_id}")]
-    AlreadyProvisioned { cc_id: String, enclave_id: String },
+    AlreadyProvisioned {
+        /// The chaincode.
+        cc_id: String,
+        /// The enclave's id.
+        enclave_id: String,
+    },
+    /// `registerCCKeys` with another key than the chaincode's registered one (the chaincode id).
     #[error("chaincode_ek differs from the chaincode encryption key registered for chaincode {0}")]
     ChaincodeEkMismatch(String),
+    /// `registerCCKeys` for a chaincode with keys, without an export to import.
     #[error("chaincode {cc_id} already has keys and no export to enclave {enclave_id} is stored")]
-    NoExportToImport { cc_id: String, enclave_id: String },
+    NoExportToImport {
+        /// The chaincode.
+        cc_id: String,
+        /// The enclave's id.
+        enclave_id: String,
+    },
+    /// An export from an enclave to itself (the enclave id).
     #[error("sender and receiver are the same enclave {0}")]
     ExportToSelf(String),
+    /// The sender of an export holds no chaincode keys.
     #[error(
         "sender enclave {enclave_id} is not provisioned with chaincode keys for chaincode {cc_id}"
     )]
-    SenderNotProvisioned { cc_id: String, enclave_id: String },
+    SenderNotProvisioned {
+        /// The chaincode.
+        cc_id: String,
+        /// The enclave's id.
+        enclave_id: String,
+    },
+    /// The export's `chaincode_ek` is not the sender's registered key (the sender's id).
     #[error("the export's chaincode_ek is not the key sender enclave {0} registered")]
     SenderKeyMismatch(String),
+    /// The receiver attested no `enclave_ek` (the receiver's id).
     #[error("receiver enclave {0} has no attested enclave_ek to encrypt an export to")]
     ReceiverHasNoEk(String),
+    /// An export to the receiver is stored already.
     #[error("an export to enclave {enclave_id} of chaincode {cc_id} is already stored")]
-    ExportExists { cc_id: String, enclave_id: String },
+    ExportExists {
+        /// The chaincode.
+        cc_id: String,
+        /// The enclave's id.
+        enclave_id: String,
+    },
+    /// `getKeyExport` found no export for the enclave.
     #[error("no key export stored for enclave {enclave_id} of chaincode {cc_id}")]
-    NoKeyExport { cc_id: String, enclave_id: String },
+    NoKeyExport {
+        /// The chaincode.
+        cc_id: String,
+        /// The enclave's id.
+        enclave_id: String,
+    },
+    /// A write failed.
     #[error("cannot store {what}: {reason}")]
     Store {
+        /// What was being written.
         what: &'static str,
+        /// The signature's or the ledger's error.
         reason: LedgerError,
     },
     /// Registry state that this or the Go registry could not have written.
     #[error("corrupt registry state: {0}")]
     CorruptState(String),
+    /// A ledger call failed (its text unchanged, as the Go registry returns shim errors).
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// A lifecycle rule refused the call.
     #[error(transparent)]
     Lifecycle(#[from] LifecycleError),
 }
@@ -200,8 +286,11 @@ impl From<keys::KeyError> for RegistryError {
 /// Credentials that passed every check that does not depend on the ledger's contents.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedCredentials {
+    /// The decoded credentials.
     pub credentials: Credentials,
+    /// Their decoded attested data.
     pub attested_data: AttestedData,
+    /// The attested host parameters (present: check 9).
     pub host_params: HostParameters,
     /// Upper-case hex SHA-256 of `attested_data.enclave_vk`.
     pub enclave_id: String,

@@ -75,10 +75,22 @@ impl Default for RegistryPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryPolicyError {
+    /// A setting's value is not usable.
     #[error("{setting}: {reason}")]
-    Value { setting: String, reason: String },
+    Value {
+        /// The variable or file key.
+        setting: String,
+        /// Why.
+        reason: String,
+    },
+    /// The policy file cannot be read.
     #[error("cannot read policy file {path}: {reason}")]
-    File { path: String, reason: String },
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl RegistryPolicy {

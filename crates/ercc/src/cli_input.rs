@@ -25,16 +25,27 @@ pub struct CredentialsInput {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InputError {
+    /// The input cannot be read.
     #[error("cannot read {what}: {source}")]
     Io {
+        /// What was read (a path or standard input).
         what: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The input is larger than the credentials limit.
     #[error("{what} is larger than the credentials limit of {MAX_CREDENTIALS_BASE64_LEN} bytes")]
-    TooLarge { what: String },
+    TooLarge {
+        /// What was read (a path or standard input).
+        what: String,
+    },
+    /// The input is not UTF-8.
     #[error("{what} is not UTF-8 text")]
-    NotText { what: String },
+    NotText {
+        /// What was read (a path or standard input).
+        what: String,
+    },
 }
 
 impl CredentialsInput {

@@ -44,28 +44,51 @@ pub struct ConvertArgs {
 /// Why a conversion failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
+    /// The credentials cannot be read.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The credentials do not decode.
     #[error("invalid credentials: {0}")]
     InvalidCredentials(String),
+    /// The credentials hold no dcap attestation (why).
     #[error("credentials do not hold a dcap attestation: {0}")]
     NotDcap(String),
+    /// The attestation's quote does not parse.
     #[error("invalid dcap quote in the attestation: {0}")]
     Quote(#[from] dcap::DcapError),
+    /// The collateral service URL is not http(s).
     #[error("invalid collateral service URL {0:?}: it must start with http:// or https://")]
     BadUrl(String),
+    /// The PCCS CA certificate file cannot be used (its path, why).
     #[error("cannot use {0} as the PCCS CA certificate: {1}")]
     CaCert(String, String),
+    /// The collateral service cannot be reached.
     #[error("cannot reach the collateral service at {url}: {detail}")]
-    Unreachable { url: String, detail: String },
+    Unreachable {
+        /// The URL asked.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The collateral service answered with an HTTP error.
     #[error("{url} answered HTTP {status}: is {base} a PCCS or Intel PCS (v4 API) base URL?")]
     HttpStatus {
+        /// The URL asked.
         url: String,
+        /// The HTTP status.
         status: u16,
+        /// The base URL given.
         base: String,
     },
+    /// The answer is not a PCCS or PCS v4 one.
     #[error("{url} does not look like a PCCS or Intel PCS v4 response: {detail}")]
-    WrongService { url: String, detail: String },
+    WrongService {
+        /// The URL asked.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The output file cannot be written (its path, the error).
     #[error("cannot write the converted credentials to {0}: {1}")]
     Output(String, std::io::Error),
 }

@@ -17,6 +17,7 @@ use crate::proto::{AttestedData, Credentials};
 /// Arguments of `ercc inspect`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct InspectArgs {
+    /// Where the credentials come from.
     #[command(flatten)]
     pub input: CredentialsInput,
 }
@@ -25,10 +26,13 @@ pub struct InspectArgs {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InspectError {
+    /// The credentials cannot be read.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The credentials do not decode.
     #[error("invalid credential bytes: {0}")]
     Credentials(#[from] CredentialsError),
+    /// Standard output failed.
     #[error(transparent)]
     Output(#[from] crate::cli_output::OutputError),
 }

@@ -3,6 +3,7 @@
 //! [`ercc_registry`]. Without the feature this library is empty and the binary runs only the
 //! chaincode.
 
+#![deny(missing_docs)]
 #![deny(clippy::expect_used)]
 
 // The registry modules the tools use, under the names they had when they lived here.

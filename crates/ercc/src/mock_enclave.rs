@@ -55,6 +55,7 @@ pub struct MockEnclaveArgs {
         default_value = "mock-enclave.json"
     )]
     pub state: PathBuf,
+    /// What to do.
     #[command(subcommand)]
     pub command: MockCommand,
 }
@@ -93,13 +94,20 @@ pub enum MockCommand {
 /// `init` arguments: the chaincode definition and the host.
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
+    // The chaincode's name. (Plain comments on these three options: clap would turn doc
+    // comments into `--help` text, and that help stays as it was.)
+    #[allow(missing_docs)]
     #[arg(long)]
     pub chaincode_id: String,
     /// The chaincode definition's version (the MRENCLAVE, 64 hex digits).
     #[arg(long)]
     pub mrenclave: String,
+    // The chaincode definition's sequence.
+    #[allow(missing_docs)]
     #[arg(long, default_value_t = 1)]
     pub sequence: i64,
+    // The channel.
+    #[allow(missing_docs)]
     #[arg(long)]
     pub channel: String,
     /// MSP id of the organisation whose peer hosts the enclave.
@@ -118,18 +126,30 @@ pub struct InitArgs {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MockError {
+    /// The state file cannot be read, parsed or written.
     #[error("state file {path}: {reason}")]
-    State { path: String, reason: String },
+    State {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A key operation failed.
     #[error("crypto: {0}")]
     Crypto(String),
+    /// `generate-keys` or `import` on an enclave that has keys.
     #[error("the enclave already has chaincode keys")]
     HasKeys,
+    /// `export` from an enclave without keys.
     #[error("the enclave has no chaincode keys (generate or import them first)")]
     NoKeys,
+    /// The receiver's credentials cannot be used.
     #[error("receiver credentials: {0}")]
     Receiver(String),
+    /// The export cannot be built or imported.
     #[error("export: {0}")]
     Export(String),
+    /// An input cannot be read.
     #[error(transparent)]
     Input(#[from] crate::cli_input::InputError),
 }
@@ -148,16 +168,24 @@ pub struct EnclaveState {
     pub enclave_vk: String,
     /// PKCS#1 PEM `RSA PRIVATE KEY` / `RSA PUBLIC KEY`.
     pub enclave_dk: String,
+    /// PKCS#1 PEM `RSA PUBLIC KEY` of `enclave_dk`.
     pub enclave_ek: String,
+    /// The chaincode it runs.
     pub chaincode_id: String,
+    /// The chaincode definition's version (MRENCLAVE).
     pub version: String,
+    /// The chaincode definition's sequence.
     pub sequence: i64,
+    /// The channel.
     pub channel_id: String,
+    /// The host organisation.
     pub peer_msp_id: String,
+    /// The host peer's endpoint.
     pub peer_endpoint: String,
     /// Chaincode keys attested in `chaincode_ek` at init (FPC's MVP short-cut).
     #[serde(default)]
     pub mvp_chaincode_keys: bool,
+    /// The chaincode keys, once generated or imported.
     pub chaincode_keys: Option<ChaincodeKeys>,
 }
 
@@ -165,7 +193,9 @@ pub struct EnclaveState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChaincodeKeys {
+    /// PKCS#1 PEM `RSA PRIVATE KEY`.
     pub chaincode_dk: String,
+    /// PKCS#1 PEM `RSA PUBLIC KEY`.
     pub chaincode_ek: String,
     /// Hex of the state encryption key.
     pub sek: String,

@@ -50,77 +50,114 @@ const FIXED_MTIME: u64 = 946_684_800;
 /// What went wrong while building a package. Nothing is written when any of these is returned.
 #[derive(Debug, thiserror::Error)]
 pub enum PackagingError {
+    /// The label breaks Fabric's label rule.
     #[error(
         "invalid label {0:?}: a label starts with a letter or digit and continues with letters, \
          digits, '_', '.', '+' or '-' (regex ^[[:alnum:]][[:alnum:]_.+-]*$)"
     )]
     InvalidLabel(String),
+    /// A `--peer` is not `PEER_ID=HOST:PORT`.
     #[error("invalid --peer {0:?}: expected PEER_ID=HOST:PORT")]
     InvalidPeerSpec(String),
+    /// A peer id cannot name a directory.
     #[error("invalid peer id {0:?}: it must be non-empty, at most 200 bytes, not '.' or '..', and without '/', '\\', spaces or control characters")]
     InvalidPeerId(String),
+    /// A peer id is given twice.
     #[error("peer id {0:?} is given more than once")]
     DuplicatePeer(String),
+    /// A CaaS package without peers.
     #[error("a chaincode-as-a-service package needs at least one --peer PEER_ID=HOST:PORT")]
     NoPeers,
+    /// The address template is not one ccaas_builder fills.
     #[error(
         "invalid address template {address:?}: {reason} (ccaas_builder fills {{{{.name}}}} \
          from the peer's CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG)"
     )]
     InvalidTemplate {
+        /// The address given.
         address: String,
+        /// Why.
         reason: &'static str,
     },
+    /// `--domain` with `--address` (ccaas_builder drops it).
     #[error(
         "--domain cannot be used with --address: Fabric's ccaas_builder rewrites connection.json \
          without a domain; give the server a certificate for the address's host, or package for \
          fpc-external-launcher with --peer"
     )]
     DomainWithCcaas,
+    /// The address is not `host:port`.
     #[error("invalid address {address:?}: {reason}")]
     InvalidAddress {
+        /// The address given.
         address: String,
+        /// Why.
         reason: &'static str,
     },
+    /// The dial timeout is not a Go duration.
     #[error(
         "invalid dial timeout {value:?}: expected a Go duration such as 10s, 500ms or 1m30s \
          ({reason})"
     )]
     InvalidDialTimeout {
+        /// The value given.
         value: String,
+        /// Why Go's grammar refuses it.
         #[source]
         reason: duration::DurationError,
     },
+    /// TLS without `--tls-root-cert`.
     #[error("TLS needs the CA certificate that verifies the registry server (--tls-root-cert)")]
     MissingRootCert,
+    /// Client authentication without all its files.
     #[error("client authentication needs --tls-root-cert, --client-cert and --client-key")]
     IncompleteClientAuth,
+    /// An empty `--domain`.
     #[error("--domain must not be empty")]
     EmptyDomain,
+    /// A client-authentication option without `--client-auth` (the option).
     #[error("{0} is only used with --client-auth")]
     ClientAuthOnly(&'static str),
+    /// A PEM file that is not the expected block.
     #[error("{}: {reason}", path.display())]
-    InvalidPem { path: PathBuf, reason: &'static str },
+    InvalidPem {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A file above its size limit.
     #[error("{}: {size} bytes is more than the limit of {limit} bytes", path.display())]
     TooLarge {
+        /// The file.
         path: PathBuf,
+        /// Its size.
         size: u64,
+        /// The limit.
         limit: u64,
     },
+    /// A path that is not a regular file.
     #[error("{}: not a regular file", .0.display())]
     NotAFile(PathBuf),
+    /// The binary to package is empty.
     #[error("the ercc binary to package is empty: {}", .0.display())]
     EmptyBinary(PathBuf),
+    /// The running binary cannot be found.
     #[error("cannot find the running ercc binary to package (give --binary PATH): {0}")]
     CurrentExe(#[source] io::Error),
+    /// A file cannot be read.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: io::Error,
     },
+    /// Standard output failed.
     #[error("cannot write the package id to stdout: {0}")]
     Stdout(#[source] io::Error),
+    /// Writing the archive failed.
     #[error("building the package archive: {0}")]
     Archive(#[source] io::Error),
 }
@@ -128,6 +165,7 @@ pub enum PackagingError {
 /// `ercc package`: build an install package and print its id.
 #[derive(clap::Args, Debug, Clone)]
 pub struct PackageArgs {
+    /// Which builder the package is for.
     #[command(subcommand)]
     pub mode: PackageMode,
 }
@@ -215,19 +253,27 @@ struct Metadata<'a> {
     label: &'a str,
 }
 
-/// One peer's `connection.json`, in the keys the peer reads (fabric-wire-facts §7.3).
+/// One peer's `connection.json`, in the keys the peer's `ccaas_builder` reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Connection {
+    /// `address`: where the peer dials the registry.
     pub address: String,
+    /// `dial_timeout`: a Go duration.
     pub dial_timeout: String,
+    /// `tls_required`.
     pub tls_required: bool,
+    /// `client_auth_required`.
     pub client_auth_required: bool,
+    /// `domain`: the TLS server name, when not the address's host.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
+    /// `root_cert`: PEM of the CA that verifies the server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub root_cert: Option<String>,
+    /// `client_cert`: PEM of the peer's client certificate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_cert: Option<String>,
+    /// `client_key`: PEM of its key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_key: Option<String>,
 }

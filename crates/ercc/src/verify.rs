@@ -17,6 +17,7 @@ use crate::registry::{CredentialsVerifier, Registry, RegistryError};
 /// Arguments of `ercc verify`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct VerifyArgs {
+    /// Where the credentials come from.
     #[command(flatten)]
     pub input: CredentialsInput,
     /// Expected MRENCLAVE: the chaincode definition's version, exactly as committed.
@@ -37,15 +38,24 @@ pub struct VerifyArgs {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyCmdError {
+    /// The credentials cannot be read.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// `--time` is not RFC 3339.
     #[error("invalid --time {value:?}: {reason}")]
-    Time { value: String, reason: String },
+    Time {
+        /// The value given.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// The policy configuration is not usable.
     #[error(transparent)]
     Setup(#[from] VerifierSetupError),
     /// The registry would refuse the registration with this text.
     #[error("{0}")]
     Rejected(#[from] RegistryError),
+    /// Standard output failed.
     #[error(transparent)]
     Output(#[from] crate::cli_output::OutputError),
 }

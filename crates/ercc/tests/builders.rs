@@ -1273,7 +1273,7 @@ fn caas_package_round_trip() {
     assert!(package::caas_package("ercc_caas", &no_ca).is_err());
 }
 
-/// Fabric's `ccaas_builder` build + release as `fabric-operator-facts.md` §2 documents them
+/// Fabric's `ccaas_builder` build + release as Fabric's operator documentation describes them
 /// (written from that description, not from Fabric's code): detect type `ccaas`; require the
 /// package's top-level `connection.json`; fill `{{.field}}` in its string fields from the JSON
 /// object in `CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG`, a missing field being an error; keep only
