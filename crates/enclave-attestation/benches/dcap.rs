@@ -15,10 +15,9 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use enclave_attestation::dcap::test_pki::{QuoteParams, TestPki};
+use enclave_attestation::dcap::test_pki::{DcapTestPki, QuoteParams};
 use enclave_attestation::dcap::{self, Collateral, DcapEvidence, SigCheck};
 
 const ROUNDS: usize = 200;
@@ -171,13 +170,12 @@ fn profile_only(which: &str, ev: &DcapEvidence, now: i64) {
 }
 
 fn main() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/vectors/dcap/dcap-qvl-0.7.1-sample");
+    let dir = test_vectors::path("dcap/dcap-qvl-0.7.1-sample");
     let real = DcapEvidence {
-        quote: std::fs::read(dir.join("sgx_quote")).unwrap(),
-        collateral: Collateral::parse_json(
-            &std::fs::read(dir.join("sgx_quote_collateral.json")).unwrap(),
-        )
+        quote: test_vectors::read(dir.join("sgx_quote")),
+        collateral: Collateral::parse_json(&test_vectors::read(
+            dir.join("sgx_quote_collateral.json"),
+        ))
         .unwrap(),
     };
     if let Ok(which) = std::env::var("DCAP_BENCH_ONLY") {
@@ -192,7 +190,7 @@ fn main() {
         true,
     );
 
-    let pki = TestPki::new("bench", 1_780_000_000).unwrap();
+    let pki = DcapTestPki::new("bench", 1_780_000_000).unwrap();
     let ev = pki
         .evidence(&QuoteParams::for_statement([1; 32], b"bench"))
         .unwrap();

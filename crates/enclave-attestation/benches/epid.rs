@@ -7,12 +7,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use enclave_attestation::test_pki::{ReportSpec, TestPki};
+use enclave_attestation::test_pki::{IasTestPki, ReportSpec};
 use enclave_attestation::{
     verify, Policy, UnixTime, VerificationRequest, VerifyError, ACCEPTABLE_IAS_QUOTE_STATUSES,
 };
@@ -117,7 +116,7 @@ fn raw_checks(
 }
 
 fn intel_case() -> Case {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/ias");
+    let dir = test_vectors::path("ias");
     let v = dir.join("pdo-wawaka-attestation-test");
     let mut policy = Policy::default();
     policy.ias_accepted_quote_statuses = ACCEPTABLE_IAS_QUOTE_STATUSES
@@ -125,20 +124,16 @@ fn intel_case() -> Case {
         .map(|s| s.to_string())
         .collect();
     policy.allow_debug_enclaves = true;
-    let report = std::fs::read(v.join("report.json")).unwrap();
+    let report = test_vectors::read(v.join("report.json"));
     let sig = STANDARD
-        .decode(
-            std::fs::read_to_string(v.join("signature.b64"))
-                .unwrap()
-                .trim(),
-        )
+        .decode(test_vectors::read_to_string(v.join("signature.b64")).trim())
         .unwrap();
-    let chain = std::fs::read(dir.join("Intel_IAS_chain_leaf_then_root.pem")).unwrap();
+    let chain = test_vectors::read(dir.join("Intel_IAS_chain_leaf_then_root.pem"));
     Case {
         name: "Intel IAS vector (pdo-wawaka), RSA-3072 root, RSA-2048 signing key",
         raw: raw_checks(&chain, policy.ias_root_ca.der(), &report, &sig),
         policy,
-        evidence: std::fs::read(v.join("fpc_evidence.json")).unwrap(),
+        evidence: test_vectors::read(v.join("fpc_evidence.json")),
         mrenclave: "C9CBF94A42E47705E8C0425EC6D8779294C3681CD6D5A034F1CDB4AE20D4D80A".into(),
         // The real statement is unknown: every check runs, and the last (report data) fails.
         statement: b"unknown".to_vec(),
@@ -148,7 +143,7 @@ fn intel_case() -> Case {
 }
 
 fn test_pki_case() -> Case {
-    let pki = TestPki::shared();
+    let pki = IasTestPki::shared();
     let statement = b"serialized fpc.AttestedData".to_vec();
     let now = UnixTime::from_secs(1_795_478_400);
     let spec = ReportSpec::new([0x4d; 32], &statement, now);

@@ -1,5 +1,6 @@
 //! What a verifier establishes about an enclave, normalised across evidence types, so that the
 //! policy appraisal (`appraisal.rs`) is written once for EPID, DCAP and simulated evidence.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,5 +1,6 @@
 //! The evidence envelope `{"attestation_type": T, "evidence": "<string>"}` that FPC stores in
 //! `Credentials.evidence`: parsed strictly (size first, then exact fields, known type).
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use serde::Deserialize;
 

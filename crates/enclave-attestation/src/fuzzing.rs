@@ -10,14 +10,14 @@
 
 use std::sync::OnceLock;
 
-use crate::dcap::test_pki::{QuoteParams, TestPki};
+use crate::dcap::test_pki::{DcapTestPki, QuoteParams};
 use crate::dcap::{self, Collateral, DcapEvidence};
 
 /// When the fixture's collateral is issued, and the time quotes are verified at.
 const ISSUED_AT: i64 = 1_750_000_000;
 
 struct Fixture {
-    pki: TestPki,
+    pki: DcapTestPki,
     collateral: Collateral,
 }
 
@@ -25,7 +25,7 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         // Deterministic: keys derive from the seed name, signatures are RFC 6979.
-        let built = TestPki::new("fuzz dcap_quote", ISSUED_AT)
+        let built = DcapTestPki::new("fuzz dcap_quote", ISSUED_AT)
             .and_then(|pki| pki.collateral().map(|c| (pki, c)));
         match built {
             Ok((pki, collateral)) => Fixture { pki, collateral },

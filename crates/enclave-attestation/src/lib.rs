@@ -1,17 +1,20 @@
 //! SGX enclave attestation for the FPC enclave registry: evidence parsing, cryptographic
 //! verification at a given time, and appraisal against an explicit [`Policy`].
 //!
-//! No I/O except reading configuration files in [`Policy::from_file`], and no clock: the caller
-//! passes the transaction time, so every endorsing peer reaches the same verdict.
+//! No I/O and no clock: the caller hands in the configuration (variables and a [`ReadFile`] for
+//! the files they name) and the transaction time, so every endorsing peer reaches the same verdict.
 //!
 //! ```text
 //! Credentials.evidence ─ Envelope::parse ─ policy accepts the type? ─ verifier_for(type).verify
 //!     (signatures, chains, collateral) ─ Claims ─ appraise (status, debug, age, MRENCLAVE,
 //!     report data) ─ Verified
 //! ```
+#![deny(missing_docs)]
+#![deny(clippy::expect_used)]
 
 mod anchors;
 mod appraisal;
+mod bytes;
 mod claims;
 pub mod dcap;
 mod envelope;
@@ -39,10 +42,11 @@ pub use error::{ChainError, MalformedEvidence, VerifyError};
 /// The policy-file key of an `ERCC_*` setting (shared with the registry's own policy).
 pub use policy::file_key as policy_file_key;
 pub use policy::{
-    DcapPolicy, Policy, PolicyError, ACCEPTABLE_DCAP_TCB_STATUSES, ACCEPTABLE_IAS_QUOTE_STATUSES,
-    DEFAULT_MAX_REPORT_AGE, ENV_ACCEPTED_EVIDENCE, ENV_ALLOW_DEBUG_ENCLAVES,
-    ENV_DCAP_ACCEPTED_TCB_STATUSES, ENV_DCAP_REJECTED_ADVISORIES, ENV_DCAP_ROOT_CA,
-    ENV_IAS_ACCEPTED_QUOTE_STATUSES, ENV_IAS_ROOT_CA, ENV_MAX_REPORT_AGE, ENV_POLICY_FILE,
+    DcapPolicy, Policy, PolicyError, ReadFile, ACCEPTABLE_DCAP_TCB_STATUSES,
+    ACCEPTABLE_IAS_QUOTE_STATUSES, DEFAULT_MAX_REPORT_AGE, ENV_ACCEPTED_EVIDENCE,
+    ENV_ALLOW_DEBUG_ENCLAVES, ENV_DCAP_ACCEPTED_TCB_STATUSES, ENV_DCAP_REJECTED_ADVISORIES,
+    ENV_DCAP_ROOT_CA, ENV_IAS_ACCEPTED_QUOTE_STATUSES, ENV_IAS_ROOT_CA, ENV_MAX_REPORT_AGE,
+    ENV_POLICY_FILE,
 };
 pub use reappraisal::{reappraise, Reappraisal, ReappraisalRequest};
 pub use simulated::SimulatedVerifier;

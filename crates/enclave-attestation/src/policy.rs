@@ -1,8 +1,12 @@
 //! The verification policy: which evidence the registry accepts. Secure by default (no simulated
 //! evidence, no debug enclaves, IAS status `OK` only, DCAP TCB `UpToDate` only, reports at most a
 //! day old, Intel's roots), configurable from a JSON file and `ERCC_*` environment variables.
+//!
+//! The crate does no I/O: the caller hands in the variables and a [`ReadFile`] that reads the
+//! policy and trust-anchor files it names, bounded by the limits set here.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -77,6 +81,17 @@ const POLICY_ENV_PREFIXES: [&str; 6] = [
     "ERCC_MAX_",
     "ERCC_DCAP_",
 ];
+
+/// Reads a file named in the configuration (the policy file, trust-anchor PEM files), refusing
+/// one larger than the given number of bytes before reading it whole. The error is the reason,
+/// printed after the path (for example `No such file or directory (os error 2)`).
+///
+/// The caller owns the I/O; the policy passes the limit ([`MAX_POLICY_FILE_LEN`],
+/// [`MAX_ANCHOR_FILE_LEN`]) and refuses a longer answer all the same.
+///
+/// [`MAX_POLICY_FILE_LEN`]: crate::limits::MAX_POLICY_FILE_LEN
+/// [`MAX_ANCHOR_FILE_LEN`]: crate::limits::MAX_ANCHOR_FILE_LEN
+pub type ReadFile<'a> = &'a dyn Fn(&Path, usize) -> Result<Vec<u8>, String>;
 
 /// What the registry accepts. `Policy::default()` is the secure default.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,75 +220,51 @@ pub fn file_key(env_name: &str) -> String {
 }
 
 impl Policy {
-    /// The policy from the environment: defaults, then the file named by `ERCC_POLICY_FILE` (if
-    /// set), then each `ERCC_*` setting variable present (the variables win over the file).
-    pub fn from_env() -> Result<Policy, PolicyError> {
-        Policy::from_env_sharing(&[])
+    /// The policy from `ERCC_*` variables (the process environment's, as the caller reads it):
+    /// defaults, then the file named by `ERCC_POLICY_FILE` (if set, read with `read`), then each
+    /// `ERCC_*` setting variable present (the variables win over the file). Names that are not
+    /// UTF-8 or do not start with `ERCC_` are ignored; an `ERCC_*` value that is not UTF-8 is an
+    /// error.
+    pub fn from_vars<I, K, V>(vars: I, read: ReadFile<'_>) -> Result<Policy, PolicyError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        Policy::from_vars_sharing(vars, &[], read)
     }
 
-    /// [`Policy::from_env`] when other components keep their settings in the same `ERCC_*`
+    /// [`Policy::from_vars`] when other components keep their settings in the same `ERCC_*`
     /// namespace and policy file (the registry's own policy): `shared` names their variables,
     /// which are then known (not typos) and otherwise ignored here, as are their file keys
     /// ([`file_key`]).
-    pub fn from_env_sharing(shared: &[&str]) -> Result<Policy, PolicyError> {
-        let mut vars = Vec::new();
-        for (name, value) in std::env::vars_os() {
-            let Some(name) = name.to_str().map(str::to_owned) else {
-                continue;
-            };
-            if !name.starts_with("ERCC_") {
-                continue;
-            }
-            match value.into_string() {
-                Ok(value) => vars.push((name, value)),
-                Err(_) => {
-                    return Err(PolicyError::Value {
-                        setting: name,
-                        reason: "value is not valid UTF-8".into(),
-                    })
-                }
-            }
-        }
-        Policy::from_vars_sharing(vars, shared)
-    }
-
-    /// [`Policy::from_env`] over the given `(name, value)` pairs instead of the process
-    /// environment (names not starting with `ERCC_` are ignored).
-    pub fn from_vars<I, K, V>(vars: I) -> Result<Policy, PolicyError>
+    pub fn from_vars_sharing<I, K, V>(
+        vars: I,
+        shared: &[&str],
+        read: ReadFile<'_>,
+    ) -> Result<Policy, PolicyError>
     where
         I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
     {
-        Policy::from_vars_sharing(vars, &[])
-    }
-
-    /// [`Policy::from_vars`] with the `shared` settings of [`Policy::from_env_sharing`].
-    pub fn from_vars_sharing<I, K, V>(vars: I, shared: &[&str]) -> Result<Policy, PolicyError>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
-        let mut settings = std::collections::BTreeMap::new();
-        for (name, value) in vars {
-            let name = name.as_ref();
-            if POLICY_ENV_VARS.contains(&name) {
-                settings.insert(name.to_owned(), value.as_ref().to_owned());
-            } else if !shared.contains(&name)
-                && POLICY_ENV_PREFIXES.iter().any(|p| name.starts_with(p))
-            {
-                let known: Vec<&str> = POLICY_ENV_VARS.iter().chain(shared).copied().collect();
-                return Err(PolicyError::UnknownVariable {
-                    name: name.to_owned(),
-                    known: known.join(", "),
-                });
-            }
-        }
+        let settings = policy_settings(vars, shared)?;
         let mut policy = match settings.get(ENV_POLICY_FILE) {
-            Some(path) => Policy::from_file_sharing(path, shared)?,
+            Some(path) => Policy::from_file_sharing(path, shared, read)?,
             None => Policy::default(),
         };
+        policy.apply_settings(&settings, read)?;
+        Ok(policy)
+    }
+
+    /// Sets what the `ERCC_*` setting variables in `settings` say (over the defaults or the
+    /// policy file).
+    fn apply_settings(
+        &mut self,
+        settings: &BTreeMap<String, String>,
+        read: ReadFile<'_>,
+    ) -> Result<(), PolicyError> {
+        let policy = self;
         let get = |name: &str| settings.get(name).map(String::as_str);
         if let Some(v) = get(ENV_ACCEPTED_EVIDENCE) {
             policy.accepted_evidence = parse_evidence_types(ENV_ACCEPTED_EVIDENCE, comma_list(v))?;
@@ -303,11 +294,12 @@ impl Policy {
             })?;
         }
         if let Some(v) = get(ENV_IAS_ROOT_CA) {
-            policy.ias_root_ca = read_root_ca(ENV_IAS_ROOT_CA, Path::new(v), AnchorKind::IasRsa)?;
+            policy.ias_root_ca =
+                read_root_ca(ENV_IAS_ROOT_CA, Path::new(v), AnchorKind::IasRsa, read)?;
         }
         if let Some(v) = get(ENV_DCAP_ROOT_CA) {
             policy.dcap.root_ca =
-                read_root_ca(ENV_DCAP_ROOT_CA, Path::new(v), AnchorKind::DcapP256)?;
+                read_root_ca(ENV_DCAP_ROOT_CA, Path::new(v), AnchorKind::DcapP256, read)?;
         }
         if let Some(v) = get(ENV_DCAP_ACCEPTED_TCB_STATUSES) {
             policy.dcap.accepted_tcb_statuses =
@@ -317,7 +309,7 @@ impl Policy {
             policy.dcap.rejected_advisories =
                 parse_advisories(ENV_DCAP_REJECTED_ADVISORIES, comma_list(v), true)?;
         }
-        Ok(policy)
+        Ok(())
     }
 
     /// The policy in a JSON file (keys as the variables without `ERCC_`, lower-case; absent keys
@@ -329,19 +321,22 @@ impl Policy {
     ///  "dcap_root_ca": "sgx-root.pem", "dcap_accepted_tcb_statuses": ["UpToDate"],
     ///  "dcap_rejected_advisories": ["INTEL-SA-00615"]}
     /// ```
-    pub fn from_file(path: impl AsRef<Path>) -> Result<Policy, PolicyError> {
-        Policy::from_file_sharing(path, &[])
+    ///
+    /// `read` reads the file and the trust anchors it names.
+    pub fn from_file(path: impl AsRef<Path>, read: ReadFile<'_>) -> Result<Policy, PolicyError> {
+        Policy::from_file_sharing(path, &[], read)
     }
 
     /// [`Policy::from_file`] that also accepts the file keys of the `shared` settings of
-    /// [`Policy::from_env_sharing`] (and ignores them).
+    /// [`Policy::from_vars_sharing`] (and ignores them).
     pub fn from_file_sharing(
         path: impl AsRef<Path>,
         shared: &[&str],
+        read: ReadFile<'_>,
     ) -> Result<Policy, PolicyError> {
         let path = path.as_ref();
         let bytes =
-            read_limited(path, MAX_POLICY_FILE_LEN).map_err(|reason| PolicyError::Read {
+            read_bounded(read, path, MAX_POLICY_FILE_LEN).map_err(|reason| PolicyError::Read {
                 path: path.to_owned(),
                 reason,
             })?;
@@ -372,11 +367,12 @@ impl Policy {
             policy.max_report_age = v;
         }
         if let Some(v) = file.ias_root_ca {
-            policy.ias_root_ca = read_root_ca("ias_root_ca", &base.join(v), AnchorKind::IasRsa)?;
+            policy.ias_root_ca =
+                read_root_ca("ias_root_ca", &base.join(v), AnchorKind::IasRsa, read)?;
         }
         if let Some(v) = file.dcap_root_ca {
             policy.dcap.root_ca =
-                read_root_ca("dcap_root_ca", &base.join(v), AnchorKind::DcapP256)?;
+                read_root_ca("dcap_root_ca", &base.join(v), AnchorKind::DcapP256, read)?;
         }
         if let Some(v) = file.dcap_accepted_tcb_statuses {
             policy.dcap.accepted_tcb_statuses =
@@ -453,6 +449,43 @@ impl fmt::Display for Policy {
             self.dcap.root_ca,
         )
     }
+}
+
+/// The policy's `ERCC_*` setting variables among `vars`. Names that are not UTF-8 or not
+/// `ERCC_*` are skipped, and so are the `shared` settings; an `ERCC_*` value that is not UTF-8,
+/// and an unknown variable under one of the policy's prefixes (a typo), are errors.
+fn policy_settings<I, K, V>(
+    vars: I,
+    shared: &[&str],
+) -> Result<BTreeMap<String, String>, PolicyError>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<OsStr>,
+    V: AsRef<OsStr>,
+{
+    let mut settings = BTreeMap::new();
+    for (name, value) in vars {
+        let Some(name) = name.as_ref().to_str() else {
+            continue;
+        };
+        if !name.starts_with("ERCC_") {
+            continue;
+        }
+        let Some(value) = value.as_ref().to_str() else {
+            return Err(value_error(name, "value is not valid UTF-8"));
+        };
+        if POLICY_ENV_VARS.contains(&name) {
+            settings.insert(name.to_owned(), value.to_owned());
+        } else if !shared.contains(&name) && POLICY_ENV_PREFIXES.iter().any(|p| name.starts_with(p))
+        {
+            let known: Vec<&str> = POLICY_ENV_VARS.iter().chain(shared).copied().collect();
+            return Err(PolicyError::UnknownVariable {
+                name: name.to_owned(),
+                known: known.join(", "),
+            });
+        }
+    }
+    Ok(settings)
 }
 
 fn value_error(setting: &str, reason: impl Into<String>) -> PolicyError {
@@ -553,8 +586,13 @@ fn parse_advisories(
     Ok(items.into_iter().collect())
 }
 
-fn read_root_ca(setting: &str, path: &Path, kind: AnchorKind) -> Result<RootCa, PolicyError> {
-    let pem = read_limited(path, MAX_ANCHOR_FILE_LEN).map_err(|reason| {
+fn read_root_ca(
+    setting: &str,
+    path: &Path,
+    kind: AnchorKind,
+    read: ReadFile<'_>,
+) -> Result<RootCa, PolicyError> {
+    let pem = read_bounded(read, path, MAX_ANCHOR_FILE_LEN).map_err(|reason| {
         value_error(setting, format!("cannot read {}: {reason}", path.display()))
     })?;
     let root = RootCa::from_pem(&pem, path.display().to_string())?;
@@ -562,15 +600,10 @@ fn read_root_ca(setting: &str, path: &Path, kind: AnchorKind) -> Result<RootCa, 
     Ok(root)
 }
 
-/// Reads a configuration file, refusing one larger than `max` before reading it whole.
-fn read_limited(path: &Path, max: usize) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut bytes = Vec::new();
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    file.take(limit)
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
+/// Reads a configuration file with the caller's reader, holding it to `max` bytes even if the
+/// reader does not.
+fn read_bounded(read: ReadFile<'_>, path: &Path, max: usize) -> Result<Vec<u8>, String> {
+    let bytes = read(path, max)?;
     if bytes.len() > max {
         return Err(format!("larger than the limit of {max} bytes"));
     }
@@ -580,6 +613,31 @@ fn read_limited(path: &Path, max: usize) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ENOENT: &str = "No such file or directory (os error 2)";
+
+    /// The tests' files, in memory: the policy reads only through the reader it is given.
+    #[derive(Default)]
+    struct Files(std::collections::BTreeMap<PathBuf, Vec<u8>>);
+
+    impl Files {
+        fn with(mut self, path: &str, bytes: impl Into<Vec<u8>>) -> Self {
+            self.0.insert(PathBuf::from(path), bytes.into());
+            self
+        }
+
+        fn read(&self, path: &Path, max: usize) -> Result<Vec<u8>, String> {
+            let bytes = self.0.get(path).ok_or(ENOENT)?;
+            if bytes.len() > max {
+                return Err(format!("larger than the limit of {max} bytes"));
+            }
+            Ok(bytes.clone())
+        }
+    }
+
+    fn no_files(_: &Path, _: usize) -> Result<Vec<u8>, String> {
+        Err(ENOENT.into())
+    }
 
     #[test]
     fn default_is_secure() {
@@ -622,26 +680,29 @@ mod tests {
             ("ERCC_DCAP_ACCEPTED_TCB_STATUSES", "OutOfDate"),
             ("ERCC_DCAP_REJECTED_ADVISORIES", "INTEL-SA-00615"),
         ] {
-            let p = Policy::from_vars([var]).expect("valid");
+            let p = Policy::from_vars([var], &no_files).expect("valid");
             assert_ne!(p.settings_json(), d, "{var:?} changes the settings");
         }
     }
 
     #[test]
     fn environment_overrides_defaults() {
-        let p = Policy::from_vars([
-            ("ERCC_ACCEPTED_EVIDENCE", "simulated, epid-linkable"),
-            ("ERCC_IAS_ACCEPTED_QUOTE_STATUSES", "OK,GROUP_OUT_OF_DATE"),
-            ("ERCC_ALLOW_DEBUG_ENCLAVES", "true"),
-            ("ERCC_MAX_REPORT_AGE", "60"),
-            (
-                "ERCC_DCAP_ACCEPTED_TCB_STATUSES",
-                "UpToDate,SWHardeningNeeded",
-            ),
-            ("ERCC_DCAP_REJECTED_ADVISORIES", "INTEL-SA-00615"),
-            ("ERCC_SOMETHING_ELSE", "ignored"),
-            ("PATH", "/bin"),
-        ])
+        let p = Policy::from_vars(
+            [
+                ("ERCC_ACCEPTED_EVIDENCE", "simulated, epid-linkable"),
+                ("ERCC_IAS_ACCEPTED_QUOTE_STATUSES", "OK,GROUP_OUT_OF_DATE"),
+                ("ERCC_ALLOW_DEBUG_ENCLAVES", "true"),
+                ("ERCC_MAX_REPORT_AGE", "60"),
+                (
+                    "ERCC_DCAP_ACCEPTED_TCB_STATUSES",
+                    "UpToDate,SWHardeningNeeded",
+                ),
+                ("ERCC_DCAP_REJECTED_ADVISORIES", "INTEL-SA-00615"),
+                ("ERCC_SOMETHING_ELSE", "ignored"),
+                ("PATH", "/bin"),
+            ],
+            &no_files,
+        )
         .expect("valid");
         assert!(p.accepts(EvidenceType::Simulated));
         assert!(!p.accepts(EvidenceType::Dcap));
@@ -651,7 +712,7 @@ mod tests {
         assert!(p.dcap.accepted_tcb_statuses.contains("SWHardeningNeeded"));
         assert!(p.dcap.rejected_advisories.contains("INTEL-SA-00615"));
         assert_eq!(
-            Policy::from_vars(Vec::<(String, String)>::new()),
+            Policy::from_vars(Vec::<(String, String)>::new(), &no_files),
             Ok(Policy::default())
         );
     }
@@ -705,7 +766,7 @@ mod tests {
             ),
         ];
         for (name, value, expected) in cases {
-            let err = Policy::from_vars([(*name, *value)])
+            let err = Policy::from_vars([(*name, *value)], &no_files)
                 .expect_err(name)
                 .to_string();
             assert!(err.contains(expected), "{name}={value}: {err}");
@@ -713,15 +774,67 @@ mod tests {
     }
 
     #[test]
+    fn non_utf8_values_are_refused_and_other_names_ignored() {
+        use std::os::unix::ffi::OsStrExt;
+        let bad = OsStr::from_bytes(b"\xff");
+        let err = Policy::from_vars([(OsStr::new("ERCC_MAX_REPORT_AGE"), bad)], &no_files)
+            .expect_err("not UTF-8");
+        assert_eq!(
+            err.to_string(),
+            "ERCC_MAX_REPORT_AGE: value is not valid UTF-8"
+        );
+        let p = Policy::from_vars(
+            [(OsStr::new("HOME"), bad), (bad, OsStr::new("x"))],
+            &no_files,
+        )
+        .expect("ignored");
+        assert_eq!(p, Policy::default());
+    }
+
+    #[test]
+    fn files_are_read_within_the_limits() {
+        let seen = std::cell::RefCell::new(Vec::new());
+        let big = vec![b' '; MAX_POLICY_FILE_LEN + 1];
+        // A reader that ignores the limit is held to it all the same.
+        let careless = |path: &Path, max: usize| {
+            seen.borrow_mut().push((path.to_owned(), max));
+            Ok(big.clone())
+        };
+        let err = Policy::from_vars([(ENV_POLICY_FILE, "/etc/ercc/policy.json")], &careless)
+            .expect_err("too large");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot read policy file /etc/ercc/policy.json: larger than the limit of \
+                 {MAX_POLICY_FILE_LEN} bytes"
+            )
+        );
+        let err = Policy::from_vars([(ENV_DCAP_ROOT_CA, "/etc/ercc/root.pem")], &careless)
+            .expect_err("too large");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "ERCC_DCAP_ROOT_CA: cannot read /etc/ercc/root.pem: larger than the limit of \
+                 {MAX_ANCHOR_FILE_LEN} bytes"
+            )
+        );
+        assert_eq!(
+            *seen.borrow(),
+            [
+                (PathBuf::from("/etc/ercc/policy.json"), MAX_POLICY_FILE_LEN),
+                (PathBuf::from("/etc/ercc/root.pem"), MAX_ANCHOR_FILE_LEN),
+            ]
+        );
+    }
+
+    #[test]
     fn trust_anchors_of_the_wrong_kind_are_refused() {
-        let dir = std::env::temp_dir().join(format!("attest-kinds-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("tmp");
-        let ec = dir.join("sgx-root.pem");
-        let rsa = dir.join("ias-root.pem");
-        std::fs::write(&ec, crate::anchors::tests::sgx_root_pem()).expect("write");
-        std::fs::write(&rsa, crate::anchors::INTEL_IAS_ROOT_PEM).expect("write");
-        let (ec, rsa) = (ec.to_str().expect("utf8"), rsa.to_str().expect("utf8"));
-        let err = Policy::from_vars([(ENV_IAS_ROOT_CA, ec)]).expect_err("EC as IAS root");
+        let (ec, rsa) = ("/etc/ercc/sgx-root.pem", "/etc/ercc/ias-root.pem");
+        let files = Files::default()
+            .with(ec, crate::anchors::tests::sgx_root_pem())
+            .with(rsa, crate::anchors::INTEL_IAS_ROOT_PEM);
+        let read = |p: &Path, max: usize| files.read(p, max);
+        let err = Policy::from_vars([(ENV_IAS_ROOT_CA, ec)], &read).expect_err("EC as IAS root");
         assert_eq!(
             err.to_string(),
             format!(
@@ -729,7 +842,8 @@ mod tests {
                  must be the RSA \"Intel SGX Attestation Report Signing CA\", not a DCAP root"
             )
         );
-        let err = Policy::from_vars([(ENV_DCAP_ROOT_CA, rsa)]).expect_err("RSA as DCAP root");
+        let err =
+            Policy::from_vars([(ENV_DCAP_ROOT_CA, rsa)], &read).expect_err("RSA as DCAP root");
         let text = err.to_string();
         assert!(
             text.starts_with(&format!(
@@ -739,25 +853,26 @@ mod tests {
         );
         assert!(text.ends_with("not an IAS root"), "{text}");
         // The right kinds load.
-        let p = Policy::from_vars([(ENV_IAS_ROOT_CA, rsa), (ENV_DCAP_ROOT_CA, ec)]).expect("ok");
+        let p =
+            Policy::from_vars([(ENV_IAS_ROOT_CA, rsa), (ENV_DCAP_ROOT_CA, ec)], &read).expect("ok");
         assert_eq!(p, Policy::default());
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn reads_policy_files_with_relative_anchor_paths() {
-        let dir = std::env::temp_dir().join(format!("attest-policy-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("tmp");
-        std::fs::write(dir.join("root.pem"), crate::anchors::tests::sgx_root_pem()).expect("write");
-        let file = dir.join("policy.json");
-        std::fs::write(
-            &file,
+        let file = "/etc/ercc/policy.json";
+        let files = |body: &str| {
+            Files::default()
+                .with("/etc/ercc/root.pem", crate::anchors::tests::sgx_root_pem())
+                .with(file, body)
+        };
+        let good = files(
             r#"{"accepted_evidence":["dcap"],"allow_debug_enclaves":true,"max_report_age":5,
                 "dcap_root_ca":"root.pem","dcap_accepted_tcb_statuses":["OutOfDate"],
                 "dcap_rejected_advisories":[]}"#,
-        )
-        .expect("write");
-        let p = Policy::from_file(&file).expect("valid file");
+        );
+        let read = |p: &Path, max: usize| good.read(p, max);
+        let p = Policy::from_file(file, &read).expect("valid file");
         assert_eq!(p.accepted_evidence.len(), 1);
         assert!(p.allow_debug_enclaves);
         assert_eq!(p.max_report_age, 5);
@@ -768,10 +883,10 @@ mod tests {
         );
         assert!(p.dcap.rejected_advisories.is_empty());
         // Variables override the file.
-        let p = Policy::from_vars([
-            ("ERCC_POLICY_FILE", file.to_str().expect("utf8")),
-            ("ERCC_MAX_REPORT_AGE", "7"),
-        ])
+        let p = Policy::from_vars(
+            [("ERCC_POLICY_FILE", file), ("ERCC_MAX_REPORT_AGE", "7")],
+            &read,
+        )
         .expect("valid");
         assert_eq!(p.max_report_age, 7);
         assert!(p.allow_debug_enclaves);
@@ -784,47 +899,49 @@ mod tests {
             (r#"{"ias_root_ca":"root.pem"}"#, "is not an RSA certificate"),
             ("not json", "expected ident"),
         ] {
-            std::fs::write(&file, body).expect("write");
-            let err = Policy::from_file(&file).expect_err(body).to_string();
+            let bad = files(body);
+            let err = Policy::from_file(file, &|p, max| bad.read(p, max))
+                .expect_err(body)
+                .to_string();
             assert!(err.contains(expected), "{body}: {err}");
         }
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn shared_settings_are_known_but_left_to_their_owner() {
         const SHARED: &str = "ERCC_MAX_ENCLAVES_PER_CHAINCODE";
-        let err = Policy::from_vars([(SHARED, "2")]).expect_err("unshared is a typo");
+        let err = Policy::from_vars([(SHARED, "2")], &no_files).expect_err("unshared is a typo");
         assert!(
             err.to_string()
                 .starts_with("unknown policy variable ERCC_MAX_ENCLAVES_PER_CHAINCODE"),
             "{err}"
         );
-        let p = Policy::from_vars_sharing([(SHARED, "2")], &[SHARED]).expect("shared");
+        let p = Policy::from_vars_sharing([(SHARED, "2")], &[SHARED], &no_files).expect("shared");
         assert_eq!(p, Policy::default());
         // A typo of the shared name is still a typo, and the message lists the shared name.
-        let err = Policy::from_vars_sharing([("ERCC_MAX_ENCLAVE_PER_CHAINCODE", "2")], &[SHARED])
-            .expect_err("typo")
-            .to_string();
+        let err = Policy::from_vars_sharing(
+            [("ERCC_MAX_ENCLAVE_PER_CHAINCODE", "2")],
+            &[SHARED],
+            &no_files,
+        )
+        .expect_err("typo")
+        .to_string();
         assert!(err.ends_with(", ERCC_MAX_ENCLAVES_PER_CHAINCODE)"), "{err}");
 
-        let dir = std::env::temp_dir().join(format!("attest-shared-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("tmp");
-        let file = dir.join("policy.json");
-        std::fs::write(
-            &file,
+        let file = "/etc/ercc/policy.json";
+        let files = Files::default().with(
+            file,
             r#"{"max_enclaves_per_chaincode":2,"max_report_age":9}"#,
-        )
-        .expect("write");
-        let p = Policy::from_file_sharing(&file, &[SHARED]).expect("shared key");
+        );
+        let read = |p: &Path, max: usize| files.read(p, max);
+        let p = Policy::from_file_sharing(file, &[SHARED], &read).expect("shared key");
         assert_eq!(p.max_report_age, 9);
-        let err = Policy::from_file(&file)
+        let err = Policy::from_file(file, &read)
             .expect_err("unshared key")
             .to_string();
         assert!(
             err.ends_with("unknown field `max_enclaves_per_chaincode`"),
             "{err}"
         );
-        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -1,5 +1,6 @@
 //! `simulated` evidence: what an enclave built for SGX simulation mode produces. It attests
 //! nothing, so it is accepted only when the policy enables it (the Go registry accepted it always).
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use crate::claims::{Claims, EvidenceType};
 use crate::envelope::Envelope;

@@ -2,16 +2,14 @@
 //! DCAP part of the policy (trust anchor, TCB statuses, debug, MRENCLAVE, report data) applied by
 //! the common appraisal.
 
-#![allow(clippy::unwrap_used)]
-
-use enclave_attestation::dcap::test_pki::{QuoteParams, TestPki, TestTcb, ATTRIBUTES_DEBUG};
+use enclave_attestation::dcap::test_pki::{DcapTestPki, QuoteParams, TestTcb, ATTRIBUTES_DEBUG};
 use enclave_attestation::{verify, Policy, RootCa, UnixTime, VerificationRequest};
 
 const MRENCLAVE: [u8; 32] = [0x5a; 32];
 const STATEMENT: &[u8] = b"serialized fpc.AttestedData";
 const ISSUED: i64 = 1_790_000_000;
 
-fn policy_for(pki: &TestPki) -> Policy {
+fn policy_for(pki: &DcapTestPki) -> Policy {
     let mut policy = Policy::default();
     policy.dcap.root_ca =
         RootCa::from_pem(pki.root_ca_pem().as_bytes(), "test root").expect("test root parses");
@@ -34,14 +32,14 @@ fn check(policy: &Policy, evidence: &[u8], mrenclave: [u8; 32]) -> Result<(), St
 
 #[test]
 fn test_pki_dcap_evidence_passes_verify_and_appraisal() {
-    let pki = TestPki::new("dcap-policy", ISSUED).expect("pki");
+    let pki = DcapTestPki::new("dcap-policy", ISSUED).expect("pki");
     let evidence = pki.fpc_evidence(MRENCLAVE, STATEMENT).expect("evidence");
     assert_eq!(check(&policy_for(&pki), &evidence, MRENCLAVE), Ok(()));
 }
 
 #[test]
 fn default_policy_trusts_only_intel_root() {
-    let pki = TestPki::new("dcap-policy", ISSUED).expect("pki");
+    let pki = DcapTestPki::new("dcap-policy", ISSUED).expect("pki");
     let evidence = pki.fpc_evidence(MRENCLAVE, STATEMENT).expect("evidence");
     let err = check(&Policy::default(), &evidence, MRENCLAVE).unwrap_err();
     assert!(err.contains("root"), "{err}");
@@ -49,7 +47,7 @@ fn default_policy_trusts_only_intel_root() {
 
 #[test]
 fn appraisal_rejects_wrong_mrenclave_statement_and_debug() {
-    let pki = TestPki::new("dcap-policy", ISSUED).expect("pki");
+    let pki = DcapTestPki::new("dcap-policy", ISSUED).expect("pki");
     let policy = policy_for(&pki);
     let evidence = pki.fpc_evidence(MRENCLAVE, STATEMENT).expect("evidence");
     let err = check(&policy, &evidence, [0x11; 32]).unwrap_err();
@@ -78,7 +76,7 @@ fn appraisal_rejects_wrong_mrenclave_statement_and_debug() {
 
 #[test]
 fn tcb_status_must_be_accepted_by_policy() {
-    let pki = TestPki::new("dcap-policy", ISSUED)
+    let pki = DcapTestPki::new("dcap-policy", ISSUED)
         .and_then(|p| p.with_tcb(TestTcb::SwHardeningNeeded))
         .expect("pki");
     let mut policy = policy_for(&pki);

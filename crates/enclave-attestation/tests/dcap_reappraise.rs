@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use enclave_attestation::dcap::test_pki::{TestPki, TestTcb};
+use enclave_attestation::dcap::test_pki::{DcapTestPki, TestTcb};
 use enclave_attestation::dcap::{tcb_info_version, TcbInfoVersion};
 use enclave_attestation::{
     reappraise, verify, Policy, ReappraisalRequest, RootCa, UnixTime, VerificationRequest,
@@ -17,11 +17,11 @@ const STATEMENT: &[u8] = b"serialized fpc.AttestedData";
 const ISSUED: i64 = 1_790_000_000;
 const DAY: i64 = 86_400;
 
-fn pki() -> TestPki {
-    TestPki::new("dcap-reappraise", ISSUED).unwrap()
+fn pki() -> DcapTestPki {
+    DcapTestPki::new("dcap-reappraise", ISSUED).unwrap()
 }
 
-fn policy_for(pki: &TestPki) -> Policy {
+fn policy_for(pki: &DcapTestPki) -> Policy {
     let mut policy = Policy::default();
     policy.dcap.root_ca = RootCa::from_pem(pki.root_ca_pem().as_bytes(), "test root").unwrap();
     policy
@@ -29,7 +29,7 @@ fn policy_for(pki: &TestPki) -> Policy {
 
 /// Registers (verifies) the enclave at `ISSUED + 1 h` and returns its evidence and the TCB info
 /// version it was judged under.
-fn registered(pki: &TestPki) -> (Vec<u8>, TcbInfoVersion) {
+fn registered(pki: &DcapTestPki) -> (Vec<u8>, TcbInfoVersion) {
     let evidence = pki.fpc_evidence(MRENCLAVE, STATEMENT).unwrap();
     let verified = verify(
         &policy_for(pki),
@@ -158,7 +158,7 @@ fn badly_signed_or_malformed_collateral_and_epid_evidence_are_refused() {
     assert_eq!(e.to_string(), "TCB info signature invalid");
 
     // Signed by another test PKI's TCB signer: not under the policy's root.
-    let other = TestPki::new("another root", ISSUED).unwrap();
+    let other = DcapTestPki::new("another root", ISSUED).unwrap();
     let foreign_signed = other
         .reevaluated_collateral(ISSUED + DAY, 18, TestTcb::UpToDate, "OutOfDate")
         .unwrap()

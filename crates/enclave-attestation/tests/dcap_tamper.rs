@@ -8,16 +8,16 @@ use std::path::PathBuf;
 use enclave_attestation::dcap::{self, Collateral, DcapError, DcapEvidence};
 
 fn vectors() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/dcap")
+    test_vectors::path("dcap")
 }
 
 fn sample(name: &str) -> DcapEvidence {
     let dir = vectors().join("dcap-qvl-0.7.1-sample");
     DcapEvidence {
-        quote: std::fs::read(dir.join(name)).unwrap(),
-        collateral: Collateral::parse_json(
-            &std::fs::read(dir.join(format!("{name}_collateral.json"))).unwrap(),
-        )
+        quote: test_vectors::read(dir.join(name)),
+        collateral: Collateral::parse_json(&test_vectors::read(
+            dir.join(format!("{name}_collateral.json")),
+        ))
         .unwrap(),
     }
 }

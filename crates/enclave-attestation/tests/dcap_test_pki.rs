@@ -1,9 +1,8 @@
 //! The DCAP test PKI produces evidence that `dcap::verify` accepts under the test root (and only
 //! there), bound to the chosen enclave and statement; revocation, expiry and TCB levels behave.
-#![allow(clippy::unwrap_used)]
 
 use enclave_attestation::dcap::test_pki::{
-    QuoteParams, TestPki, TestTcb, ATTRIBUTES_DEBUG, TEST_FMSPC,
+    DcapTestPki, QuoteParams, TestTcb, ATTRIBUTES_DEBUG, TEST_FMSPC,
 };
 use enclave_attestation::dcap::{self, DcapError, DcapEvidence};
 use sha2::{Digest, Sha256};
@@ -19,7 +18,7 @@ fn params(version: u16) -> QuoteParams {
 
 #[test]
 fn accepted_under_the_test_root_v3_and_v4() {
-    let pki = TestPki::new("accept", T0).unwrap();
+    let pki = DcapTestPki::new("accept", T0).unwrap();
     let (from, to) = pki.validity_window();
     for version in [3, 4] {
         let ev = pki.evidence(&params(version)).unwrap();
@@ -45,16 +44,16 @@ fn accepted_under_the_test_root_v3_and_v4() {
 
 #[test]
 fn deterministic() {
-    let a = TestPki::new("same", T0)
+    let a = DcapTestPki::new("same", T0)
         .unwrap()
         .evidence(&params(3))
         .unwrap();
-    let b = TestPki::new("same", T0)
+    let b = DcapTestPki::new("same", T0)
         .unwrap()
         .evidence(&params(3))
         .unwrap();
     assert_eq!(a, b);
-    let c = TestPki::new("other", T0)
+    let c = DcapTestPki::new("other", T0)
         .unwrap()
         .evidence(&params(3))
         .unwrap();
@@ -63,9 +62,9 @@ fn deterministic() {
 
 #[test]
 fn rejected_under_the_wrong_root() {
-    let pki = TestPki::new("accept", T0).unwrap();
+    let pki = DcapTestPki::new("accept", T0).unwrap();
     let ev = pki.evidence(&params(3)).unwrap();
-    let other = TestPki::new("someone else", T0).unwrap();
+    let other = DcapTestPki::new("someone else", T0).unwrap();
     let e = dcap::verify(&ev, &other.root_ca_der(), T0).unwrap_err();
     assert_eq!(
         e,
@@ -84,7 +83,7 @@ fn rejected_under_the_wrong_root() {
 
 #[test]
 fn revoked_pck_rejected() {
-    let pki = TestPki::new("revoked", T0)
+    let pki = DcapTestPki::new("revoked", T0)
         .unwrap()
         .with_revoked_pck(true)
         .unwrap();
@@ -100,7 +99,7 @@ fn revoked_pck_rejected() {
 
 #[test]
 fn expired_and_not_yet_valid_collateral_rejected() {
-    let pki = TestPki::new("expiry", T0)
+    let pki = DcapTestPki::new("expiry", T0)
         .unwrap()
         .with_validity(86_400)
         .unwrap();
@@ -147,12 +146,12 @@ fn tcb_levels_and_advisories() {
             vec!["INTEL-SA-00289", "INTEL-SA-00615"],
         ),
     ] {
-        let pki = TestPki::new("tcb", T0).unwrap().with_tcb(tcb).unwrap();
+        let pki = DcapTestPki::new("tcb", T0).unwrap().with_tcb(tcb).unwrap();
         let v = dcap::verify(&pki.evidence(&params(3)).unwrap(), &pki.root_ca_der(), T0).unwrap();
         assert_eq!(v.tcb_status, status);
         assert_eq!(v.advisory_ids, adv);
     }
-    let pki = TestPki::new("tcb", T0)
+    let pki = DcapTestPki::new("tcb", T0)
         .unwrap()
         .with_tcb(TestTcb::Revoked)
         .unwrap();
@@ -162,7 +161,7 @@ fn tcb_levels_and_advisories() {
 
 #[test]
 fn debug_enclave_is_reported_not_judged() {
-    let pki = TestPki::new("debug", T0).unwrap();
+    let pki = DcapTestPki::new("debug", T0).unwrap();
     let p = QuoteParams {
         attributes: ATTRIBUTES_DEBUG,
         ..params(3)
@@ -173,7 +172,7 @@ fn debug_enclave_is_reported_not_judged() {
 
 #[test]
 fn fpc_evidence_envelope() {
-    let pki = TestPki::new("fpc", T0).unwrap();
+    let pki = DcapTestPki::new("fpc", T0).unwrap();
     let bytes = pki.fpc_evidence([7; 32], b"statement").unwrap();
     let outer: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(outer["attestation_type"], "dcap");
@@ -188,7 +187,7 @@ fn fpc_evidence_envelope() {
 
 #[test]
 fn collateral_request_from_quote() {
-    let pki = TestPki::new("req", T0).unwrap();
+    let pki = DcapTestPki::new("req", T0).unwrap();
     let r = dcap::collateral_request(&pki.quote(&params(4))).unwrap();
     assert_eq!(r.fmspc, TEST_FMSPC);
     assert_eq!(r.pck_ca, dcap::PckCa::Processor);
@@ -197,7 +196,7 @@ fn collateral_request_from_quote() {
 /// Re-signed collateral that disagrees with the quote: rejected with a precise reason.
 #[test]
 fn signed_but_mismatching_collateral() {
-    let pki = TestPki::new("mismatch", T0).unwrap();
+    let pki = DcapTestPki::new("mismatch", T0).unwrap();
     let ev = pki.evidence(&params(3)).unwrap();
     let root = pki.root_ca_der();
     let with_tcb_info = |from: &str, to: &str| {
@@ -267,7 +266,7 @@ fn signed_but_mismatching_collateral() {
 
 #[test]
 fn v4_bit_flips_rejected() {
-    let pki = TestPki::new("v4 flips", T0).unwrap();
+    let pki = DcapTestPki::new("v4 flips", T0).unwrap();
     let ev = pki.evidence(&params(4)).unwrap();
     dcap::verify(&ev, &pki.root_ca_der(), T0).unwrap();
     for i in (0..ev.quote.len()).step_by(13) {
@@ -308,7 +307,7 @@ fn civil(z: i64) -> (i64, i64, i64) {
 
 #[test]
 fn a_leaf_is_no_trust_anchor() {
-    let pki = TestPki::new("anchor", T0).unwrap();
+    let pki = DcapTestPki::new("anchor", T0).unwrap();
     let ev = pki.evidence(&params(3)).unwrap();
     // The TCB signing certificate (first of its issuer chain) is not a CA.
     let chain = &ev.collateral.tcb_info_issuer_chain;

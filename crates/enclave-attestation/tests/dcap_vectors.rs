@@ -1,5 +1,5 @@
 //! `dcap::verify` and `dcap::inspect` on the real SGX quote and collateral shipped with dcap-qvl
-//! 0.7.1 (`../shared/vectors/dcap`): accepted inside the collateral's validity window, rejected
+//! 0.7.1 (the `dcap` vectors of `test-vectors`): accepted inside the collateral's validity window, rejected
 //! outside it and on any tampering, with a precise reason; never a panic.
 #![allow(clippy::unwrap_used)]
 
@@ -8,19 +8,18 @@ use std::path::PathBuf;
 use enclave_attestation::dcap::{self, Collateral, DcapError, DcapEvidence};
 
 fn vectors() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/dcap")
+    test_vectors::path("dcap")
 }
 
 fn root() -> Vec<u8> {
-    std::fs::read(vectors().join("Intel_SGX_Root_CA.der")).unwrap()
+    test_vectors::read(vectors().join("Intel_SGX_Root_CA.der"))
 }
 
 fn sgx_evidence() -> DcapEvidence {
     let dir = vectors().join("dcap-qvl-0.7.1-sample");
-    let quote = std::fs::read(dir.join("sgx_quote")).unwrap();
+    let quote = test_vectors::read(dir.join("sgx_quote"));
     let collateral =
-        Collateral::parse_json(&std::fs::read(dir.join("sgx_quote_collateral.json")).unwrap())
-            .unwrap();
+        Collateral::parse_json(&test_vectors::read(dir.join("sgx_quote_collateral.json"))).unwrap();
     DcapEvidence { quote, collateral }
 }
 
@@ -102,7 +101,7 @@ fn root_crl_url_of_intel_chain() {
 
 #[test]
 fn root_ca_from_pem() {
-    let pem = std::fs::read(vectors().join("Intel_SGX_Root_CA.pem")).unwrap();
+    let pem = test_vectors::read(vectors().join("Intel_SGX_Root_CA.pem"));
     assert_eq!(dcap::root_ca_der_from_pem(&pem).unwrap(), root());
     let two = [pem.clone(), pem.clone()].concat();
     assert!(dcap::root_ca_der_from_pem(&two).is_err());

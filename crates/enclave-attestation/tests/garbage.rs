@@ -2,10 +2,8 @@
 //! mutation is either rejected or changes nothing that was attested.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
-
 use enclave_attestation::ias::{IasEvidence, IasReport, QuoteBody};
-use enclave_attestation::test_pki::{ReportSpec, TestPki};
+use enclave_attestation::test_pki::{IasTestPki, ReportSpec};
 use enclave_attestation::{
     inspect_evidence, verify, verify_evidence, Envelope, Policy, UnixTime, VerificationRequest,
     ACCEPTABLE_IAS_QUOTE_STATUSES,
@@ -16,7 +14,7 @@ const T: i64 = 1_795_478_400;
 const STATEMENT: &[u8] = b"statement";
 
 fn policy() -> Policy {
-    let mut p = TestPki::shared().policy().unwrap();
+    let mut p = IasTestPki::shared().policy().unwrap();
     p.accepted_evidence
         .insert(enclave_attestation::EvidenceType::Simulated);
     p.ias_accepted_quote_statuses = ACCEPTABLE_IAS_QUOTE_STATUSES
@@ -29,7 +27,7 @@ fn policy() -> Policy {
 
 fn valid_evidence() -> Vec<u8> {
     let spec = ReportSpec::new([7; 32], STATEMENT, UnixTime::from_secs(T));
-    TestPki::shared().evidence(&spec).unwrap()
+    IasTestPki::shared().evidence(&spec).unwrap()
 }
 
 fn request(evidence: &[u8]) -> VerificationRequest<'_> {
@@ -88,14 +86,14 @@ proptest! {
     fn mutated_reports_are_rejected(index in any::<prop::sample::Index>(), byte in any::<u8>()) {
         let spec = ReportSpec::new([7; 32], STATEMENT, UnixTime::from_secs(T));
         let report = spec.report_json();
-        let signature = TestPki::shared().sign(report.as_bytes()).unwrap();
+        let signature = IasTestPki::shared().sign(report.as_bytes()).unwrap();
         let mut bytes = report.into_bytes();
         let i = index.index(bytes.len());
         prop_assume!(bytes[i] != byte);
         bytes[i] = byte;
         let Ok(text) = String::from_utf8(bytes) else { return Ok(()); };
         let evidence = enclave_attestation::test_pki::evidence_from_parts(
-            spec.evidence_type(), &text, &signature, &TestPki::shared().chain_pem());
+            spec.evidence_type(), &text, &signature, &IasTestPki::shared().chain_pem());
         prop_assert!(verify_evidence(&policy(), &evidence, UnixTime::from_secs(T)).is_err());
     }
 }
@@ -116,14 +114,14 @@ fn every_truncation_of_valid_evidence_is_rejected() {
 
 #[test]
 fn every_truncation_of_real_vectors_is_rejected() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/ias");
+    let dir = test_vectors::path("ias");
     let mut p = Policy::default();
     p.ias_accepted_quote_statuses = ACCEPTABLE_IAS_QUOTE_STATUSES
         .iter()
         .map(|s| s.to_string())
         .collect();
     for name in ["pdo-wawaka-attestation-test", "powersoftau-sgx-old"] {
-        let evidence = std::fs::read(dir.join(name).join("fpc_evidence.json")).unwrap();
+        let evidence = test_vectors::read(dir.join(name).join("fpc_evidence.json"));
         let now = UnixTime::from_secs(1_600_000_000);
         assert!(verify_evidence(&p, &evidence, now).is_ok(), "{name}");
         // Step through the prefixes (all of them near both ends, where the structure closes).
@@ -155,7 +153,7 @@ fn oversize_and_deep_inputs_are_refused_quickly() {
     let many_certs = serde_json::json!({
         "iasSignature": "",
         "iasReport": "{}",
-        "iasCertificates": enclave_attestation::test_pki::url_encode_chain(&TestPki::shared().chain_pem().repeat(3)),
+        "iasCertificates": enclave_attestation::test_pki::url_encode_chain(&IasTestPki::shared().chain_pem().repeat(3)),
     })
     .to_string();
     assert_eq!(

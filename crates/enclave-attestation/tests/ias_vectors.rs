@@ -1,4 +1,4 @@
-//! The real Intel IAS reports in `../shared/vectors/ias`: verified at their own timestamps,
+//! The real Intel IAS reports (the `ias` vectors of `test-vectors`): verified at their own timestamps,
 //! appraised under permissive and default policies, and tampered with.
 #![allow(clippy::unwrap_used)]
 
@@ -12,7 +12,7 @@ use enclave_attestation::{
 use serde_json::Value;
 
 fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/ias")
+    test_vectors::path("ias")
 }
 
 struct Vector {
@@ -43,15 +43,13 @@ impl Vector {
 
 fn vectors() -> Vec<Vector> {
     let manifest: Value =
-        serde_json::from_slice(&std::fs::read(vectors_dir().join("vectors.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&test_vectors::read(vectors_dir().join("vectors.json"))).unwrap();
     let list = manifest.as_array().unwrap();
     assert_eq!(list.len(), 9, "the vector set changed");
     list.iter()
         .map(|meta| {
             let name = meta["name"].as_str().unwrap().to_owned();
-            let evidence =
-                std::fs::read(vectors_dir().join(&name).join("fpc_evidence.json")).unwrap();
+            let evidence = test_vectors::read(vectors_dir().join(&name).join("fpc_evidence.json"));
             Vector {
                 name,
                 meta: meta.clone(),
@@ -271,9 +269,9 @@ fn report_age_is_measured_against_the_transaction_time() {
 
 fn pdo_parts() -> (String, String, String) {
     let dir = vectors_dir().join("pdo-wawaka-attestation-test");
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    let read = |f: &str| test_vectors::read_to_string(dir.join(f));
     let chain =
-        std::fs::read_to_string(vectors_dir().join("Intel_IAS_chain_leaf_then_root.pem")).unwrap();
+        test_vectors::read_to_string(vectors_dir().join("Intel_IAS_chain_leaf_then_root.pem"));
     (read("report.json"), read("signature.b64"), chain)
 }
 
@@ -297,7 +295,7 @@ fn tampered_vectors_are_rejected() {
     let good = envelope("epid-linkable", &report, &signature, &chain);
     assert!(verify_evidence(&permissive(), &good, now).is_ok());
 
-    let bad_signature = std::fs::read_to_string(dir.join("bad_signature.b64")).unwrap();
+    let bad_signature = test_vectors::read_to_string(dir.join("bad_signature.b64"));
     let bad = envelope("epid-linkable", &report, &bad_signature, &chain);
     assert_eq!(
         verify_evidence(&permissive(), &bad, now).unwrap_err(),
@@ -305,7 +303,7 @@ fn tampered_vectors_are_rejected() {
     );
 
     let with_newline =
-        std::fs::read_to_string(dir.join("report.committed-with-trailing-newline.json")).unwrap();
+        test_vectors::read_to_string(dir.join("report.committed-with-trailing-newline.json"));
     assert!(with_newline.ends_with('\n'));
     let bad = envelope("epid-linkable", &with_newline, &signature, &chain);
     assert_eq!(
@@ -331,15 +329,14 @@ fn tampered_vectors_are_rejected() {
     );
 
     // Only the signing certificate: still chains to the configured root.
-    let leaf =
-        std::fs::read_to_string(vectors_dir().join("Intel_SGX_Attestation_Report_Signing.pem"))
-            .unwrap();
+    let leaf = test_vectors::read_to_string(
+        vectors_dir().join("Intel_SGX_Attestation_Report_Signing.pem"),
+    );
     let leaf_only = envelope("epid-linkable", &report, &signature, &leaf);
     assert!(verify_evidence(&permissive(), &leaf_only, now).is_ok());
 
     // The root alone is not a signing certificate for this report.
-    let root =
-        std::fs::read_to_string(vectors_dir().join("Intel_SGX_Attestation_RootCA.pem")).unwrap();
+    let root = test_vectors::read_to_string(vectors_dir().join("Intel_SGX_Attestation_RootCA.pem"));
     let bad = envelope("epid-linkable", &report, &signature, &root);
     assert_eq!(
         verify_evidence(&permissive(), &bad, now).unwrap_err(),

@@ -1,8 +1,7 @@
 //! EPID evidence signed by the runtime test PKI, bound to a real statement: the full verification
 //! succeeds, and each policy check rejects with its precise reason.
-#![allow(clippy::unwrap_used)]
 
-use enclave_attestation::test_pki::{evidence_from_parts, ReportSpec, TestPki};
+use enclave_attestation::test_pki::{evidence_from_parts, IasTestPki, ReportSpec};
 use enclave_attestation::{
     inspect_evidence, verify, ChainError, EvidenceType, Policy, UnixTime, VerificationRequest,
     VerifyError,
@@ -13,8 +12,8 @@ const STATEMENT: &[u8] = b"\x0a\x20serialized fpc.AttestedData bytes";
 /// 2026-11-24T00:00:00Z.
 const T: i64 = 1_795_478_400;
 
-fn pki() -> &'static TestPki {
-    TestPki::shared()
+fn pki() -> &'static IasTestPki {
+    IasTestPki::shared()
 }
 
 fn spec() -> ReportSpec {
@@ -162,8 +161,8 @@ fn permissive_settings_admit_what_they_name() {
 fn the_signing_certificate_must_be_valid_at_the_report_time() {
     // Signing certificate valid 2020-01-01 .. 2025-01-01.
     let (nb, na) = (1_577_836_800, 1_735_689_600);
-    let pki =
-        TestPki::with_signing_validity(UnixTime::from_secs(nb), UnixTime::from_secs(na)).unwrap();
+    let pki = IasTestPki::with_signing_validity(UnixTime::from_secs(nb), UnixTime::from_secs(na))
+        .unwrap();
     let mut policy = pki.policy().unwrap();
     policy.max_report_age = u64::MAX;
     let at = |t: i64| {
@@ -185,7 +184,7 @@ fn the_signing_certificate_must_be_valid_at_the_report_time() {
 
 #[test]
 fn a_different_root_is_not_trusted() {
-    let other = TestPki::other_root().unwrap();
+    let other = IasTestPki::other_root().unwrap();
     let evidence = other.evidence(&spec()).unwrap();
     // Same subject names, different keys: the path does not verify under the configured root.
     let err = check(&pki().policy().unwrap(), &evidence, T).unwrap_err();
@@ -206,7 +205,7 @@ fn a_different_root_is_not_trusted() {
 fn a_chain_with_a_foreign_root_copy_still_needs_the_configured_root() {
     // Evidence carrying the other root in its chain (as IAS put its root there): the copy is not
     // trusted just because it is present.
-    let other = TestPki::other_root().unwrap();
+    let other = IasTestPki::other_root().unwrap();
     let s = spec();
     let report = s.report_json();
     let sig = other.sign(report.as_bytes()).unwrap();

@@ -114,7 +114,11 @@ mod tests {
             .canonical_json()
             .starts_with("{\"attestation\":{\"accepted_evidence\""));
         let debug = ActivePolicy {
-            attestation: Policy::from_vars([("ERCC_ALLOW_DEBUG_ENCLAVES", "true")]).unwrap(),
+            attestation: Policy::from_vars(
+                [("ERCC_ALLOW_DEBUG_ENCLAVES", "true")],
+                &crate::policy_verifier::read_policy_file,
+            )
+            .unwrap(),
             registry: RegistryPolicy::default(),
         };
         assert_ne!(debug.sha256_hex(), default.sha256_hex());

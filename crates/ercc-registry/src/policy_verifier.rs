@@ -111,9 +111,21 @@ fn tcb_info_version(t: &TcbInfoRecord) -> Result<TcbInfoVersion, VerifierError> 
 /// ...), with the policy it applies (for the start log and `QueryActivePolicy`).
 pub fn verifier_from_env() -> Result<(Box<dyn CredentialsVerifier>, Policy), VerifierSetupError> {
     // The registry's own settings share the `ERCC_*` namespace and the policy file.
-    let policy = Policy::from_env_sharing(crate::registry_policy::REGISTRY_POLICY_ENV_VARS)
+    let shared = crate::registry_policy::REGISTRY_POLICY_ENV_VARS;
+    let policy = Policy::from_vars_sharing(std::env::vars_os(), shared, &read_policy_file)
         .map_err(VerifierSetupError)?;
     Ok((Box::new(PolicyVerifier::new(policy.clone())), policy))
+}
+
+/// Reads a file the policy names, refusing one larger than `max` bytes before reading it whole.
+pub(crate) fn read_policy_file(path: &std::path::Path, max: usize) -> Result<Vec<u8>, String> {
+    let limit = u64::try_from(max).unwrap_or(u64::MAX);
+    fabric_formats::file::read_bounded(path, limit).map_err(|e| match e {
+        fabric_formats::file::ReadError::TooLarge { limit, .. } => {
+            format!("larger than the limit of {limit} bytes")
+        }
+        other => other.reason(),
+    })
 }
 
 #[cfg(test)]
@@ -124,7 +136,7 @@ mod tests {
     use crate::registry::Registry;
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
-    use enclave_attestation::test_pki::{evidence_from_parts, ReportSpec, TestPki};
+    use enclave_attestation::test_pki::{evidence_from_parts, IasTestPki, ReportSpec};
     use prost::Message;
 
     const NOW: i64 = 1_750_000_000;
@@ -163,7 +175,7 @@ mod tests {
     }
 
     fn signed_evidence(spec: &ReportSpec) -> Vec<u8> {
-        let pki = TestPki::shared();
+        let pki = IasTestPki::shared();
         let report = spec.report_json();
         let signature = pki.sign(report.as_bytes()).unwrap();
         evidence_from_parts(spec.evidence_type(), &report, &signature, &pki.chain_pem())
@@ -176,7 +188,7 @@ mod tests {
     }
 
     fn registry() -> Registry {
-        Registry::new(PolicyVerifier::new(TestPki::shared().policy().unwrap()))
+        Registry::new(PolicyVerifier::new(IasTestPki::shared().policy().unwrap()))
     }
 
     #[test]
@@ -204,7 +216,7 @@ mod tests {
     /// marking its platform OutOfDate revokes it, older collateral is refused unwritten.
     #[test]
     fn dcap_enclave_is_revoked_by_newer_tcb_info() {
-        use enclave_attestation::dcap::test_pki::{TestPki as DcapPki, TestTcb};
+        use enclave_attestation::dcap::test_pki::{DcapTestPki as DcapPki, TestTcb};
         const ISSUED: i64 = 1_790_000_000;
         let pki = DcapPki::new("ercc lifecycle", ISSUED).unwrap();
         let mut policy = Policy::default();
@@ -287,9 +299,8 @@ mod tests {
 
         // A real IAS report (Intel root, default policy, status OK, production enclave),
         // judged at its own time: authentic, but its MRENCLAVE is not the definition's.
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/vectors/ias/powersoftau-sgx-old/fpc_evidence.json");
-        let evidence = std::fs::read(path).expect("IAS vector present");
+        let path = test_vectors::path("ias/powersoftau-sgx-old/fpc_evidence.json");
+        let evidence = test_vectors::read(path);
         let registry = Registry::new(PolicyVerifier::new(Policy::default()));
         l.tx_timestamp = Some(1_574_788_567 + 60); // 2019-11-26T17:16:07Z + 1 min
         let text = credentials(evidence, statement);

@@ -218,7 +218,7 @@ impl fmt::Display for RegistryPolicy {
 impl RegistryPolicy {
     /// The registry policy from the process environment (`ERCC_*` variables and
     /// `ERCC_POLICY_FILE`); the attestation policy reads the same environment with
-    /// `enclave_attestation::Policy::from_env_sharing(REGISTRY_POLICY_ENV_VARS)`.
+    /// `enclave_attestation::Policy::from_vars_sharing(.., REGISTRY_POLICY_ENV_VARS, ..)`.
     pub fn from_env() -> Result<Self, RegistryPolicyError> {
         let vars = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -230,6 +230,7 @@ impl RegistryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy_verifier::read_policy_file as read;
     use enclave_attestation::Policy;
 
     #[test]
@@ -273,7 +274,12 @@ mod tests {
         let p = RegistryPolicy::from_vars([("ERCC_POLICY_FILE", path)]).unwrap();
         assert_eq!(p.max_enclaves_per_chaincode, 2);
         // The attestation loader accepts the registry key once told about it.
-        Policy::from_vars_sharing([("ERCC_POLICY_FILE", path)], REGISTRY_POLICY_ENV_VARS).unwrap();
+        Policy::from_vars_sharing(
+            [("ERCC_POLICY_FILE", path)],
+            REGISTRY_POLICY_ENV_VARS,
+            &read,
+        )
+        .unwrap();
         let p = RegistryPolicy::from_vars([
             ("ERCC_POLICY_FILE", path),
             (ENV_MAX_ENCLAVES_PER_CHAINCODE, "4"),
@@ -330,6 +336,7 @@ mod tests {
         Policy::from_vars_sharing(
             [("ERCC_POLICY_FILE", file.to_str().unwrap())],
             REGISTRY_POLICY_ENV_VARS,
+            &read,
         )
         .unwrap();
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use enclave_attestation::test_pki::{evidence_from_parts, ReportSpec, TestPki};
+use enclave_attestation::test_pki::{evidence_from_parts, IasTestPki, ReportSpec};
 use enclave_attestation::UnixTime;
 use ercc_registry::policy_verifier::PolicyVerifier;
 use ercc_registry::proto::{AttestedData, CcParameters, Credentials, HostParameters};
@@ -259,7 +259,7 @@ fn credentials(cc: &str, vk: &[u8], msp: &str, other_statement: Option<&[u8]>) -
         ..Default::default()
     }
     .encode_to_vec();
-    let pki = TestPki::shared();
+    let pki = IasTestPki::shared();
     let bound = other_statement.unwrap_or(&statement);
     let spec = ReportSpec::new(MRENCLAVE, bound, UnixTime::from_secs(NOW - 300));
     let report = spec.report_json();
@@ -277,7 +277,7 @@ fn credentials(cc: &str, vk: &[u8], msp: &str, other_statement: Option<&[u8]>) -
 }
 
 async fn start() -> (TestPeer, oneshot::Sender<()>) {
-    let verifier = PolicyVerifier::new(TestPki::shared().policy().unwrap());
+    let verifier = PolicyVerifier::new(IasTestPki::shared().policy().unwrap());
     let active = ercc_registry::active_policy::ActivePolicy {
         attestation: verifier.policy().clone(),
         registry: ercc_registry::registry_policy::RegistryPolicy::default(),
@@ -483,14 +483,18 @@ async fn query_active_policy_returns_the_settings_and_their_digest() {
     let o = peer.invoke("Org1MSP", &["Policy:queryActivePolicy"]).await;
     let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
     let expected = ercc_registry::active_policy::ActivePolicy {
-        attestation: TestPki::shared().policy().unwrap(),
+        attestation: IasTestPki::shared().policy().unwrap(),
         registry: ercc_registry::registry_policy::RegistryPolicy::default(),
     };
     assert_eq!(v["policy"], expected.settings());
     assert_eq!(v["sha256"], expected.sha256_hex());
     assert_eq!(
         v["policy"]["attestation"]["ias_root_ca_sha256"],
-        TestPki::shared().policy().unwrap().ias_root_ca.sha256_hex()
+        IasTestPki::shared()
+            .policy()
+            .unwrap()
+            .ias_root_ca
+            .sha256_hex()
     );
     assert_eq!(o.writes, 0);
 }

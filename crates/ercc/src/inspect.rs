@@ -256,7 +256,7 @@ mod tests {
     use prost::Message;
 
     fn vectors() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/ias")
+        test_vectors::path("ias")
     }
 
     fn creds_with_evidence(evidence: Vec<u8>) -> String {
@@ -290,7 +290,7 @@ mod tests {
     #[test]
     fn describes_parameters_and_a_real_ias_vector() {
         let path = vectors().join("auditee-hashmachine/fpc_evidence.json");
-        let evidence = std::fs::read(&path).expect("IAS vector present");
+        let evidence = test_vectors::read(&path);
         let v = inspect_credentials(&creds_with_evidence(evidence)).unwrap();
         assert_eq!(v["enclave_id"], credentials::enclave_id(b"vk"));
         assert_eq!(v["attested_data"]["cc_params"]["sequence"], 3);
@@ -312,7 +312,7 @@ mod tests {
         );
 
         // The local decoder agrees on the same vector.
-        let evidence = std::fs::read(&path).expect("IAS vector present");
+        let evidence = test_vectors::read(&path);
         let local = inspect_evidence(&evidence);
         let ias = &local["ias"];
         assert_eq!(local["attestation_type"], "epid-unlinkable");
@@ -321,7 +321,7 @@ mod tests {
         let report = &ias["report"];
         assert_eq!(report["isvEnclaveQuoteStatus"], "GROUP_OUT_OF_DATE");
         assert_eq!(report["timestamp"], "2021-12-10T07:53:35.290763");
-        // Values from shared/vectors/ias/README.md.
+        // Values the IAS vectors' README lists.
         assert_eq!(
             report["quote"]["mrenclave"],
             "a5ea14ec7fa0036626867a3131260d5d9a70b67e7433c1cf6e567b84fa10a68d"
@@ -337,15 +337,14 @@ mod tests {
     #[test]
     fn production_vector_has_debug_false_and_prod_id() {
         let evidence =
-            std::fs::read(vectors().join("pdo-wawaka-attestation-test/fpc_evidence.json"))
-                .expect("IAS vector present");
+            test_vectors::read(vectors().join("pdo-wawaka-attestation-test/fpc_evidence.json"));
         let v = inspect_evidence(&evidence);
         let q = &v["ias"]["report"]["quote"];
         assert_eq!(q["isv_prod_id"], 37095);
         assert_eq!(q["isv_svn"], 1);
         assert_eq!(q["sign_type"], 1);
-        let prod = std::fs::read(vectors().join("integritee-test8-production/fpc_evidence.json"))
-            .expect("IAS vector present");
+        let prod =
+            test_vectors::read(vectors().join("integritee-test8-production/fpc_evidence.json"));
         assert_eq!(
             inspect_evidence(&prod)["ias"]["report"]["quote"]["debug"],
             false

@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use enclave_attestation::test_pki::{evidence_from_parts, ReportSpec, TestPki};
+use enclave_attestation::test_pki::{evidence_from_parts, IasTestPki, ReportSpec};
 use enclave_attestation::UnixTime;
 use ercc_registry::proto::{AttestedData, CcParameters, Credentials, HostParameters};
 use prost::Message;
@@ -48,7 +48,7 @@ fn credentials(evidence: Vec<u8>) -> String {
     }
     .encode_to_vec();
     let evidence = if evidence.is_empty() {
-        let pki = TestPki::shared();
+        let pki = IasTestPki::shared();
         let spec = ReportSpec::new(MRENCLAVE, &statement, UnixTime::from_secs(TIME_UNIX - 600));
         let report = spec.report_json();
         let signature = pki.sign(report.as_bytes()).unwrap();
@@ -81,7 +81,7 @@ fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
 
 fn test_root_file() -> tempfile::NamedTempFile {
     let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(TestPki::shared().root_pem().as_bytes())
+    f.write_all(IasTestPki::shared().root_pem().as_bytes())
         .unwrap();
     f
 }
@@ -300,7 +300,7 @@ fn closed_or_full_stdout_is_no_panic() {
 
 #[test]
 fn chaincode_refuses_to_start_with_a_trust_anchor_of_the_wrong_kind() {
-    let dcap = enclave_attestation::dcap::test_pki::TestPki::new("kinds", TIME_UNIX).unwrap();
+    let dcap = enclave_attestation::dcap::test_pki::DcapTestPki::new("kinds", TIME_UNIX).unwrap();
     let mut ec_root = tempfile::NamedTempFile::new().unwrap();
     ec_root.write_all(dcap.root_ca_pem().as_bytes()).unwrap();
     let rsa_root = test_root_file();
@@ -341,7 +341,7 @@ fn chaincode_refuses_to_start_with_a_trust_anchor_of_the_wrong_kind() {
 }
 
 /// Credentials carrying test-PKI `dcap` evidence bound to the attested data.
-fn dcap_credentials(pki: &enclave_attestation::dcap::test_pki::TestPki) -> String {
+fn dcap_credentials(pki: &enclave_attestation::dcap::test_pki::DcapTestPki) -> String {
     let with_ias = credentials(vec![]);
     let mut c = Credentials::decode(STANDARD.decode(with_ias).unwrap().as_slice()).unwrap();
     let statement = c.serialized_attested_data.as_ref().unwrap().value.clone();
@@ -351,7 +351,7 @@ fn dcap_credentials(pki: &enclave_attestation::dcap::test_pki::TestPki) -> Strin
 
 #[test]
 fn inspect_and_verify_understand_dcap_evidence() {
-    use enclave_attestation::dcap::test_pki::{TestPki as DcapPki, TEST_FMSPC};
+    use enclave_attestation::dcap::test_pki::{DcapTestPki as DcapPki, TEST_FMSPC};
     let pki = DcapPki::new("ercc-cli", TIME_UNIX - 3600).unwrap();
     let creds = dcap_credentials(&pki);
 
@@ -423,7 +423,7 @@ fn registry_metrics_are_scraped_from_the_operations_endpoint() {
     rt.spawn(fabric_chaincode::operations::serve(listener));
 
     let registry =
-        ercc_registry::Registry::new(PolicyVerifier::new(TestPki::shared().policy().unwrap()));
+        ercc_registry::Registry::new(PolicyVerifier::new(IasTestPki::shared().policy().unwrap()));
     let creds = credentials(vec![]);
     let evidence = Credentials::decode(STANDARD.decode(&creds).unwrap().as_slice())
         .unwrap()

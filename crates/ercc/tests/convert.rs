@@ -1,5 +1,5 @@
 //! `ercc convert` against a local HTTP server (a std `TcpListener` thread) that speaks the PCS v4
-//! API and serves the real collateral from `../shared/vectors/dcap` (or the DCAP test PKI's):
+//! API and serves the real collateral from the `dcap` vectors of `test-vectors` (or the DCAP test PKI's):
 //! the converted credentials carry evidence that `dcap::verify` accepts; unreachable and wrong
 //! services and non-dcap credentials fail with clear errors.
 #![allow(clippy::unwrap_used)]
@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
-use enclave_attestation::dcap::test_pki::{QuoteParams, TestPki};
+use enclave_attestation::dcap::test_pki::{DcapTestPki, QuoteParams};
 use enclave_attestation::dcap::{self, Collateral, DcapEvidence};
 use ercc::convert::{run, ConvertArgs, ConvertError};
 use ercc_registry::proto::Credentials;
@@ -22,15 +22,14 @@ fn b64(b: &[u8]) -> String {
 }
 
 fn vectors() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/vectors/dcap/dcap-qvl-0.7.1-sample")
+    test_vectors::path("dcap/dcap-qvl-0.7.1-sample")
 }
 
 fn real_sample() -> (Vec<u8>, Collateral) {
-    let quote = std::fs::read(vectors().join("sgx_quote")).unwrap();
-    let col = Collateral::parse_json(
-        &std::fs::read(vectors().join("sgx_quote_collateral.json")).unwrap(),
-    )
+    let quote = test_vectors::read(vectors().join("sgx_quote"));
+    let col = Collateral::parse_json(&test_vectors::read(
+        vectors().join("sgx_quote_collateral.json"),
+    ))
     .unwrap();
     (quote, col)
 }
@@ -260,7 +259,7 @@ fn converts_real_quote_with_real_collateral_from_a_pccs() {
 
 #[test]
 fn converts_test_pki_quote_for_a_registration() {
-    let pki = TestPki::new("convert", 1_780_000_000).unwrap();
+    let pki = DcapTestPki::new("convert", 1_780_000_000).unwrap();
     let quote = pki.quote(&QuoteParams::for_statement([9; 32], b"attested data"));
     let (base, _) = serve(pki.collateral().unwrap(), Service::Pccs, 10);
     let out = convert(&base, &credentials("dcap", &quote), "pki").unwrap();
@@ -352,7 +351,7 @@ fn bad_pccs_ca_cert_file() {
 fn intel_pcs_root_crl_from_the_distribution_point() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let pki = TestPki::new("pcs", 1_780_000_000)
+    let pki = DcapTestPki::new("pcs", 1_780_000_000)
         .unwrap()
         .with_root_crl_url(&format!("{base}/root-ca.crl"))
         .unwrap();

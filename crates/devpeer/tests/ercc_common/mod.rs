@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use enclave_attestation::test_pki::{ReportSpec, TestPki as IasPki};
+use enclave_attestation::test_pki::{IasTestPki as IasPki, ReportSpec};
 use enclave_attestation::UnixTime;
 use prost::Message;
 use sha2::Digest;
@@ -163,7 +163,7 @@ pub struct Trust {
     dir: tempfile::TempDir,
     pub ias_root: PathBuf,
     pub dcap_root: PathBuf,
-    dcap: enclave_attestation::dcap::test_pki::TestPki,
+    dcap: enclave_attestation::dcap::test_pki::DcapTestPki,
 }
 
 impl Trust {
@@ -175,8 +175,9 @@ impl Trust {
         let ias_root = dir.path().join("ias-root.pem");
         std::fs::write(&ias_root, IasPki::shared().root_pem()).unwrap();
         // Collateral issued a day before the transaction, valid for 30 days.
-        let dcap = enclave_attestation::dcap::test_pki::TestPki::new("ercc-e2e", TX_UNIX - 86_400)
-            .unwrap();
+        let dcap =
+            enclave_attestation::dcap::test_pki::DcapTestPki::new("ercc-e2e", TX_UNIX - 86_400)
+                .unwrap();
         let (from, to) = dcap.validity_window();
         assert!(from <= TX_UNIX && TX_UNIX <= to);
         let dcap_root = dir.path().join("dcap-root.pem");
@@ -220,7 +221,7 @@ impl Trust {
     }
 
     /// The DCAP test PKI (for collateral re-issued after a later TCB evaluation).
-    pub fn dcap_pki(&self) -> &enclave_attestation::dcap::test_pki::TestPki {
+    pub fn dcap_pki(&self) -> &enclave_attestation::dcap::test_pki::DcapTestPki {
         &self.dcap
     }
 

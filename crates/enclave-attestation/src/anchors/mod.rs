@@ -4,6 +4,7 @@
 //!
 //! Each root is embedded once, in this folder: the IAS root as PEM, the SGX root as DER (the form
 //! `dcap::verify` takes, re-exported as `dcap::INTEL_SGX_ROOT_CA_DER`).
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use std::fmt;
 

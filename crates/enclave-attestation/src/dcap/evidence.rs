@@ -1,6 +1,7 @@
 //! The versioned `dcap` evidence JSON (the string inside `{"attestation_type":"dcap","evidence":...}`):
 //! the quote plus every piece of collateral, so verification needs no network. Encodings are strict
 //! (canonical base64, lower-case hex, no unknown fields) so that every bit of the evidence matters.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,7 @@ pub struct Collateral {
 pub struct DcapEvidence {
     /// The raw quote (version 3 or 4, SGX, ECDSA P-256 attestation key).
     pub quote: Vec<u8>,
+    /// What the quote is verified with (certificates, CRLs, TCB info, QE identity).
     pub collateral: Collateral,
 }
 
@@ -177,9 +179,10 @@ impl DcapEvidence {
             return Err(DcapError::UnsupportedEvidenceVersion(w.version));
         }
         // base64 expands 3 bytes to 4: bound the text before decoding.
-        if w.quote.len() > MAX_QUOTE_LEN.div_ceil(3) * 4 {
+        const MAX_QUOTE_BASE64_LEN: usize = MAX_QUOTE_LEN.div_ceil(3) * 4;
+        if w.quote.len() > MAX_QUOTE_BASE64_LEN {
             return Err(DcapError::QuoteTooLarge {
-                size: w.quote.len() / 4 * 3,
+                size: (w.quote.len() / 4).saturating_mul(3),
                 max: MAX_QUOTE_LEN,
             });
         }

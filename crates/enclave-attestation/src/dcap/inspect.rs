@@ -4,11 +4,14 @@
 use serde_json::{json, Map, Value};
 
 use super::quote::Quote;
-use super::tcb;
-use super::time::format_rfc3339_utc;
-use super::x509::{self, Cert};
-use super::DcapEvidence;
+use super::tcb::{self, QeIdentity, TcbInfo};
+use super::x509::{self, Cert, PckExtension};
+use super::{Collateral, DcapError, DcapEvidence};
+use crate::time::format_rfc3339_utc;
 
+/// The summary: what the quote claims, then the PCK certificate's platform fields, the
+/// collateral's common validity window and the TCB status it assigns. A part that cannot be read
+/// is reported under an `*error` key and the others still shown.
 pub(crate) fn inspect_impl(ev: &DcapEvidence) -> Value {
     let mut out = Map::new();
     out.insert("attestation_type".into(), json!("dcap"));
@@ -20,6 +23,18 @@ pub(crate) fn inspect_impl(ev: &DcapEvidence) -> Value {
             return Value::Object(out);
         }
     };
+    describe_report(&mut out, &quote);
+    let pck_ext = describe_pck(&mut out, &quote);
+    let col = &ev.collateral;
+    let tcb_info = tcb::parse_tcb_info(&col.tcb_info);
+    let qe_id = tcb::parse_qe_identity(&col.qe_identity);
+    describe_validity(&mut out, col, &tcb_info, &qe_id);
+    describe_tcb_status(&mut out, &tcb_info, &qe_id, pck_ext.as_ref(), &quote);
+    Value::Object(out)
+}
+
+/// The ISV enclave report's fields.
+fn describe_report(out: &mut Map<String, Value>, quote: &Quote<'_>) {
     let r = &quote.report;
     out.insert("quote_version".into(), json!(quote.version));
     out.insert("mrenclave".into(), json!(hex::encode(r.mr_enclave)));
@@ -29,14 +44,17 @@ pub(crate) fn inspect_impl(ev: &DcapEvidence) -> Value {
     out.insert("attributes".into(), json!(hex::encode(r.attributes)));
     out.insert("debug".into(), json!(r.debug()));
     out.insert("report_data".into(), json!(hex::encode(r.report_data)));
+}
 
+/// The PCK certificate's FMSPC, issuer and PCE SVN (`pck_error` if it cannot be read).
+fn describe_pck(out: &mut Map<String, Value>, quote: &Quote<'_>) -> Option<PckExtension> {
     let pck = x509::parse_pem_chain(quote.pck_chain_pem, "PCK certificate chain")
         .and_then(|ders| match ders.first() {
             Some(d) => Cert::from_der(d, "PCK certificate"),
-            None => Err(super::DcapError::InvalidEvidence("empty PCK chain".into())),
+            None => Err(DcapError::InvalidEvidence("empty PCK chain".into())),
         })
         .and_then(|c| x509::pck_extension(&c).map(|e| (c, e)));
-    let pck_ext = match pck {
+    match pck {
         Ok((cert, ext)) => {
             out.insert("fmspc".into(), json!(hex::encode_upper(ext.fmspc)));
             out.insert("pck_issuer".into(), json!(cert.issuer_name()));
@@ -47,18 +65,24 @@ pub(crate) fn inspect_impl(ev: &DcapEvidence) -> Value {
             out.insert("pck_error".into(), json!(e.to_string()));
             None
         }
-    };
+    }
+}
 
-    let col = &ev.collateral;
+/// `collateral_validity`: the intersection of the TCB info's, the QE identity's and the CRLs'
+/// windows, of those that can be read.
+fn describe_validity(
+    out: &mut Map<String, Value>,
+    col: &Collateral,
+    tcb_info: &Result<TcbInfo, DcapError>,
+    qe_id: &Result<QeIdentity, DcapError>,
+) {
     let mut windows: Vec<(i64, i64)> = Vec::new();
-    let tcb_info = tcb::parse_tcb_info(&col.tcb_info);
-    let qe_id = tcb::parse_qe_identity(&col.qe_identity);
-    if let Ok(info) = &tcb_info {
+    if let Ok(info) = tcb_info {
         if let Ok(w) = tcb::window("TCB info", &info.issue_date, &info.next_update) {
             windows.push(w);
         }
     }
-    if let Ok(id) = &qe_id {
+    if let Ok(id) = qe_id {
         if let Ok(w) = tcb::window("QE identity", &id.issue_date, &id.next_update) {
             windows.push(w);
         }
@@ -84,9 +108,17 @@ pub(crate) fn inspect_impl(ev: &DcapEvidence) -> Value {
                    "not_before_unix": from, "not_after_unix": to}),
         );
     }
+}
 
-    // The TCB status the collateral assigns, if it can be computed (signatures not checked).
-    match (&tcb_info, &qe_id, &pck_ext) {
+/// The TCB status the collateral assigns, if it can be computed (signatures not checked).
+fn describe_tcb_status(
+    out: &mut Map<String, Value>,
+    tcb_info: &Result<TcbInfo, DcapError>,
+    qe_id: &Result<QeIdentity, DcapError>,
+    pck_ext: Option<&PckExtension>,
+    quote: &Quote<'_>,
+) {
+    match (tcb_info, qe_id, pck_ext) {
         (Ok(info), Ok(id), Some(ext)) => {
             match tcb::match_platform(info, ext)
                 .and_then(|p| tcb::match_qe(id, &quote.qe_report).map(|q| (p, q)))
@@ -106,5 +138,4 @@ pub(crate) fn inspect_impl(ev: &DcapEvidence) -> Value {
         }
         _ => {}
     }
-    Value::Object(out)
 }

@@ -13,7 +13,6 @@ mod sigs;
 mod tcb;
 #[cfg(feature = "test-pki")]
 pub mod test_pki;
-mod time;
 mod verify;
 pub(crate) mod x509;
 
@@ -33,10 +32,15 @@ pub const INTEL_SGX_ROOT_CA_DER: &[u8] = crate::anchors::INTEL_SGX_ROOT_DER;
 /// What a verified quote proves, before any policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DcapVerified {
+    /// The ISV enclave's MRENCLAVE.
     pub mrenclave: [u8; 32],
+    /// The ISV enclave's MRSIGNER.
     pub mrsigner: [u8; 32],
+    /// The ISV enclave's product id.
     pub isv_prod_id: u16,
+    /// The ISV enclave's security version.
     pub isv_svn: u16,
+    /// The ISV enclave's report data (FPC: SHA-256 of the attested data, then 32 zero bytes).
     pub report_data: [u8; 64],
     /// `ATTRIBUTES.DEBUG` of the ISV enclave.
     pub debug: bool,
@@ -44,6 +48,7 @@ pub struct DcapVerified {
     pub tcb_status: String,
     /// Advisories of the matched TCB levels (platform's first, then the QE's).
     pub advisory_ids: Vec<String>,
+    /// The platform's FMSPC, from the PCK certificate.
     pub fmspc: [u8; 6],
     /// First second (Unix) at which every certificate, CRL, TCB info and QE identity is valid.
     pub collateral_not_before: i64,
@@ -99,11 +104,14 @@ pub fn inspect(ev: &DcapEvidence) -> serde_json::Value {
 /// Which PCK CA issued a quote's PCK certificate (the `ca` parameter of the PCS `pckcrl` request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PckCa {
+    /// The Intel SGX PCK Processor CA.
     Processor,
+    /// The Intel SGX PCK Platform CA.
     Platform,
 }
 
 impl PckCa {
+    /// The name the PCS API uses (`processor`, `platform`).
     pub fn as_str(self) -> &'static str {
         match self {
             PckCa::Processor => "processor",
@@ -115,7 +123,9 @@ impl PckCa {
 /// What to ask a PCS/PCCS for to build a quote's collateral.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollateralRequest {
+    /// The platform's FMSPC (the TCB info to ask for).
     pub fmspc: [u8; 6],
+    /// The CA whose CRL to ask for.
     pub pck_ca: PckCa,
 }
 

@@ -4,6 +4,7 @@
 //! what DCAP asks on top of RFC 5280 (the exact chain shape, the trust anchor's own validity and CA
 //! flag, each CRL issued by the expected CA and not dated in the future) and names the certificate
 //! or CRL behind a webpki error, which webpki itself does not.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use std::time::Duration;
 
@@ -148,7 +149,7 @@ impl Chain {
         for (i, der) in ders.iter().enumerate() {
             if *der == anchor.cert.der {
                 // The root may close the chain, and nothing may follow it.
-                if i == 0 || i + 1 != ders.len() {
+                if i == 0 || Some(i) != ders.len().checked_sub(1) {
                     return Err(DcapError::InvalidCertificate {
                         what: chain.cert_name(i),
                         detail: "the root CA appears at the wrong place in the chain".into(),

@@ -1,6 +1,7 @@
 //! SGX ECDSA quote layout (versions 3 and 4): header, ISV enclave report, and the signature data
 //! with the QE report and the PCK certificate chain. Parsing is bounds-checked and exact: every byte
 //! of the quote belongs to a field and trailing bytes are refused.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use super::DcapError;
 
@@ -95,34 +96,22 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn u16_at(b: &[u8], off: usize) -> u16 {
-    u16::from_le_bytes([b[off], b[off + 1]])
+/// `N` bytes at the offset `at` of the report layout.
+fn field<const N: usize>(raw: &[u8; REPORT_LEN], at: usize) -> [u8; N] {
+    crate::bytes::array_at(raw, at)
 }
 
 impl EnclaveReport {
     pub(crate) fn parse(raw: [u8; REPORT_LEN]) -> Self {
-        // Fixed offsets inside a fixed-size array: in bounds by construction.
-        #[allow(clippy::indexing_slicing)]
-        let arr = |off: usize, out: &mut [u8]| out.copy_from_slice(&raw[off..off + out.len()]);
-        let mut cpu_svn = [0u8; 16];
-        let mut attributes = [0u8; 16];
-        let mut mr_enclave = [0u8; 32];
-        let mut mr_signer = [0u8; 32];
-        let mut report_data = [0u8; 64];
-        arr(0, &mut cpu_svn);
-        arr(48, &mut attributes);
-        arr(64, &mut mr_enclave);
-        arr(128, &mut mr_signer);
-        arr(320, &mut report_data);
         EnclaveReport {
-            cpu_svn,
-            misc_select: u32::from_le_bytes([raw[16], raw[17], raw[18], raw[19]]),
-            attributes,
-            mr_enclave,
-            mr_signer,
-            isv_prod_id: u16_at(&raw, 256),
-            isv_svn: u16_at(&raw, 258),
-            report_data,
+            cpu_svn: field(&raw, 0),
+            misc_select: u32::from_le_bytes(field(&raw, 16)),
+            attributes: field(&raw, 48),
+            mr_enclave: field(&raw, 64),
+            mr_signer: field(&raw, 128),
+            isv_prod_id: u16::from_le_bytes(field(&raw, 256)),
+            isv_svn: u16::from_le_bytes(field(&raw, 258)),
+            report_data: field(&raw, 320),
             raw,
         }
     }

@@ -4,6 +4,7 @@
 //! ordinary pipeline ([`super::verify`]) with the stored quote and the new collateral; this module
 //! only decides which of its failures are a verdict on the platform and which are a refusal of the
 //! collateral. No policy here.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use super::{tcb, Collateral, DcapError, DcapEvidence, DcapVerified, UtcSeconds};
 

@@ -1,27 +1,36 @@
 //! Intel's signed TCB info (SGX, version 3) and QE identity (version 2) JSON: their validity
 //! windows, matching the platform's and the quoting enclave's TCB level, and the combined status.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use serde::Deserialize;
 
 use super::error::UtcSeconds;
 use super::quote::EnclaveReport;
-use super::time::parse_rfc3339_utc;
 use super::x509::PckExtension;
 use super::DcapError;
+use crate::time::parse_rfc3339_utc;
 
 /// A TCB status as Intel names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 pub enum TcbStatus {
+    /// The platform is patched.
     UpToDate,
+    /// Patched, but software mitigations are needed in the enclave.
     SWHardeningNeeded,
+    /// Patched, but the platform's configuration needs changes.
     ConfigurationNeeded,
+    /// Both of the above.
     ConfigurationAndSWHardeningNeeded,
+    /// Missing security updates.
     OutOfDate,
+    /// Missing security updates, and the configuration needs changes.
     OutOfDateConfigurationNeeded,
+    /// The platform's keys are compromised.
     Revoked,
 }
 
 impl TcbStatus {
+    /// Intel's name of the status, as in TCB info.
     pub fn as_str(self) -> &'static str {
         match self {
             TcbStatus::UpToDate => "UpToDate",

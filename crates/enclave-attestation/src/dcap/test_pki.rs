@@ -27,25 +27,26 @@ use x509_cert::{Certificate, TbsCertificate, Version};
 use super::quote::{
     ATT_KEY_TYPE_ECDSA_P256, CERT_TYPE_PCK_CHAIN, CERT_TYPE_QE_REPORT, INTEL_QE_VENDOR_ID,
 };
-use super::time::format_rfc3339_utc;
 use super::x509::{
     SgxEntry, BASIC_CONSTRAINTS, ECDSA_WITH_SHA256, EC_PUBLIC_KEY, SGX_EXTENSION, SGX_FMSPC,
     SGX_PCEID, SGX_PPID, SGX_TCB,
 };
 use super::{Collateral, DcapEvidence};
+use crate::time::format_rfc3339_utc;
 
 /// Why the test PKI could not build something (only on impossible inputs, e.g. dates past 9999).
 #[derive(Debug, thiserror::Error)]
 #[error("test PKI: {0}")]
-pub struct TestPkiError(String);
+pub struct DcapTestPkiError(String);
 
-fn err(e: impl std::fmt::Display) -> TestPkiError {
-    TestPkiError(e.to_string())
+fn err(e: impl std::fmt::Display) -> DcapTestPkiError {
+    DcapTestPkiError(e.to_string())
 }
 
 /// The platform TCB the test PCK certificate claims; the test TCB info maps it to this status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestTcb {
+    /// Status `UpToDate`, no advisory.
     UpToDate,
     /// Status `SWHardeningNeeded`, advisory `INTEL-SA-00615`.
     SwHardeningNeeded,
@@ -80,11 +81,17 @@ pub const ATTRIBUTES_DEBUG: [u8; 16] = [0x07, 0, 0, 0, 0, 0, 0, 0, 0xe7, 0, 0, 0
 pub struct QuoteParams {
     /// 3 or 4.
     pub version: u16,
+    /// MRENCLAVE.
     pub mrenclave: [u8; 32],
+    /// MRSIGNER.
     pub mrsigner: [u8; 32],
+    /// ISV product id.
     pub isv_prod_id: u16,
+    /// ISV security version.
     pub isv_svn: u16,
+    /// `ATTRIBUTES` (flags first; see [`ATTRIBUTES_DEBUG`]).
     pub attributes: [u8; 16],
+    /// Report data.
     pub report_data: [u8; 64],
 }
 
@@ -112,8 +119,8 @@ struct Issued {
     der: Vec<u8>,
 }
 
-/// The test PKI. Build with [`TestPki::new`], adjust with the `with_*` methods.
-pub struct TestPki {
+/// The test PKI. Build with [`DcapTestPki::new`], adjust with the `with_*` methods.
+pub struct DcapTestPki {
     o: Opts,
     root: Issued,
     pck_ca: Issued,
@@ -132,12 +139,12 @@ struct Opts {
     root_crl_url: Option<String>,
 }
 
-fn key(seed: &str, label: &str) -> Result<SigningKey, TestPkiError> {
+fn key(seed: &str, label: &str) -> Result<SigningKey, DcapTestPkiError> {
     let d = Sha256::digest(format!("ercc-rs dcap test PKI/{seed}/{label}").as_bytes());
     SigningKey::from_slice(&d).map_err(err)
 }
 
-fn time(t: i64) -> Result<Time, TestPkiError> {
+fn time(t: i64) -> Result<Time, DcapTestPkiError> {
     let dt = DateTime::from_unix_duration(Duration::from_secs(u64::try_from(t).map_err(err)?))
         .map_err(err)?;
     Ok(if dt.year() < 2050 {
@@ -154,7 +161,7 @@ fn alg() -> AlgorithmIdentifierOwned {
     }
 }
 
-fn spki(key: &SigningKey) -> Result<SubjectPublicKeyInfoOwned, TestPkiError> {
+fn spki(key: &SigningKey) -> Result<SubjectPublicKeyInfoOwned, DcapTestPkiError> {
     let prime256v1 = der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
     Ok(SubjectPublicKeyInfoOwned {
         algorithm: AlgorithmIdentifierOwned {
@@ -169,7 +176,7 @@ fn spki(key: &SigningKey) -> Result<SubjectPublicKeyInfoOwned, TestPkiError> {
 }
 
 /// Key identifier (SKI/AKI): the first 20 bytes of SHA-256 of the public key point.
-fn key_id(key: &SigningKey) -> Result<OctetString, TestPkiError> {
+fn key_id(key: &SigningKey) -> Result<OctetString, DcapTestPkiError> {
     let point = key.verifying_key().to_encoded_point(false);
     OctetString::new(
         Sha256::digest(point.as_bytes())
@@ -179,7 +186,7 @@ fn key_id(key: &SigningKey) -> Result<OctetString, TestPkiError> {
     .map_err(err)
 }
 
-fn ext<T: Encode>(oid: &str, critical: bool, v: &T) -> Result<Extension, TestPkiError> {
+fn ext<T: Encode>(oid: &str, critical: bool, v: &T) -> Result<Extension, DcapTestPkiError> {
     Ok(Extension {
         extn_id: der::asn1::ObjectIdentifier::new(oid).map_err(err)?,
         critical,
@@ -187,7 +194,7 @@ fn ext<T: Encode>(oid: &str, critical: bool, v: &T) -> Result<Extension, TestPki
     })
 }
 
-fn aki(issuer: &SigningKey) -> Result<Extension, TestPkiError> {
+fn aki(issuer: &SigningKey) -> Result<Extension, DcapTestPkiError> {
     let id = AuthorityKeyIdentifier {
         key_identifier: Some(key_id(issuer)?),
         authority_cert_issuer: None,
@@ -196,7 +203,7 @@ fn aki(issuer: &SigningKey) -> Result<Extension, TestPkiError> {
     ext("2.5.29.35", false, &id)
 }
 
-fn crl_distribution_point(url: &str) -> Result<Extension, TestPkiError> {
+fn crl_distribution_point(url: &str) -> Result<Extension, DcapTestPkiError> {
     use x509_cert::ext::pkix::crl::dp::DistributionPoint;
     use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
     let uri = der::asn1::Ia5String::new(url).map_err(err)?;
@@ -214,15 +221,15 @@ fn crl_distribution_point(url: &str) -> Result<Extension, TestPkiError> {
     )
 }
 
-fn any<T: Encode>(v: &T) -> Result<Any, TestPkiError> {
+fn any<T: Encode>(v: &T) -> Result<Any, DcapTestPkiError> {
     Any::from_der(&v.to_der().map_err(err)?).map_err(err)
 }
 
-fn entry<T: Encode>(id: der::asn1::ObjectIdentifier, v: &T) -> Result<SgxEntry, TestPkiError> {
+fn entry<T: Encode>(id: der::asn1::ObjectIdentifier, v: &T) -> Result<SgxEntry, DcapTestPkiError> {
     Ok(SgxEntry { id, value: any(v)? })
 }
 
-fn sgx_extension(seed: &str, tcb: TestTcb) -> Result<Extension, TestPkiError> {
+fn sgx_extension(seed: &str, tcb: TestTcb) -> Result<Extension, DcapTestPkiError> {
     let (comp, pce_svn) = tcb.svns();
     let mut tcb_entries = Vec::new();
     for (i, svn) in comp.iter().enumerate() {
@@ -274,7 +281,7 @@ fn issue(
     spec: CertSpec<'_>,
     key: SigningKey,
     issuer: Option<(&Certificate, &SigningKey)>,
-) -> Result<Issued, TestPkiError> {
+) -> Result<Issued, DcapTestPkiError> {
     let subject = Name::from_str(spec.subject).map_err(err)?;
     let issuer_name = issuer.map_or_else(
         || subject.clone(),
@@ -347,10 +354,10 @@ fn pem(ders: &[&[u8]]) -> String {
 
 const YEAR: i64 = 365 * 86_400;
 
-impl TestPki {
+impl DcapTestPki {
     /// A PKI whose collateral is issued at `issued_at` (Unix seconds) and valid for 30 days;
     /// certificates are valid from a year before to ten years after. Platform TCB: UpToDate.
-    pub fn new(seed: &str, issued_at: i64) -> Result<Self, TestPkiError> {
+    pub fn new(seed: &str, issued_at: i64) -> Result<Self, DcapTestPkiError> {
         Self::build(Opts {
             seed: seed.to_string(),
             issued_at,
@@ -361,7 +368,7 @@ impl TestPki {
         })
     }
 
-    fn build(o: Opts) -> Result<Self, TestPkiError> {
+    fn build(o: Opts) -> Result<Self, DcapTestPkiError> {
         let seed = o.seed.as_str();
         let (nb, na) = (o.issued_at - YEAR, o.issued_at + 10 * YEAR);
         let spec = |serial, subject, ca, extra| CertSpec {
@@ -418,7 +425,7 @@ impl TestPki {
             Some((&root.cert, &root.key)),
         )?;
         let attestation_key = key(seed, "attestation-key")?;
-        Ok(TestPki {
+        Ok(DcapTestPki {
             o,
             root,
             pck_ca,
@@ -430,7 +437,7 @@ impl TestPki {
 
     /// Collateral valid for `secs` after issue (TCB info and QE identity `nextUpdate` =
     /// issue + secs, inclusive; CRLs stale one second later).
-    pub fn with_validity(self, secs: i64) -> Result<Self, TestPkiError> {
+    pub fn with_validity(self, secs: i64) -> Result<Self, DcapTestPkiError> {
         Self::build(Opts {
             valid_for: secs,
             ..self.o
@@ -438,12 +445,12 @@ impl TestPki {
     }
 
     /// A PCK certificate claiming this platform TCB.
-    pub fn with_tcb(self, tcb: TestTcb) -> Result<Self, TestPkiError> {
+    pub fn with_tcb(self, tcb: TestTcb) -> Result<Self, DcapTestPkiError> {
         Self::build(Opts { tcb, ..self.o })
     }
 
     /// List the PCK certificate in the PCK CRL.
-    pub fn with_revoked_pck(self, revoked: bool) -> Result<Self, TestPkiError> {
+    pub fn with_revoked_pck(self, revoked: bool) -> Result<Self, DcapTestPkiError> {
         Self::build(Opts {
             revoke_pck: revoked,
             ..self.o
@@ -451,7 +458,7 @@ impl TestPki {
     }
 
     /// A root certificate naming `url` as its CRL distribution point (as Intel's does).
-    pub fn with_root_crl_url(self, url: &str) -> Result<Self, TestPkiError> {
+    pub fn with_root_crl_url(self, url: &str) -> Result<Self, DcapTestPkiError> {
         Self::build(Opts {
             root_crl_url: Some(url.to_string()),
             ..self.o
@@ -459,7 +466,7 @@ impl TestPki {
     }
 
     /// The root CA's CRL (DER), as served at its distribution point.
-    pub fn root_ca_crl(&self) -> Result<Vec<u8>, TestPkiError> {
+    pub fn root_ca_crl(&self) -> Result<Vec<u8>, DcapTestPkiError> {
         self.crl(&self.root, &[])
     }
 
@@ -478,7 +485,7 @@ impl TestPki {
         (self.o.issued_at, self.o.issued_at + self.o.valid_for)
     }
 
-    fn crl(&self, issuer: &Issued, revoked: &[&Issued]) -> Result<Vec<u8>, TestPkiError> {
+    fn crl(&self, issuer: &Issued, revoked: &[&Issued]) -> Result<Vec<u8>, DcapTestPkiError> {
         let revoked_certificates = revoked
             .iter()
             .map(|c| {
@@ -488,7 +495,7 @@ impl TestPki {
                     crl_entry_extensions: None,
                 })
             })
-            .collect::<Result<Vec<_>, TestPkiError>>()?;
+            .collect::<Result<Vec<_>, DcapTestPkiError>>()?;
         let tbs = TbsCertList {
             version: Version::V2,
             signature: alg(),
@@ -569,7 +576,7 @@ impl TestPki {
     }
 
     /// All the collateral, as a PCS would serve it for the test platform.
-    pub fn collateral(&self) -> Result<Collateral, TestPkiError> {
+    pub fn collateral(&self) -> Result<Collateral, DcapTestPkiError> {
         let signing_chain = pem(&[&self.tcb_signer.der, &self.root.der]);
         let tcb_info = self.tcb_info_json();
         let qe_identity = self.qe_identity_json();
@@ -598,14 +605,14 @@ impl TestPki {
     /// Collateral as a PCS serves it after a later TCB evaluation: TCB info issued at `issued_at`
     /// (valid as long as the PKI's collateral), with `tcbEvaluationDataNumber` `evaluation` and the
     /// level of platforms claiming `level` now marked `status`, signed by the TCB signing key; the
-    /// rest as [`TestPki::collateral`]. For re-appraisal tests.
+    /// rest as [`DcapTestPki::collateral`]. For re-appraisal tests.
     pub fn reevaluated_collateral(
         &self,
         issued_at: i64,
         evaluation: u32,
         level: TestTcb,
         status: &str,
-    ) -> Result<Collateral, TestPkiError> {
+    ) -> Result<Collateral, DcapTestPkiError> {
         let mut info: serde_json::Value =
             serde_json::from_str(&self.tcb_info_json()).map_err(err)?;
         let index = [
@@ -699,7 +706,7 @@ impl TestPki {
     }
 
     /// Evidence for the ISV enclave `p`.
-    pub fn evidence(&self, p: &QuoteParams) -> Result<DcapEvidence, TestPkiError> {
+    pub fn evidence(&self, p: &QuoteParams) -> Result<DcapEvidence, DcapTestPkiError> {
         Ok(DcapEvidence {
             quote: self.quote(p),
             collateral: self.collateral()?,
@@ -712,7 +719,7 @@ impl TestPki {
         &self,
         mrenclave: [u8; 32],
         statement: &[u8],
-    ) -> Result<Vec<u8>, TestPkiError> {
+    ) -> Result<Vec<u8>, DcapTestPkiError> {
         Ok(self
             .evidence(&QuoteParams::for_statement(mrenclave, statement))?
             .to_fpc_evidence()

@@ -1,6 +1,7 @@
 //! X.509 fields for DCAP: strict PEM chains, the parts of a certificate the verifier reads (P-256
 //! key, validity window, names, CA flag), CRLs as data, and the Intel SGX extension of PCK
 //! certificates. Reading only: path validation and CRL checks are `path`'s (webpki).
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use base64::Engine as _;
 use der::asn1::{Any, ObjectIdentifier};
@@ -137,7 +138,8 @@ fn without_line_breaks(body: &[u8], strict: bool) -> Vec<u8> {
         let mut start = 0;
         for i in memchr::memchr2_iter(b'\n', b'\r', body) {
             b64.extend_from_slice(body.get(start..i).unwrap_or_default());
-            start = i + 1;
+            // `i` indexes `body`, so `i + 1` is at most its length.
+            start = i.saturating_add(1);
         }
         b64.extend_from_slice(body.get(start..).unwrap_or_default());
     } else {
@@ -252,13 +254,14 @@ pub(crate) fn pck_extension(cert: &Cert) -> Result<PckExtension, DcapError> {
     let tcb_any = get(SGX_TCB).ok_or_else(|| bad("TCB"))?;
     let tcb: Vec<SgxEntry> = decode_any(tcb_any).ok_or_else(|| bad("TCB"))?;
     let mut comp_svn = [0u8; 16];
-    for (i, slot) in comp_svn.iter_mut().enumerate() {
-        let oid = SGX_TCB.push_arc(i as u32 + 1).map_err(|_| bad("TCB"))?;
+    // Components 1..=16 (the OID arcs are 1-based).
+    for (arc, slot) in (1u32..).zip(comp_svn.iter_mut()) {
+        let oid = SGX_TCB.push_arc(arc).map_err(|_| bad("TCB"))?;
         *slot = tcb
             .iter()
             .find(|e| e.id == oid)
             .and_then(|e| decode_any::<u8>(&e.value))
-            .ok_or_else(|| bad(&format!("TCB component {}", i + 1)))?;
+            .ok_or_else(|| bad(&format!("TCB component {arc}")))?;
     }
     let pce_oid = SGX_TCB.push_arc(17).map_err(|_| bad("TCB"))?;
     let cpu_oid = SGX_TCB.push_arc(18).map_err(|_| bad("TCB"))?;

@@ -1,6 +1,7 @@
 //! The EPID evidence string FPC builds from the IAS response: `{"iasSignature", "iasCertificates",
 //! "iasReport"}` (the `X-IASReport-Signature` header, the URL-encoded
 //! `X-IASReport-Signing-Certificate` header, and the exact response body).
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

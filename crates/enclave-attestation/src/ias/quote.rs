@@ -1,5 +1,6 @@
 //! The EPID quote body IAS echoes in `isvEnclaveQuoteBody`: the 432-byte `sgx_quote_t` without
 //! `signature_len` and `signature` (the header, then the enclave's `sgx_report_body_t`).
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use crate::claims::EnclaveReport;
 use crate::error::MalformedEvidence;
@@ -124,11 +125,7 @@ struct Reader<'a>(&'a [u8; QUOTE_BODY_LEN]);
 
 impl Reader<'_> {
     fn array<const N: usize>(&self, at: usize) -> [u8; N] {
-        let mut out = [0u8; N];
-        if let Some(src) = self.0.get(at..at + N) {
-            out.copy_from_slice(src);
-        }
-        out
+        crate::bytes::array_at(self.0, at)
     }
 
     fn u16(&self, at: usize) -> u16 {

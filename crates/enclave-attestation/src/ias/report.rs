@@ -1,5 +1,6 @@
 //! The IAS attestation verification report (the JSON body IAS signs): the fields the verifier
 //! uses, read strictly (typed, no duplicates); fields it does not use are ignored.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

@@ -1,6 +1,7 @@
 //! The IAS signing checks: the report signature under the report-signing certificate, and that
 //! certificate's path to the configured root at a given time. Path validation is webpki's
 //! (RFC 5280 validity, issuer chaining, basic constraints, key usage, signature algorithms).
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use std::time::Duration;
 

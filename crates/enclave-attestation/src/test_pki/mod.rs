@@ -4,7 +4,7 @@
 //! enable the feature in a production build.
 //!
 //! The RSA keys are fixed test keys (`keys/`): generating RSA keys takes tens of seconds per key in
-//! debug builds. The certificates are generated at run time, per [`TestPki`], with the validity
+//! debug builds. The certificates are generated at run time, per [`IasTestPki`], with the validity
 //! windows a test asks for.
 
 use std::sync::OnceLock;
@@ -22,15 +22,15 @@ use crate::anchors::RootCa;
 use crate::appraisal::expected_report_data;
 use crate::ias::QUOTE_BODY_LEN;
 use crate::policy::Policy;
-use crate::time::UnixTime;
+use crate::time::{format_ias_timestamp, UnixTime};
 
 /// Test PKI failures (key loading or certificate encoding).
 #[derive(Debug, thiserror::Error)]
 #[error("test PKI: {0}")]
-pub struct TestPkiError(String);
+pub struct IasTestPkiError(String);
 
-fn err(e: impl std::fmt::Display) -> TestPkiError {
-    TestPkiError(e.to_string())
+fn err(e: impl std::fmt::Display) -> IasTestPkiError {
+    IasTestPkiError(e.to_string())
 }
 
 /// The fixed test keys (PKCS#8 PEM): see `keys/README.md` for why they are not generated.
@@ -38,7 +38,7 @@ const ROOT_KEY: &str = include_str!("keys/root.key.pem");
 const SIGNING_KEY: &str = include_str!("keys/signing.key.pem");
 const OTHER_ROOT_KEY: &str = include_str!("keys/other-root.key.pem");
 
-fn key(pem: &str) -> Result<KeyPair, TestPkiError> {
+fn key(pem: &str) -> Result<KeyPair, IasTestPkiError> {
     KeyPair::from_pkcs8_pem_and_sign_algo(pem, &PKCS_RSA_SHA256).map_err(err)
 }
 
@@ -59,7 +59,7 @@ pub const SIGNING_VALIDITY: (UnixTime, UnixTime) = (
 );
 
 /// A test root and report-signing certificate.
-pub struct TestPki {
+pub struct IasTestPki {
     root_pem: String,
     root_der: Vec<u8>,
     signing_pem: String,
@@ -134,7 +134,10 @@ impl ReportSpec {
     pub fn report_json(&self) -> String {
         let mut report = serde_json::Map::new();
         report.insert("id".into(), "ercc-rs-test-pki".into());
-        report.insert("timestamp".into(), ias_timestamp(self.timestamp).into());
+        report.insert(
+            "timestamp".into(),
+            format_ias_timestamp(self.timestamp).into(),
+        );
         report.insert("version".into(), 4.into());
         if !self.advisory_ids.is_empty() {
             report.insert(
@@ -161,22 +164,6 @@ impl ReportSpec {
         } else {
             "epid-unlinkable"
         }
-    }
-}
-
-/// `YYYY-MM-DDThh:mm:ss.000000`, UTC, as IAS writes timestamps.
-fn ias_timestamp(t: UnixTime) -> String {
-    match OffsetDateTime::from_unix_timestamp(t.as_secs()) {
-        Ok(d) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000000",
-            d.year(),
-            u8::from(d.month()),
-            d.day(),
-            d.hour(),
-            d.minute(),
-            d.second()
-        ),
-        Err(_) => "invalid".into(),
     }
 }
 
@@ -214,7 +201,7 @@ pub fn evidence_from_parts(
     .into_bytes()
 }
 
-fn to_offset(t: UnixTime) -> Result<OffsetDateTime, TestPkiError> {
+fn to_offset(t: UnixTime) -> Result<OffsetDateTime, IasTestPkiError> {
     OffsetDateTime::from_unix_timestamp(t.as_secs()).map_err(err)
 }
 
@@ -225,13 +212,13 @@ fn name(common_name: &str) -> DistinguishedName {
     dn
 }
 
-impl TestPki {
+impl IasTestPki {
     /// The shared test PKI with the default validity windows. Panics if key generation fails,
     /// which only a broken system random source can cause.
-    pub fn shared() -> &'static TestPki {
-        static SHARED: OnceLock<TestPki> = OnceLock::new();
+    pub fn shared() -> &'static IasTestPki {
+        static SHARED: OnceLock<IasTestPki> = OnceLock::new();
         SHARED.get_or_init(|| {
-            match TestPki::with_signing_validity(SIGNING_VALIDITY.0, SIGNING_VALIDITY.1) {
+            match IasTestPki::with_signing_validity(SIGNING_VALIDITY.0, SIGNING_VALIDITY.1) {
                 Ok(pki) => pki,
                 Err(e) => panic!("{e}"),
             }
@@ -242,21 +229,21 @@ impl TestPki {
     pub fn with_signing_validity(
         not_before: UnixTime,
         not_after: UnixTime,
-    ) -> Result<TestPki, TestPkiError> {
-        TestPki::build(ROOT_KEY, not_before, not_after)
+    ) -> Result<IasTestPki, IasTestPkiError> {
+        IasTestPki::build(ROOT_KEY, not_before, not_after)
     }
 
     /// A different root with the same name as the normal test root, and its own signing
-    /// certificate: evidence it signs must not verify against [`TestPki::shared`]'s root.
-    pub fn other_root() -> Result<TestPki, TestPkiError> {
-        TestPki::build(OTHER_ROOT_KEY, SIGNING_VALIDITY.0, SIGNING_VALIDITY.1)
+    /// certificate: evidence it signs must not verify against [`IasTestPki::shared`]'s root.
+    pub fn other_root() -> Result<IasTestPki, IasTestPkiError> {
+        IasTestPki::build(OTHER_ROOT_KEY, SIGNING_VALIDITY.0, SIGNING_VALIDITY.1)
     }
 
     fn build(
         root_key: &str,
         not_before: UnixTime,
         not_after: UnixTime,
-    ) -> Result<TestPki, TestPkiError> {
+    ) -> Result<IasTestPki, IasTestPkiError> {
         let root_key = key(root_key)?;
         let mut root_params = CertificateParams::default();
         root_params.distinguished_name = name(ROOT_NAME);
@@ -279,7 +266,7 @@ impl TestPki {
         params.not_before = to_offset(not_before)?;
         params.not_after = to_offset(not_after)?;
         let signing_cert = params.signed_by(&signing_key, &issuer).map_err(err)?;
-        Ok(TestPki {
+        Ok(IasTestPki {
             root_pem: root_cert.pem(),
             root_der: root_cert.der().to_vec(),
             signing_pem: signing_cert.pem(),
@@ -298,12 +285,12 @@ impl TestPki {
     }
 
     /// The root as a trust anchor.
-    pub fn root_ca(&self) -> Result<RootCa, TestPkiError> {
+    pub fn root_ca(&self) -> Result<RootCa, IasTestPkiError> {
         RootCa::from_der(&self.root_der, "test PKI root").map_err(err)
     }
 
     /// The default policy with this PKI's root as the IAS anchor.
-    pub fn policy(&self) -> Result<Policy, TestPkiError> {
+    pub fn policy(&self) -> Result<Policy, IasTestPkiError> {
         Ok(Policy {
             ias_root_ca: self.root_ca()?,
             ..Policy::default()
@@ -316,12 +303,12 @@ impl TestPki {
     }
 
     /// RSASSA-PKCS1-v1_5 SHA-256 signature of `data` with the report-signing key.
-    pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, TestPkiError> {
+    pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, IasTestPkiError> {
         self.signing_key.sign(data).map_err(err)
     }
 
     /// FPC evidence bytes (`{"attestation_type": "epid-...", "evidence": ...}`) for `spec`.
-    pub fn evidence(&self, spec: &ReportSpec) -> Result<Vec<u8>, TestPkiError> {
+    pub fn evidence(&self, spec: &ReportSpec) -> Result<Vec<u8>, IasTestPkiError> {
         let report = spec.report_json();
         let signature = self.sign(report.as_bytes())?;
         Ok(evidence_from_parts(
