@@ -900,7 +900,6 @@ impl<T> Drop for QueryIterator<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn valid() -> ChaincodeMessage {

@@ -170,7 +170,6 @@ fn incoming(listener: TcpListener) -> TcpIncoming {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     /// Reads the options back from a connection the real listener accepted.
