@@ -20,7 +20,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use fabric_formats::{duration, file};
+use fabric_formats::{duration, file, pem};
 use flate2::{Compression, GzBuilder};
 use serde::Serialize;
 
@@ -679,7 +679,8 @@ enum PemKind {
     PrivateKey,
 }
 
-/// Reads a PEM file and checks it looks like the kind asked for; the content is embedded as is.
+/// Reads a PEM file and checks it holds a readable block of the kind asked for (a private key
+/// in any of its encodings, whatever its label); the content is embedded as is.
 fn read_pem(path: &Path, kind: PemKind) -> Result<String, PackagingError> {
     let bytes = read_limited(path, MAX_PEM_BYTES)?;
     let invalid = |reason| PackagingError::InvalidPem {
@@ -688,8 +689,9 @@ fn read_pem(path: &Path, kind: PemKind) -> Result<String, PackagingError> {
     };
     let text = String::from_utf8(bytes).map_err(|_| invalid("not a text (PEM) file"))?;
     let ok = match kind {
-        PemKind::Certificate => text.contains("-----BEGIN CERTIFICATE-----"),
-        PemKind::PrivateKey => text.contains("-----BEGIN ") && text.contains(" PRIVATE KEY-----"),
+        PemKind::Certificate => pem::decode_all(text.as_bytes())
+            .is_ok_and(|blocks| blocks.iter().any(|b| b.label == pem::Label::Certificate)),
+        PemKind::PrivateKey => pem::private_key(text.as_bytes()).is_ok(),
     };
     if !ok {
         return Err(invalid(match kind {
