@@ -18,6 +18,11 @@ use crate::active_policy::{ActivePolicy, PolicyContract};
 use crate::ledger::{self, DefinitionError, LedgerError, RegistryLedger};
 use crate::registry::{Registry, RegistryError};
 
+/// The logger name of the registry's lines (`[ercc.contract]` in Fabric's format), which
+/// operators select with `FABRIC_LOGGING_SPEC` (e.g. `ercc=debug`): the `ercc` crate's module
+/// path, where this code lived before the registry became its own crate.
+const LOG_TARGET: &str = "ercc::contract";
+
 /// Name of the Go registry's contract (its struct type name, `registry.Contract`).
 pub const CONTRACT_NAME: &str = "Contract";
 
@@ -67,7 +72,7 @@ impl RegistryContract {
             "GetKeyExport" => ReturnValue::String(r.get_key_export(ledger, p(0), p(1))?),
             "PutKeyExport" => {
                 r.put_key_export(ledger, p(0))?;
-                tracing::info!(channel = ledger.channel_id(), "key export stored");
+                tracing::info!(target: LOG_TARGET, channel = ledger.channel_id(), "key export stored");
                 ReturnValue::Nothing
             }
             "QueryChaincodeEncryptionKey" => {
@@ -90,24 +95,24 @@ impl RegistryContract {
             }
             "ReappraiseEnclave" => {
                 let record = r.reappraise_enclave(ledger, p(0), p(1), p(2))?;
-                tracing::info!(cc = p(0), enclave = p(1), %record, "enclave re-appraised");
+                tracing::info!(target: LOG_TARGET, cc = p(0), enclave = p(1), %record, "enclave re-appraised");
                 ReturnValue::String(record)
             }
             "RetireEnclave" => {
                 r.retire_enclave(ledger, p(0), p(1))?;
-                tracing::info!(cc = p(0), enclave = p(1), "enclave retired");
+                tracing::info!(target: LOG_TARGET, cc = p(0), enclave = p(1), "enclave retired");
                 ReturnValue::Nothing
             }
             "RegisterCCKeys" => {
                 r.register_cc_keys(ledger, p(0))?;
-                tracing::info!(channel = ledger.channel_id(), "chaincode keys registered");
+                tracing::info!(target: LOG_TARGET, channel = ledger.channel_id(), "chaincode keys registered");
                 ReturnValue::Nothing
             }
             "RegisterEnclave" => {
                 let result = r.register_enclave(ledger, p(0));
                 crate::metrics::registration(p(0), &result);
                 result?;
-                tracing::info!(channel = ledger.channel_id(), "enclave registered");
+                tracing::info!(target: LOG_TARGET, channel = ledger.channel_id(), "enclave registered");
                 ReturnValue::Nothing
             }
             // The runtime only calls names from `transactions()`.
@@ -126,7 +131,7 @@ impl Contract for RegistryContract {
     }
 
     fn before_transaction(&self, stub: &mut ChaincodeStub, function: &str) -> Result<(), String> {
-        tracing::debug!(function, tx_id = stub.tx_id(), "Invoke");
+        tracing::debug!(target: LOG_TARGET, function, tx_id = stub.tx_id(), "Invoke");
         Ok(())
     }
 
@@ -143,7 +148,7 @@ impl Contract for RegistryContract {
                 "Function {function} not found in contract {CONTRACT_NAME}"
             )),
             Err(e) => {
-                tracing::info!(function, error = %e, "rejected");
+                tracing::info!(target: LOG_TARGET, function, error = %e, "rejected");
                 Err(e.to_string())
             }
         }
@@ -210,21 +215,21 @@ impl RegistryLedger for StubLedger<'_> {
 pub fn run_chaincode() -> ExitCode {
     fabric_chaincode::logging::init();
     if let Err(e) = fabric_chaincode::operations::enable_from_env() {
-        tracing::error!("cannot configure the operations endpoint: {e}");
+        tracing::error!(target: LOG_TARGET, "cannot configure the operations endpoint: {e}");
         return ExitCode::FAILURE;
     }
     crate::metrics::register();
     let (verifier, policy) = match crate::policy_verifier::verifier_from_env() {
         Ok(v) => v,
         Err(e) => {
-            tracing::error!(error = %e, "cannot configure evidence verification");
+            tracing::error!(target: LOG_TARGET, error = %e, "cannot configure evidence verification");
             return ExitCode::FAILURE;
         }
     };
     let registry_policy = match crate::registry_policy::RegistryPolicy::from_env() {
         Ok(p) => p,
         Err(e) => {
-            tracing::error!(error = %e, "cannot configure the registry policy");
+            tracing::error!(target: LOG_TARGET, error = %e, "cannot configure the registry policy");
             return ExitCode::FAILURE;
         }
     };
@@ -234,6 +239,7 @@ pub fn run_chaincode() -> ExitCode {
     };
     // Organisations compare this digest: different policies mean endorsement mismatches.
     tracing::info!(
+        target: LOG_TARGET,
         policy = %active.attestation,
         %registry_policy,
         policy_sha256 = %active.sha256_hex(),

@@ -363,7 +363,7 @@ mod tests {
         v
     }
 
-    /// Regenerates `fuzz/corpus/*/seed-*`: `cargo test -p ercc -- --ignored write_seed_corpus`.
+    /// Regenerates `fuzz/corpus/*/seed-*`: `cargo test -p ercc-registry -- --ignored write_seed_corpus`.
     #[test]
     #[ignore = "writes the fuzz seed corpus into the source tree"]
     fn write_seed_corpus() {

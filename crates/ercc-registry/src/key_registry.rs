@@ -14,9 +14,10 @@ use crate::registry::{
     check_creator_org, stored_credentials, stored_credentials_of, Registry, RegistryError,
 };
 
-/// A registered enclave, read back from its stored credentials.
+/// A registered enclave taking part in key distribution, read back from its stored
+/// credentials (what `lifecycle::Registration` reads, plus its `cc_params_hash`).
 #[derive(Debug, Clone)]
-struct Registration {
+struct KeyParty {
     cc_id: String,
     enclave_id: String,
     attested_data: AttestedData,
@@ -24,7 +25,7 @@ struct Registration {
     cc_params_hash: [u8; 32],
 }
 
-impl Registration {
+impl KeyParty {
     fn msp_id(&self) -> &str {
         self.attested_data
             .host_params
@@ -194,7 +195,7 @@ fn find_registration<L: RegistryLedger + ?Sized>(
     role: &'static str,
     enclave_id: &str,
     cc_params_hash: &[u8],
-) -> Result<Registration, RegistryError> {
+) -> Result<KeyParty, RegistryError> {
     let all = ledger.get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[])?;
     let mut seen = false;
     for (key, value) in &all {
@@ -207,7 +208,7 @@ fn find_registration<L: RegistryLedger + ?Sized>(
             continue;
         }
         seen = true;
-        let reg = registration(key, cc_id, id, value)?;
+        let reg = key_party(key, cc_id, id, value)?;
         if reg.cc_params_hash.as_slice() == cc_params_hash {
             return Ok(reg);
         }
@@ -226,22 +227,22 @@ fn registered_in<L: RegistryLedger + ?Sized>(
     ledger: &mut L,
     cc_id: &str,
     enclave_id: &str,
-) -> Result<Registration, RegistryError> {
+) -> Result<KeyParty, RegistryError> {
     let (key, value) = stored_credentials_of(ledger, cc_id, enclave_id, || {
         RegistryError::ReceiverNotRegistered {
             cc_id: cc_id.to_owned(),
             enclave_id: enclave_id.to_owned(),
         }
     })?;
-    registration(&key, cc_id, enclave_id, &value)
+    key_party(&key, cc_id, enclave_id, &value)
 }
 
-fn registration(
+fn key_party(
     key: &str,
     cc_id: &str,
     enclave_id: &str,
     value: &[u8],
-) -> Result<Registration, RegistryError> {
+) -> Result<KeyParty, RegistryError> {
     let (creds, attested_data) = stored_credentials(key, value)?;
     let statement = creds
         .serialized_attested_data
@@ -249,7 +250,7 @@ fn registration(
         .unwrap_or_default();
     let cc_params_hash = keydist::cc_params_hash(&statement)
         .map_err(|e| RegistryError::CorruptState(format!("credentials at {key:?}: {e}")))?;
-    Ok(Registration {
+    Ok(KeyParty {
         cc_id: cc_id.to_owned(),
         enclave_id: enclave_id.to_owned(),
         attested_data,
@@ -258,11 +259,7 @@ fn registration(
 }
 
 /// The signature must be the registered enclave's (its attested `enclave_vk`).
-fn verify_signature(
-    reg: &Registration,
-    signed: &[u8],
-    signature: &[u8],
-) -> Result<(), RegistryError> {
+fn verify_signature(reg: &KeyParty, signed: &[u8], signature: &[u8]) -> Result<(), RegistryError> {
     keydist::verify_enclave_signature(&reg.attested_data.enclave_vk, signed, signature).map_err(
         |reason| RegistryError::BadSignature {
             enclave_id: reg.enclave_id.clone(),
@@ -275,7 +272,7 @@ fn verify_signature(
 /// definition (the sequence may have moved on, e.g. for a policy change).
 fn check_can_endorse<L: RegistryLedger + ?Sized>(
     ledger: &mut L,
-    reg: &Registration,
+    reg: &KeyParty,
 ) -> Result<(), RegistryError> {
     let def = ledger
         .query_chaincode_definition(&reg.cc_id)
@@ -294,7 +291,7 @@ fn check_can_endorse<L: RegistryLedger + ?Sized>(
 /// the chaincode's.
 fn check_sender_keys<L: RegistryLedger + ?Sized>(
     ledger: &mut L,
-    sender: &Registration,
+    sender: &KeyParty,
     msg: &KeyExport,
 ) -> Result<(), RegistryError> {
     let cc = &sender.cc_id;

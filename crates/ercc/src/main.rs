@@ -126,3 +126,19 @@ fn normalize_go_flags(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std
     })
     .collect()
 }
+
+#[cfg(all(test, not(feature = "tools")))]
+mod tests {
+    use super::*;
+
+    /// A chaincode-only build refuses a subcommand as a usage error naming the feature.
+    #[test]
+    fn chaincode_only_build_names_the_missing_feature() {
+        let (text, code) = run(Command::Missing(vec!["inspect".into()])).unwrap_err();
+        assert_eq!(code, 2);
+        assert!(
+            text.contains("'inspect'") && text.contains("`tools` feature"),
+            "{text}"
+        );
+    }
+}
