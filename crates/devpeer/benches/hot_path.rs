@@ -1,5 +1,5 @@
-//! The registry's hot path through the dev peer, beside the Node shim in the same run (issue
-//! 11). One in-process devpeer (TLS, redb ledger) runs, in both modes:
+//! The registry's hot path through the dev peer, beside the Node shim in the same run. One
+//! in-process devpeer (TLS, redb ledger) runs, in both modes:
 //! - normal mode: the real `ercc` and the Node bench contract
 //!   (`crates/fabric-chaincode/benches/node/chaincode.js`, `fabric-shim` 2.5.8), launched by
 //!   the peer through the benchmark builders;
@@ -43,10 +43,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use devpeer::peer::Peer;
-use registry_setup::{
-    define_fpc_chaincode, launch_caas, launch_normal, payload_of, register, tx, CaasServer,
-};
-use util::{cpu_us, env_or, mib, status_kib, ReapOnPanic};
+use registry_setup::{define_fpc_chaincode, launch_caas, register, CaasServer};
+use util::{cpu_us, launch_normal, mib, payload_of, status_kib, tx, Budget, ReapOnPanic};
 
 /// The FPC chaincode whose enclave is registered.
 const FPC_CC: &str = "fpccc";
@@ -163,13 +161,6 @@ struct PhaseResult {
     instructions_per_tx: Option<f64>,
 }
 
-/// How long a phase runs: `secs`, or `max_tx` transactions per worker (smoke).
-#[derive(Clone, Copy)]
-struct Budget {
-    secs: f64,
-    max_tx: Option<u64>,
-}
-
 /// Zeroes and dumps callgrind's counters of a process around a phase.
 struct Callgrind {
     dir: PathBuf,
@@ -238,7 +229,7 @@ async fn run_phase(
             let mut latencies = Vec::new();
             while !stop.load(Ordering::Relaxed) && remaining.fetch_sub(1, Ordering::Relaxed) > 0 {
                 let t = Instant::now();
-                let out = peer.transact(tx(&chaincode, args.clone(), false)).await;
+                let out = peer.transact(tx(&chaincode, &args, false)).await;
                 latencies.push(t.elapsed().as_micros() as u64);
                 let got = payload_of(&out, workload.label());
                 assert!(
@@ -337,11 +328,7 @@ async fn set_up(
                 }
             };
             let out = peer
-                .transact(tx(
-                    &name,
-                    vec!["KV:Put".into(), "cred0".into(), creds.clone()],
-                    true,
-                ))
+                .transact(tx(&name, &["KV:Put", "cred0", creds.as_str()], true))
                 .await;
             payload_of(&out, "seeding the Node contract");
             Some((name, pid))
@@ -372,19 +359,8 @@ async fn set_up(
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs us without it.
-    let bench_mode = std::env::args().any(|a| a == "--bench");
-    let budget = if bench_mode {
-        Budget {
-            secs: env_or("BENCH_SECS", 2.0),
-            max_tx: None,
-        }
-    } else {
-        Budget {
-            secs: 0.0,
-            max_tx: Some(3),
-        }
-    };
+    let bench_mode = util::bench_mode();
+    let budget = Budget::for_run(bench_mode, 2.0, 3);
     let modes: Vec<Mode> = std::env::var("BENCH_MODES")
         .unwrap_or_else(|_| "normal,caas".into())
         .split(',')
@@ -406,8 +382,8 @@ fn main() {
             Callgrind { dir }
         });
     let skip_node = std::env::var("BENCH_SKIP_NODE").is_ok_and(|v| v == "1");
-    let ercc_exe = util::ercc(bench_mode);
-    let kv_exe = util::kv_chaincode(bench_mode);
+    let ercc_exe = util::ercc();
+    let kv_exe = util::kv_chaincode();
     let node_dir = if skip_node {
         None
     } else {
@@ -416,14 +392,8 @@ fn main() {
     registry_setup::set_builder_environment(node_dir.as_deref());
     let settle = Duration::from_millis(if bench_mode { 1500 } else { 200 });
 
-    let tmp = tempfile::Builder::new()
-        .prefix("devpeer-hot-path-")
-        .tempdir()
-        .expect("tempdir");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let tmp = util::temp_dir("devpeer-hot-path-");
+    let rt = util::runtime();
     let reaper = ReapOnPanic::default();
     let (results, rss) = rt.block_on(async {
         let opts = registry_setup::peer_options(tmp.path().join("home"), fabric31);

@@ -1,5 +1,5 @@
-//! The chaincode runtime benchmark of issue 2, run through the dev peer (issue 3): one devpeer,
-//! started in-process in a temporary home (normal mode, TLS on), installs two packages through
+//! The chaincode runtime benchmark, run through the dev peer: one devpeer, started in-process
+//! in a temporary home (normal mode, TLS on), installs two packages through
 //! external builders (`benches/builders/`): the Rust `kv_chaincode` example of
 //! `fabric-chaincode`, and the same get/put contract on the official Node `fabric-shim`
 //! (`crates/fabric-chaincode/benches/node/`). The same workload is driven against each through
@@ -21,21 +21,18 @@
 //! out of the `invoke` phase).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../tests/common/mod.rs"]
+mod common;
 mod util;
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use devpeer::builder::{BuilderConfig, Builders};
-use devpeer::peer::{DefineRequest, Peer, PeerConfig, TxOutcome, TxRequest};
-use devpeer::server::StartOptions;
+use devpeer::peer::{Peer, TxOutcome};
 use util::{
-    cpu_us, env_or, kv_chaincode, launched_pid, manifest_dir, mib, node_chaincode, node_package,
-    rust_package, status_kib, ReapOnPanic, NODE_MODULES_VAR,
+    cpu_us, env_or, kv_chaincode, launch_normal, mib, node_chaincode, node_package, payload,
+    rust_package, status_kib, tx, Budget, ReapOnPanic, NODE_MODULES_VAR,
 };
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -57,13 +54,6 @@ impl Phase {
     }
 }
 
-/// How long a phase runs: until `secs` elapsed, or after `max_tx` transactions (smoke).
-#[derive(Clone, Copy)]
-struct Budget {
-    secs: f64,
-    max_tx: Option<u64>,
-}
-
 struct PhaseResult {
     tx_per_s: f64,
     done: u64,
@@ -79,26 +69,6 @@ struct SideResult {
     phases: Vec<PhaseResult>,
     idle_rss_kib: u64,
     peak_rss_kib: u64,
-}
-
-fn tx(chaincode: &str, args: &[&str], commit: bool) -> TxRequest {
-    TxRequest {
-        chaincode: chaincode.to_string(),
-        args: args.iter().map(|a| a.to_string()).collect(),
-        msp: None,
-        timestamp: None,
-        channel: None,
-        endorsers: None,
-        transient: BTreeMap::new(),
-        is_init: false,
-        commit,
-    }
-}
-
-fn payload(out: &TxOutcome) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(&out.payload)
-        .expect("payload is base64")
 }
 
 /// Checks one transaction's outcome; a failure is a broken peer or chaincode, not noise.
@@ -217,27 +187,7 @@ async fn measure(
     budget: Budget,
     settle: Duration,
 ) -> SideResult {
-    let installed = peer
-        .install(&package_bytes)
-        .await
-        .unwrap_or_else(|e| panic!("{name}: install failed: {e}"));
-    let defined = peer
-        .define(DefineRequest {
-            name: chaincode.to_string(),
-            version: "1.0".into(),
-            sequence: 1,
-            package_id: Some(installed.package_id.clone()),
-            init_required: false,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{name}: define failed: {e}"));
-    assert!(
-        defined.launch_error.is_none(),
-        "{name}: launch failed: {:?}",
-        defined.launch_error
-    );
-    let pid = launched_pid(&peer.home, &installed.package_id);
-    reaper.watch(pid);
+    let (_, pid) = launch_normal(peer, reaper, chaincode, &package_bytes).await;
 
     // Seed every worker's key (also the warm-up), let the process settle, read its idle RSS.
     let last: Arc<Vec<Mutex<String>>> =
@@ -271,24 +221,14 @@ async fn measure(
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs us without it.
-    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let bench_mode = util::bench_mode();
     let workers: usize = env_or("BENCH_CONCURRENCY", if bench_mode { 32 } else { 4 }).max(1);
-    let budget = if bench_mode {
-        Budget {
-            secs: env_or("BENCH_SECS", 3.0),
-            max_tx: None,
-        }
-    } else {
-        Budget {
-            secs: 0.0,
-            max_tx: Some(3 * workers as u64),
-        }
-    };
+    // `max_tx` counts every worker's transactions together here.
+    let budget = Budget::for_run(bench_mode, 3.0, 3 * workers as u64);
     let settle = Duration::from_millis(if bench_mode { 1500 } else { 200 });
     let skip_node = std::env::var("BENCH_SKIP_NODE").is_ok_and(|v| v == "1");
 
-    let rust_exe = kv_chaincode(bench_mode);
+    let rust_exe = kv_chaincode();
     let node_dir = if skip_node {
         eprintln!("BENCH_SKIP_NODE=1: skipping the Node side");
         None
@@ -300,46 +240,9 @@ fn main() {
         std::env::set_var(NODE_MODULES_VAR, dir.join("node_modules"));
     }
 
-    let tmp = tempfile::Builder::new()
-        .prefix("devpeer-bench-")
-        .tempdir()
-        .expect("tempdir");
-    let builders_dir = manifest_dir().join("benches/builders");
-    let opts = StartOptions {
-        home: tmp.path().join("home"),
-        chaincode_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        chaincode_address: None,
-        tls: true,
-        builders: Builders {
-            list: vec![
-                BuilderConfig {
-                    name: "bench-rust".into(),
-                    path: builders_dir.join("rust"),
-                    propagate_environment: Vec::new(),
-                    set_environment: Vec::new(),
-                },
-                BuilderConfig {
-                    name: "bench-node".into(),
-                    path: builders_dir.join("node"),
-                    propagate_environment: vec![NODE_MODULES_VAR.into()],
-                    set_environment: Vec::new(),
-                },
-            ],
-        },
-        config: PeerConfig {
-            channel: "mychannel".into(),
-            msp_id: "Org1MSP".into(),
-            launch_timeout: Duration::from_secs(60),
-            execute_timeout: Duration::from_secs(30),
-            default_endorsers: 1,
-            runtime_params: false,
-        },
-    };
-
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let tmp = util::temp_dir("devpeer-bench-");
+    let opts = util::peer_options(tmp.path().join("home"), "mychannel", false);
+    let rt = util::runtime();
     let reaper = ReapOnPanic::default();
     let results = rt.block_on(async {
         let started = devpeer::server::start(opts).await.expect("devpeer start");

@@ -1,4 +1,4 @@
-//! Soak run of the registry through the dev peer (issue 11): the real `ercc` in normal mode
+//! Soak run of the registry through the dev peer: the real `ercc` in normal mode
 //! (TLS), `SOAK_ENCLAVES` enclaves registered (default 1,000: one FPC chaincode definition
 //! each, simulated evidence), then `SOAK_QUERIES` queries (default 100,000) with 16 in flight,
 //! cycling through `queryEnclaveCredentials`, `queryChaincodeEndPoints` and
@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use registry_setup::{define_fpc_chaincode, launch_normal, payload_of, register, tx};
-use util::{env_or, mib, status_kib, ReapOnPanic};
+use registry_setup::{define_fpc_chaincode, register};
+use util::{env_or, launch_normal, mib, payload_of, status_kib, tx, ReapOnPanic};
 
 const MRENCLAVE: [u8; 32] = [0x77; 32];
 const IN_FLIGHT: usize = 16;
@@ -39,19 +39,22 @@ struct Registered {
 }
 
 impl Registered {
-    fn query(&self, n: u64) -> (Vec<String>, Vec<u8>) {
-        let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    fn query(&self, n: u64) -> (Vec<&str>, Vec<u8>) {
         match n % 3 {
             0 => (
-                s(&["queryEnclaveCredentials", &self.cc_id, &self.enclave_id]),
+                vec![
+                    "queryEnclaveCredentials",
+                    &self.cc_id[..],
+                    &self.enclave_id[..],
+                ],
                 self.creds.clone().into_bytes(),
             ),
             1 => (
-                s(&["queryChaincodeEndPoints", &self.cc_id]),
+                vec!["queryChaincodeEndPoints", &self.cc_id[..]],
                 self.endpoint.clone().into_bytes(),
             ),
             _ => (
-                s(&["queryListEnclaveCredentials", &self.cc_id]),
+                vec!["queryListEnclaveCredentials", &self.cc_id[..]],
                 serde_json::to_vec(&[&self.creds]).unwrap(),
             ),
         }
@@ -59,22 +62,16 @@ impl Registered {
 }
 
 fn main() {
-    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let bench_mode = util::bench_mode();
     let enclaves: usize = env_or("SOAK_ENCLAVES", if bench_mode { 1000 } else { 5 });
     let queries: u64 = env_or("SOAK_QUERIES", if bench_mode { 100_000 } else { 60 });
     let max = Duration::from_secs(env_or("SOAK_MAX_SECS", 290));
-    let ercc_exe = util::ercc(bench_mode);
-    let kv_exe = util::kv_chaincode(bench_mode);
+    let ercc_exe = util::ercc();
+    let kv_exe = util::kv_chaincode();
     registry_setup::set_builder_environment(None);
 
-    let tmp = tempfile::Builder::new()
-        .prefix("devpeer-soak-")
-        .tempdir()
-        .expect("tempdir");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let tmp = util::temp_dir("devpeer-soak-");
+    let rt = util::runtime();
     let reaper = ReapOnPanic::default();
     let t0 = Instant::now();
     let check_time = |what: &str| {
@@ -163,7 +160,7 @@ fn main() {
                     }
                     let r = &registered[(n / 3) as usize % registered.len()];
                     let (args, want) = r.query(n);
-                    let out = peer.transact(tx("ercc", args, false)).await;
+                    let out = peer.transact(tx("ercc", &args, false)).await;
                     assert!(
                         payload_of(&out, "soak query") == want,
                         "query {n} on {} answered wrongly",

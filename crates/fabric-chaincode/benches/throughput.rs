@@ -12,6 +12,7 @@
 
 #[path = "../tests/common/peer.rs"]
 mod peer;
+mod profile_build;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -42,55 +43,13 @@ fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Returns the example binary of this bench's profile, building it when `cargo bench` (which
-/// does not build examples) runs us; `cargo test --all-targets` has built it already.
-fn rust_chaincode(bench_mode: bool) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/throughput-xxxx -> target/<profile>/examples/kv_chaincode
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let path = profile_dir.join("examples").join("kv_chaincode");
-    if bench_mode || !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = std::process::Command::new(cargo);
-        cmd.args([
-            "build",
-            "-p",
-            "fabric-chaincode",
-            "--example",
-            "kv_chaincode",
-        ]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        // Drop what cargo sets for running this bench: build scripts track some of these
-        // (ring's reruns on CARGO_MANIFEST_DIR), so leaking them would rebuild the shared
-        // dependencies here and again at the next `cargo bench`. The same list as the
-        // devpeer runtime bench strips.
-        for (var, _) in std::env::vars_os() {
-            let name = var.to_string_lossy();
-            if name.starts_with("CARGO_PKG_")
-                || [
-                    "CARGO_MANIFEST_DIR",
-                    "CARGO_MANIFEST_PATH",
-                    "CARGO_MANIFEST_LINKS",
-                    "CARGO_CRATE_NAME",
-                    "CARGO_BIN_NAME",
-                    "CARGO_PRIMARY_PACKAGE",
-                    "CARGO_TARGET_TMPDIR",
-                    "CARGO_RUSTC_CURRENT_DIR",
-                    "OUT_DIR",
-                ]
-                .contains(&name.as_ref())
-            {
-                cmd.env_remove(&var);
-            }
-        }
-        eprintln!("building the Rust chaincode: {cmd:?}");
-        let status = cmd.status().expect("run cargo");
-        assert!(status.success(), "building examples/kv_chaincode failed");
-    }
-    assert!(path.exists(), "{} missing", path.display());
-    path
+/// The example binary, built in this bench's profile (`cargo bench` does not build examples,
+/// and one left by an older build must not be measured).
+fn rust_chaincode() -> PathBuf {
+    profile_build::build_in_profile(
+        &["-p", "fabric-chaincode", "--example", "kv_chaincode"],
+        "examples/kv_chaincode",
+    )
 }
 
 /// Installs the Node shim from package-lock.json when needed.
@@ -220,7 +179,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(32);
     let skip_node = std::env::var("BENCH_SKIP_NODE").is_ok_and(|v| v == "1");
-    let rust_exe = rust_chaincode(bench_mode);
+    let rust_exe = rust_chaincode();
     let node_js = if skip_node { None } else { node_chaincode() };
 
     let rt = tokio::runtime::Builder::new_multi_thread()

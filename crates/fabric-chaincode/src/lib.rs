@@ -68,7 +68,8 @@
 //! Normal mode's connection set-up (TCP, TLS, HTTP/2, the peer's answer to REGISTER) is bounded
 //! by the dial timeout (10 s); failing, [`run`] returns [`RuntimeError::Connect`] naming the
 //! address and the step. With `CHAINCODE_OPERATIONS_LISTEN_ADDRESS` set, [`run`] also serves
-//! `/healthz` and `/metrics` ([`operations`]). [`logging`] writes Fabric's log line format.
+//! `/healthz` and `/metrics` ([`operations`]). `logging` (cargo feature `logging`, on by
+//! default) writes Fabric's log line format.
 //!
 //! # Protocol behaviour worth knowing
 //! - Each INIT/TRANSACTION runs [`Chaincode`] on its own blocking thread; stub calls block on
@@ -91,6 +92,7 @@ mod go_json;
 mod handler;
 mod inflight;
 mod keys;
+#[cfg(feature = "logging")]
 pub mod logging;
 pub mod operations;
 mod stub;
@@ -153,7 +155,8 @@ pub async fn serve_caas(
 }
 
 /// Builds a Tokio runtime, runs [`run`], logs the outcome and returns the process exit code
-/// (failure when the peer connection is lost in normal mode). Call [`logging::init`] first.
+/// (failure when the peer connection is lost in normal mode). Install a `tracing` subscriber
+/// first (`logging::init` with the `logging` feature).
 pub fn start(cc: Arc<dyn Chaincode>) -> std::process::ExitCode {
     // One thread runs the protocol (gRPC, TLS, reply routing) and transactions run on the
     // blocking pool. Per message that work is small, so worker threads would only add idle

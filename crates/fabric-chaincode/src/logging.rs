@@ -4,11 +4,19 @@
 //! pattern, or `json`), by default Fabric's own:
 //! `2026-12-01 20:01:13.292 UTC 0042 INFO [ercc] contract -> enclave registered channel=ch`.
 //! Colour only when standard error is a terminal: chaincode logs end up in the peer's log file.
+//!
+//! A spec becomes a [`Targets`] filter (target prefixes and levels, which is all a Fabric spec
+//! can say), so a chaincode does not carry `EnvFilter`'s span and field matching. This module
+//! needs the `logging` cargo feature (on by default); without it the runtime only emits
+//! `tracing` events and the program chooses its own subscriber.
 
 mod format;
 
 pub use format::{FormatError, LineFormat};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{Layer, Registry};
 
 /// The spec could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,7 +37,7 @@ fn level(name: &str) -> Option<&'static str> {
     }
 }
 
-/// Translates a Fabric logging spec into `EnvFilter` directives (`ercc=debug,warn`).
+/// Translates a Fabric logging spec into `tracing` filter directives (`ercc=debug,warn`).
 ///
 /// An empty spec means `info`, Fabric's default. The last default level given wins, as in
 /// Fabric.
@@ -65,10 +73,10 @@ pub fn directives_from_spec(spec: &str) -> Result<String, LoggingError> {
     Ok(modules.join(","))
 }
 
-/// Builds the filter for a spec.
-pub fn filter_from_spec(spec: &str) -> Result<EnvFilter, LoggingError> {
+/// Builds the filter for a spec: each module a target prefix with its level, and the default.
+pub fn filter_from_spec(spec: &str) -> Result<Targets, LoggingError> {
     let directives = directives_from_spec(spec)?;
-    EnvFilter::try_new(&directives).map_err(|e| LoggingError {
+    directives.parse::<Targets>().map_err(|e| LoggingError {
         spec: spec.to_owned(),
         reason: e.to_string(),
     })
@@ -84,27 +92,33 @@ pub fn init() {
     let (filter, problem) = match filter_from_spec(&spec) {
         Ok(f) => (f, None),
         Err(e) => (
-            EnvFilter::new("info"),
+            Targets::new().with_default(tracing::Level::INFO),
             Some(format!("{e}; logging at INFO")),
         ),
     };
     install(filter, problem);
 }
 
-/// Installs a stderr subscriber with `filter` and the `FABRIC_LOGGING_FORMAT` line format
-/// (for programs with their own level variable, such as `devpeer`). `problem` is logged as a
-/// warning once the subscriber is in place.
-pub fn install(filter: EnvFilter, problem: Option<String>) {
+/// Installs a stderr subscriber with `filter` (any global filter layer: the [`Targets`] of
+/// [`filter_from_spec`], or an `EnvFilter` for programs with their own level variable, such as
+/// `devpeer`) and the `FABRIC_LOGGING_FORMAT` line format. `problem` is logged as a warning
+/// once the subscriber is in place.
+pub fn install<F>(filter: F, problem: Option<String>)
+where
+    F: Layer<Registry> + Send + Sync + 'static,
+{
     let (format, format_problem) = match LineFormat::from_env() {
         Ok(f) => (f, None),
         Err(e) => (LineFormat::default(), Some(e.to_string())),
     };
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let installed = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
-        .event_format(format.with_ansi(ansi))
+        .event_format(format.with_ansi(ansi));
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
         .try_init()
         .is_ok();
     if installed {
@@ -116,7 +130,6 @@ pub fn install(filter: EnvFilter, problem: Option<String>) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -135,5 +148,20 @@ mod tests {
         assert!(directives_from_spec("x=LOUD").is_err());
         assert!(directives_from_spec("=info").is_err());
         assert!(filter_from_spec("ercc=DEBUG:warning").is_ok());
+    }
+
+    #[test]
+    fn filters_by_module_prefix_then_default() {
+        use tracing::Level;
+        let f = filter_from_spec("ercc=DEBUG:fabric_chaincode.handler=error:warning").unwrap();
+        assert!(f.would_enable("ercc", &Level::DEBUG));
+        assert!(f.would_enable("ercc::registry", &Level::DEBUG));
+        assert!(!f.would_enable("ercc::registry", &Level::TRACE));
+        assert!(!f.would_enable("fabric_chaincode::handler", &Level::WARN));
+        assert!(f.would_enable("fabric_chaincode::stub", &Level::WARN));
+        assert!(!f.would_enable("h2", &Level::INFO));
+        let f = filter_from_spec("").unwrap();
+        assert!(f.would_enable("anything", &Level::INFO));
+        assert!(!f.would_enable("anything", &Level::DEBUG));
     }
 }

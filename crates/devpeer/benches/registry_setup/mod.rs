@@ -3,25 +3,19 @@
 //! (CaaS, mutual TLS), FPC chaincode definitions, and enclaves registered with simulated
 //! evidence (accepted because the benchmark's registry runs with
 //! `ERCC_ACCEPTED_EVIDENCE=simulated`).
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code)]
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use devpeer::builder::{BuilderConfig, Builders};
-use devpeer::peer::{DefineRequest, Peer, PeerConfig, TxOutcome, TxRequest};
+use devpeer::peer::Peer;
 use devpeer::server::StartOptions;
 use devpeer::tls::TlsCa;
 
 use crate::ercc_common::{simulated_evidence, Enclave, CHANNEL};
-use crate::util::{launched_pid, manifest_dir, ReapOnPanic, NODE_MODULES_VAR};
-
-/// The policy variable that lets the registry accept simulated evidence.
-const ACCEPTED_EVIDENCE_VAR: &str = "ERCC_ACCEPTED_EVIDENCE";
+use crate::util::{define, payload_of, tx, ACCEPTED_EVIDENCE_VAR, NODE_MODULES_VAR};
 
 /// Sets what the builders propagate. Call before any thread exists (it edits the environment).
 pub fn set_builder_environment(node_dir: Option<&Path>) {
@@ -31,89 +25,9 @@ pub fn set_builder_environment(node_dir: Option<&Path>) {
     }
 }
 
-/// Start options: TLS on, the `bench-rust`, `bench-node` and `ccaas` builders, and Fabric 3.1's
-/// READY parameters (write batches, multi-key reads) when `fabric31`.
+/// The peer of the registry benchmarks, on the channel the enclaves' credentials name.
 pub fn peer_options(home: PathBuf, fabric31: bool) -> StartOptions {
-    let builders = manifest_dir().join("benches/builders");
-    StartOptions {
-        home,
-        chaincode_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        chaincode_address: None,
-        tls: true,
-        builders: Builders {
-            list: vec![
-                BuilderConfig {
-                    name: "bench-rust".into(),
-                    path: builders.join("rust"),
-                    propagate_environment: vec![ACCEPTED_EVIDENCE_VAR.into()],
-                    set_environment: Vec::new(),
-                },
-                BuilderConfig {
-                    name: "bench-node".into(),
-                    path: builders.join("node"),
-                    propagate_environment: vec![NODE_MODULES_VAR.into()],
-                    set_environment: Vec::new(),
-                },
-                BuilderConfig {
-                    name: "ccaas".into(),
-                    path: manifest_dir().join("tests/fixtures/builders/ccaas"),
-                    propagate_environment: Vec::new(),
-                    set_environment: Vec::new(),
-                },
-            ],
-        },
-        config: PeerConfig {
-            channel: CHANNEL.into(),
-            msp_id: "Org1MSP".into(),
-            launch_timeout: Duration::from_secs(120),
-            execute_timeout: Duration::from_secs(60),
-            default_endorsers: 1,
-            runtime_params: fabric31,
-        },
-    }
-}
-
-/// Installs `package` and defines it as `name` (version 1.0). Returns the package id.
-pub async fn install_and_define(peer: &Arc<Peer>, name: &str, package: &[u8]) -> String {
-    let installed = peer
-        .install(package)
-        .await
-        .unwrap_or_else(|e| panic!("{name}: install failed: {e}"));
-    define(peer, name, "1.0", &installed.package_id).await;
-    installed.package_id
-}
-
-/// Commits a definition of `name` tied to an installed package and checks it launched.
-pub async fn define(peer: &Arc<Peer>, name: &str, version: &str, package_id: &str) {
-    let defined = peer
-        .define(DefineRequest {
-            name: name.into(),
-            version: version.into(),
-            sequence: 1,
-            package_id: Some(package_id.into()),
-            init_required: false,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{name}: define failed: {e}"));
-    assert!(
-        defined.launch_error.is_none(),
-        "{name}: launch failed: {:?}",
-        defined.launch_error
-    );
-}
-
-/// A normal-mode chaincode launched by the peer through a benchmark builder; returns its
-/// package id and pid.
-pub async fn launch_normal(
-    peer: &Arc<Peer>,
-    reaper: &ReapOnPanic,
-    name: &str,
-    package: &[u8],
-) -> (String, u32) {
-    let id = install_and_define(peer, name, package).await;
-    let pid = launched_pid(&peer.home, &id);
-    reaper.watch(pid);
-    (id, pid)
+    crate::util::peer_options(home, CHANNEL, fabric31)
 }
 
 /// A chaincode server this benchmark started (killed on drop).
@@ -164,7 +78,7 @@ pub async fn launch_caas(
         "client_key": client.key_pem_fabric(),
     })
     .to_string();
-    let package = crate::util::package(name, "ccaas", &[("connection.json", conn.as_bytes())]);
+    let package = crate::common::package(name, "ccaas", &[("connection.json", conn.as_bytes())]);
     let installed = peer.install(&package).await.expect("install ccaas package");
     let files = dir.join(name);
     std::fs::create_dir_all(&files).unwrap();
@@ -204,34 +118,6 @@ pub async fn launch_caas(
     server
 }
 
-/// A transaction request with the peer's defaults.
-pub fn tx(chaincode: &str, args: Vec<String>, commit: bool) -> TxRequest {
-    TxRequest {
-        chaincode: chaincode.to_string(),
-        args,
-        msp: None,
-        timestamp: None,
-        channel: None,
-        endorsers: None,
-        transient: BTreeMap::new(),
-        is_init: false,
-        commit,
-    }
-}
-
-/// The response payload of an endorsed transaction (panics on failure: a broken setup).
-pub fn payload_of(out: &TxOutcome, what: &str) -> Vec<u8> {
-    use base64::Engine;
-    assert_eq!(
-        out.status, 200,
-        "{what}: transaction {} failed: {}",
-        out.txid, out.message
-    );
-    base64::engine::general_purpose::STANDARD
-        .decode(&out.payload)
-        .expect("payload is base64")
-}
-
 /// The FPC chaincode `cc_id` an enclave belongs to: a `_lifecycle` definition whose version is
 /// the enclave's MRENCLAVE, tied to an installed (running) package, as registerEnclave checks.
 pub async fn define_fpc_chaincode(peer: &Arc<Peer>, cc_id: &str, mrenclave: [u8; 32], pkg: &str) {
@@ -255,11 +141,7 @@ pub async fn register(
 /// `registerEnclave(creds)`, committed; panics with the registry's message on failure.
 pub async fn register_credentials(peer: &Arc<Peer>, ercc: &str, creds: &str) {
     let out = peer
-        .transact(tx(
-            ercc,
-            vec!["registerEnclave".into(), creds.to_string()],
-            true,
-        ))
+        .transact(tx(ercc, &["registerEnclave", creds], true))
         .await;
     assert_eq!(payload_of(&out, "registerEnclave"), b"");
     assert!(out.block.is_some(), "registerEnclave was not committed");

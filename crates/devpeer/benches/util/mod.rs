@@ -1,17 +1,39 @@
-//! What the runtime benchmarks share: building the measured binaries in the bench's profile,
-//! reading a process's CPU time and RSS from `/proc`, install packages, the Node shim's
+//! What the dev peer benchmarks share: the run's kind (`--bench` or a `cargo test` smoke run)
+//! and its budget, building the measured binaries in the bench's profile, reading a process's
+//! CPU time and RSS from `/proc`, install packages, the peer with the benchmark builders,
+//! installing and defining chaincode, transactions and their payloads, the Node shim's
 //! directory, and killing launched chaincode when a benchmark panics.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code)]
 
+#[path = "../../../fabric-chaincode/benches/profile_build/mod.rs"]
+mod profile_build;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use devpeer::builder::{BuilderConfig, Builders};
+use devpeer::peer::{DefineRequest, Peer, PeerConfig, TxOutcome, TxRequest};
+use devpeer::server::StartOptions;
+
+pub use profile_build::build_in_profile;
 
 /// Environment variable naming the Node modules directory, propagated to the Node builder.
 pub const NODE_MODULES_VAR: &str = "BENCH_NODE_MODULES";
+/// The policy variable that lets the registry accept simulated evidence.
+pub const ACCEPTED_EVIDENCE_VAR: &str = "ERCC_ACCEPTED_EVIDENCE";
 
 pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `cargo bench` passes `--bench`; `cargo test --all-targets` runs a bench without it (smoke).
+pub fn bench_mode() -> bool {
+    std::env::args().any(|a| a == "--bench")
 }
 
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -19,6 +41,48 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(default)
+}
+
+/// How long a phase runs: `secs`, or `max_tx` transactions (smoke; each bench says whether per
+/// worker or in all).
+#[derive(Clone, Copy)]
+pub struct Budget {
+    pub secs: f64,
+    pub max_tx: Option<u64>,
+}
+
+impl Budget {
+    /// `BENCH_SECS` (default `default_secs`) when benchmarking, `smoke_tx` transactions under
+    /// `cargo test`.
+    pub fn for_run(bench_mode: bool, default_secs: f64, smoke_tx: u64) -> Budget {
+        if bench_mode {
+            Budget {
+                secs: env_or("BENCH_SECS", default_secs),
+                max_tx: None,
+            }
+        } else {
+            Budget {
+                secs: 0.0,
+                max_tx: Some(smoke_tx),
+            }
+        }
+    }
+}
+
+/// A multi-threaded runtime for the in-process peer and the benchmark's workers.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// A fresh temporary directory (the peer's home goes inside) under `$TMPDIR`.
+pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("tempdir")
 }
 
 /// One field of `/proc/PID/status` in KiB (0 when unreadable).
@@ -64,77 +128,23 @@ pub fn load_average() -> String {
         .join(" ")
 }
 
-/// `<target>/<profile>` of the running bench executable.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    // <target>/<profile>/deps/BENCH-HASH -> <target>/<profile>
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("bench executable under <target>/<profile>/deps")
-        .to_path_buf()
-}
-
-/// Builds `target` (cargo arguments after `build`) in the bench's profile and returns
-/// `<target>/<profile>/<relative>`. `cargo bench` does not build other packages' binaries or
-/// examples, so this runs when `always` (a no-op when fresh) or when the file is missing.
-pub fn build_in_profile(target: &[&str], relative: &str, always: bool) -> PathBuf {
-    let profile = profile_dir();
-    let path = profile.join(relative);
-    if always || !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.arg("build").args(target);
-        if profile.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        // Drop what cargo sets for running this bench: build scripts track some of these
-        // (ring's reruns on CARGO_MANIFEST_DIR), so leaking them would rebuild the shared
-        // dependencies here and again at the next `cargo bench`.
-        for (var, _) in std::env::vars_os() {
-            let name = var.to_string_lossy();
-            if name.starts_with("CARGO_PKG_")
-                || [
-                    "CARGO_MANIFEST_DIR",
-                    "CARGO_MANIFEST_PATH",
-                    "CARGO_MANIFEST_LINKS",
-                    "CARGO_CRATE_NAME",
-                    "CARGO_BIN_NAME",
-                    "CARGO_PRIMARY_PACKAGE",
-                    "CARGO_TARGET_TMPDIR",
-                    "CARGO_RUSTC_CURRENT_DIR",
-                    "OUT_DIR",
-                ]
-                .contains(&name.as_ref())
-            {
-                cmd.env_remove(&var);
-            }
-        }
-        eprintln!("building {relative}: {cmd:?}");
-        let status = cmd.status().expect("run cargo");
-        assert!(status.success(), "building {relative} failed");
-    }
-    assert!(path.is_file(), "{} missing", path.display());
-    path
-}
-
-/// The `kv_chaincode` example of `fabric-chaincode`.
-pub fn kv_chaincode(always: bool) -> PathBuf {
+/// The `kv_chaincode` example of `fabric-chaincode`, built in this bench's profile.
+pub fn kv_chaincode() -> PathBuf {
     build_in_profile(
         &["-p", "fabric-chaincode", "--example", "kv_chaincode"],
         "examples/kv_chaincode",
-        always,
     )
 }
 
 /// The real registry binary; `BENCH_ERCC_BIN` names another build to measure instead (for
-/// before/after comparisons of the runtime).
-pub fn ercc(always: bool) -> PathBuf {
+/// before/after comparisons of the runtime, or the static build that is deployed).
+pub fn ercc() -> PathBuf {
     if let Some(path) = std::env::var_os("BENCH_ERCC_BIN") {
         let path = PathBuf::from(path);
         assert!(path.is_file(), "BENCH_ERCC_BIN: {} missing", path.display());
         return path;
     }
-    build_in_profile(&["-p", "ercc", "--bin", "ercc"], "ercc", always)
+    build_in_profile(&["-p", "ercc", "--bin", "ercc"], "ercc")
 }
 
 /// The Node contract's directory with `fabric-shim` installed (`npm ci` when missing), or
@@ -164,48 +174,137 @@ pub fn node_chaincode() -> Option<PathBuf> {
     Some(dir)
 }
 
-/// A gzip tar of regular files.
-pub fn tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::fast(),
-    ));
-    for (name, data) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_cksum();
-        b.append_data(&mut h, name, *data).expect("tar");
-    }
-    b.into_inner().expect("tar").finish().expect("gzip")
-}
-
-/// A Fabric v2 install package (`metadata.json` + `code.tar.gz`).
-pub fn package(label: &str, cc_type: &str, code: &[(&str, &[u8])]) -> Vec<u8> {
-    let metadata = serde_json::json!({ "path": "", "type": cc_type, "label": label }).to_string();
-    let code = tar_gz(code);
-    tar_gz(&[
-        ("metadata.json", metadata.as_bytes()),
-        ("code.tar.gz", &code),
-    ])
-}
-
 /// A package the `bench-rust` builder runs: the prebuilt binary at `binary`.
 pub fn rust_package(label: &str, binary: &Path) -> Vec<u8> {
     let path = binary.display().to_string();
-    package(label, "rust-binary", &[("binary.path", path.as_bytes())])
+    crate::common::package(label, "rust-binary", &[("binary.path", path.as_bytes())])
 }
 
 /// The Node contract (`chaincode.js`) as a package the `bench-node` builder runs.
 pub fn node_package(label: &str, dir: &Path) -> Vec<u8> {
     let js = std::fs::read(dir.join("chaincode.js")).expect("chaincode.js");
     let pj = std::fs::read(dir.join("package.json")).expect("package.json");
-    package(
+    crate::common::package(
         label,
         "node",
         &[("chaincode.js", &js), ("package.json", &pj)],
     )
+}
+
+/// Start options: TLS on, `channel`, the `bench-rust`, `bench-node` and `ccaas` builders, and
+/// Fabric 3.1's READY parameters (write batches, multi-key reads) when `fabric31`.
+pub fn peer_options(home: PathBuf, channel: &str, fabric31: bool) -> StartOptions {
+    let builders = manifest_dir().join("benches/builders");
+    let builder = |name: &str, path: PathBuf, propagate: &[&str]| BuilderConfig {
+        name: name.into(),
+        path,
+        propagate_environment: propagate.iter().map(|v| v.to_string()).collect(),
+        set_environment: Vec::new(),
+    };
+    StartOptions {
+        home,
+        chaincode_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        chaincode_address: None,
+        tls: true,
+        builders: Builders {
+            list: vec![
+                builder(
+                    "bench-rust",
+                    builders.join("rust"),
+                    &[ACCEPTED_EVIDENCE_VAR],
+                ),
+                builder("bench-node", builders.join("node"), &[NODE_MODULES_VAR]),
+                builder(
+                    "ccaas",
+                    manifest_dir().join("tests/fixtures/builders/ccaas"),
+                    &[],
+                ),
+            ],
+        },
+        config: PeerConfig {
+            channel: channel.into(),
+            msp_id: "Org1MSP".into(),
+            launch_timeout: Duration::from_secs(120),
+            execute_timeout: Duration::from_secs(60),
+            default_endorsers: 1,
+            runtime_params: fabric31,
+        },
+    }
+}
+
+/// Installs `package` and defines it as `name` (version 1.0). Returns the package id.
+pub async fn install_and_define(peer: &Arc<Peer>, name: &str, package: &[u8]) -> String {
+    let installed = peer
+        .install(package)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: install failed: {e}"));
+    define(peer, name, "1.0", &installed.package_id).await;
+    installed.package_id
+}
+
+/// Commits a definition of `name` tied to an installed package and checks it launched.
+pub async fn define(peer: &Arc<Peer>, name: &str, version: &str, package_id: &str) {
+    let defined = peer
+        .define(DefineRequest {
+            name: name.into(),
+            version: version.into(),
+            sequence: 1,
+            package_id: Some(package_id.into()),
+            init_required: false,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{name}: define failed: {e}"));
+    assert!(
+        defined.launch_error.is_none(),
+        "{name}: launch failed: {:?}",
+        defined.launch_error
+    );
+}
+
+/// A normal-mode chaincode launched by the peer through a benchmark builder; returns its
+/// package id and pid.
+pub async fn launch_normal(
+    peer: &Arc<Peer>,
+    reaper: &ReapOnPanic,
+    name: &str,
+    package: &[u8],
+) -> (String, u32) {
+    let id = install_and_define(peer, name, package).await;
+    let pid = launched_pid(&peer.home, &id);
+    reaper.watch(pid);
+    (id, pid)
+}
+
+/// A transaction request with the peer's defaults.
+pub fn tx<S: AsRef<str>>(chaincode: &str, args: &[S], commit: bool) -> TxRequest {
+    TxRequest {
+        chaincode: chaincode.to_string(),
+        args: args.iter().map(|a| a.as_ref().to_string()).collect(),
+        msp: None,
+        timestamp: None,
+        channel: None,
+        endorsers: None,
+        transient: BTreeMap::new(),
+        is_init: false,
+        commit,
+    }
+}
+
+/// The response payload of a transaction, decoded.
+pub fn payload(out: &TxOutcome) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(&out.payload)
+        .expect("payload is base64")
+}
+
+/// The response payload of an endorsed transaction (panics on failure: a broken setup).
+pub fn payload_of(out: &TxOutcome, what: &str) -> Vec<u8> {
+    assert_eq!(
+        out.status, 200,
+        "{what}: transaction {} failed: {}",
+        out.txid, out.message
+    );
+    payload(out)
 }
 
 /// The pid the benchmark builders' `run` wrote for slot 0 of `package_id`.
