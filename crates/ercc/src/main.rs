@@ -1,7 +1,6 @@
 //! The `ercc` binary: the FPC enclave registry chaincode (no subcommand) and its
 //! operator subcommands.
 
-#[cfg(not(feature = "tools"))]
 use std::ffi::OsString;
 use std::process::ExitCode;
 
@@ -66,7 +65,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(normalize_go_flags(std::env::args_os()));
+    let args: Vec<OsString> = std::env::args_os().collect();
+    // The peer starts the chaincode with no arguments or with `-peer.address`; that path does
+    // not need clap's parser (whose code would otherwise be paged in for the process's life).
+    if args.get(1..).is_some_and(is_chaincode_invocation) {
+        return ercc_registry::contract::run_chaincode();
+    }
+    let cli = Cli::parse_from(normalize_go_flags(args.into_iter()));
     let result = match cli.command {
         // The runtime reads `-peer.address` and the environment itself.
         None => return ercc_registry::contract::run_chaincode(),
@@ -116,8 +121,29 @@ fn run(command: Command) -> Result<(), (String, u8)> {
     ))
 }
 
+/// Whether `args` (without the program name) are exactly what a peer passes to chaincode:
+/// nothing, `-peer.address=HOST:PORT`, or `-peer.address HOST:PORT` (also with `--`). Anything
+/// else, including a flag without its value, goes through clap for its usual answer.
+fn is_chaincode_invocation(args: &[OsString]) -> bool {
+    let is_flag = |a: &OsString| matches!(a.to_str(), Some("-peer.address" | "--peer.address"));
+    let is_value = |a: &OsString| {
+        a.to_str()
+            .is_some_and(|v| !v.is_empty() && !v.starts_with('-'))
+    };
+    match args {
+        [] => true,
+        [one] => one.to_str().is_some_and(|s| {
+            ["-peer.address=", "--peer.address="]
+                .iter()
+                .any(|p| s.strip_prefix(p).is_some_and(|v| !v.is_empty()))
+        }),
+        [flag, value] => is_flag(flag) && is_value(value),
+        _ => false,
+    }
+}
+
 /// The peer starts chaincode with Go-style `-peer.address=h:p`; clap wants `--`.
-fn normalize_go_flags(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+fn normalize_go_flags(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
     args.map(|a| match a.to_str() {
         Some(s) if s == "-peer.address" || s.starts_with("-peer.address=") => {
             format!("-{s}").into()
@@ -140,5 +166,39 @@ mod tests {
             text.contains("'inspect'") && text.contains("`tools` feature"),
             "{text}"
         );
+    }
+}
+
+#[cfg(test)]
+mod invocation_tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    /// Only the peer's own invocations skip clap; help, subcommands and malformed flags do not.
+    #[test]
+    fn only_the_peers_invocations_skip_the_parser() {
+        for peer in [
+            &[][..],
+            &["-peer.address=127.0.0.1:7052"],
+            &["--peer.address=peer0:7052"],
+            &["-peer.address", "peer0:7052"],
+            &["--peer.address", "peer0:7052"],
+        ] {
+            assert!(is_chaincode_invocation(&args(peer)), "{peer:?}");
+        }
+        for other in [
+            &["--help"][..],
+            &["inspect"],
+            &["-peer.address"],
+            &["-peer.address="],
+            &["-peer.address", "--help"],
+            &["-peer.address=p:1", "inspect"],
+            &["--version"],
+        ] {
+            assert!(!is_chaincode_invocation(&args(other)), "{other:?}");
+        }
     }
 }

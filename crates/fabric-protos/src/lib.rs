@@ -5,6 +5,9 @@
 //! `_lifecycle` messages a chaincode exchanges with the peer's lifecycle system
 //! chaincode are not in that crate, so they are declared here with prost.
 
+#![deny(missing_docs)]
+#![deny(clippy::expect_used)]
+
 pub use fabric_shim_protos::{common, msp, peer, queryresult};
 pub use prost;
 pub use prost_types;

@@ -10,6 +10,7 @@ pub const QUERY_CHAINCODE_DEFINITION: &str = "QueryChaincodeDefinition";
 /// `lifecycle.QueryChaincodeDefinitionArgs`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct QueryChaincodeDefinitionArgs {
+    /// The chaincode (namespace) whose definition is asked for.
     #[prost(string, tag = "1")]
     pub name: ::prost::alloc::string::String,
 }
@@ -21,18 +22,25 @@ pub struct QueryChaincodeDefinitionArgs {
 /// a length-delimited message field decodes losslessly as `bytes`.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct QueryChaincodeDefinitionResult {
+    /// The definition's sequence number (bumped by every approved change).
     #[prost(int64, tag = "1")]
     pub sequence: i64,
+    /// The definition's version string (for FPC chaincodes: the MRENCLAVE, in hex).
     #[prost(string, tag = "2")]
     pub version: ::prost::alloc::string::String,
+    /// The endorsement plugin (`escc` by default).
     #[prost(string, tag = "3")]
     pub endorsement_plugin: ::prost::alloc::string::String,
+    /// The validation plugin (`vscc` by default).
     #[prost(string, tag = "4")]
     pub validation_plugin: ::prost::alloc::string::String,
+    /// The encoded endorsement policy.
     #[prost(bytes = "vec", tag = "5")]
     pub validation_parameter: ::prost::alloc::vec::Vec<u8>,
+    /// The encoded `CollectionConfigPackage`, kept raw (see above).
     #[prost(bytes = "vec", tag = "6")]
     pub collections: ::prost::alloc::vec::Vec<u8>,
+    /// Whether `Init` must be invoked before other transactions.
     #[prost(bool, tag = "7")]
     pub init_required: bool,
     /// Organisation MSP id to approved. A BTreeMap so that encoding is
