@@ -103,15 +103,18 @@ async fn nobody_listening_is_a_connect_error_naming_the_address() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let cfg = plain(addr.to_string(), "x:1", DEFAULT_DIAL_TIMEOUT);
-    let (_stop, task) = spawn_client(cfg);
-    let r = ended(Duration::from_secs(15), task).await;
-    let text = error_text(&r);
-    assert!(
-        text.starts_with(&format!("cannot connect to the peer at {addr} (connect): ")),
-        "{text}"
-    );
-    assert!(text.contains("refused"), "{text}");
+    // Duration::MAX (an embedding program's "no limit") must not overflow the deadline.
+    for dial_timeout in [DEFAULT_DIAL_TIMEOUT, Duration::MAX] {
+        let cfg = plain(addr.to_string(), "x:1", dial_timeout);
+        let (_stop, task) = spawn_client(cfg);
+        let r = ended(Duration::from_secs(15), task).await;
+        let text = error_text(&r);
+        assert!(
+            text.starts_with(&format!("cannot connect to the peer at {addr} (connect): ")),
+            "{text}"
+        );
+        assert!(text.contains("refused"), "{text}");
+    }
 }
 
 struct TlsFiles {

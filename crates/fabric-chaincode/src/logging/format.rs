@@ -18,6 +18,11 @@ use tracing_subscriber::registry::LookupSpan;
 pub const DEFAULT_FORMAT: &str = "%{color}%{time:2006-01-02 15:04:05.000 MST} %{id:04x} \
      %{level:.4s}%{color:reset} [%{module}] %{color:bold}%{shortfunc}%{color:reset} -> %{message}";
 
+/// Widest `%{id}` padding accepted, as Go's `fmt` refuses widths over 1e6: every log line
+/// writes the padding, so an unbounded width from the environment would allocate that much
+/// per line.
+const MAX_ID_WIDTH: usize = 1_000_000;
+
 /// Sequence number of log entries (`%{id}`), shared by every formatter as in Fabric.
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
@@ -182,7 +187,9 @@ fn parse_verb(verb: &str) -> Result<Part, String> {
             } else {
                 digits
                     .parse()
-                    .map_err(|_| format!("bad id format {spec:?}"))?
+                    .ok()
+                    .filter(|w| *w <= MAX_ID_WIDTH)
+                    .ok_or_else(|| format!("bad id format {spec:?}"))?
             };
             Part::Id { width, hex }
         }
@@ -451,7 +458,15 @@ mod tests {
         assert_eq!(json["name"], "chaincode");
         assert_eq!(json["caller"], "src/x.rs:7");
         assert!((json["ts"].as_f64().unwrap() - 1_796_155_273.292).abs() < 1e-3);
-        for bad in ["%{nope}", "%{level", "%{id:zz}", "%{level:4}"] {
+        assert!(LineFormat::parse("%{id:1000000x}").is_ok());
+        for bad in [
+            "%{nope}",
+            "%{level",
+            "%{id:zz}",
+            "%{level:4}",
+            "%{id:1000001d}",
+            "%{id:99999999999999999999999x}",
+        ] {
             assert!(LineFormat::parse(bad).is_err(), "{bad}");
         }
     }

@@ -39,7 +39,7 @@ pub(crate) async fn run(
     let stop = shutdown_watch(shutdown);
     let endpoint = endpoint(&cfg)?;
     tracing::info!(peer = %cfg.peer_address, tls = cfg.tls.is_some(), name = %cfg.chaincode_name, "connecting to the peer");
-    let deadline = Instant::now() + cfg.dial_timeout;
+    let deadline = deadline_after(cfg.dial_timeout);
     let fail = Failure {
         address: cfg.peer_address.clone(),
         timeout: cfg.dial_timeout,
@@ -69,6 +69,16 @@ pub(crate) async fn run(
     let result = chat(cc, settings, inbound, tx, stop).await;
     health.down();
     result
+}
+
+/// `now + timeout`; a timeout past what `Instant` holds (`Duration::MAX` from an embedding
+/// program) means about thirty years, as tokio's own far future, instead of a panic.
+fn deadline_after(timeout: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(FAR))
+        .unwrap_or(now)
 }
 
 /// Waits for the peer's first message (REGISTERED) until `deadline`, then hands the stream on

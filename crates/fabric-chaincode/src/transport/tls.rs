@@ -2,9 +2,7 @@
 //! (Fabric writes PKCS#8 keys under an "EC PRIVATE KEY" label, which rustls would read as SEC1
 //! and reject).
 
-use std::io::BufReader;
-
-use rustls_pki_types::pem::{self, SectionKind};
+use fabric_formats::pem::{decode_all, Label, PemError as FormatError};
 
 use crate::error::{PemError, TlsError};
 
@@ -22,31 +20,37 @@ pub(crate) fn certificates(role: &'static str, pem_bytes: &[u8]) -> Result<(), T
     check_certificates_pem(pem_bytes).map_err(|source| TlsError::Pem { role, source })
 }
 
-/// Checks that `pem_bytes` holds at least one certificate.
+/// Checks that `pem_bytes` holds at least one certificate (PEM decoded by `fabric-formats`).
 pub(crate) fn check_certificates_pem(pem_bytes: &[u8]) -> Result<(), PemError> {
-    let mut reader = BufReader::new(pem_bytes);
-    let mut found = false;
-    while let Some((kind, _)) = pem::from_buf(&mut reader).map_err(PemError::Invalid)? {
-        found |= kind == SectionKind::Certificate;
-    }
-    if found {
-        Ok(())
-    } else {
-        Err(PemError::NoCertificate)
+    match decode_all(pem_bytes) {
+        Ok(blocks) if blocks.iter().any(|b| b.label == Label::Certificate) => Ok(()),
+        Ok(_) | Err(FormatError::NoBlock) => Err(PemError::NoCertificate),
+        Err(FormatError::Invalid(e)) => Err(PemError::Invalid(e)),
+        Err(other) => Err(PemError::Key(other)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fabric_formats::pem::{encode, Label};
+    use fabric_formats::pem::encode;
 
     #[test]
     fn certificates_are_required() {
-        assert!(check_certificates_pem(b"").is_err());
+        assert!(matches!(
+            check_certificates_pem(b""),
+            Err(PemError::NoCertificate)
+        ));
+        assert!(matches!(
+            check_certificates_pem(b"-----BEGIN CERTIFICATE-----\nMAA=\n"),
+            Err(PemError::Invalid(_))
+        ));
         let cert = encode(Label::Certificate, b"\x30\x00").unwrap();
         assert!(check_certificates_pem(cert.as_bytes()).is_ok());
         let key = encode(Label::PrivateKey, b"\x30\x00").unwrap();
-        assert!(check_certificates_pem(key.as_bytes()).is_err());
+        assert!(matches!(
+            check_certificates_pem(key.as_bytes()),
+            Err(PemError::NoCertificate)
+        ));
     }
 }
