@@ -7,8 +7,8 @@
 use enclave_attestation::dcap::test_pki::{DcapTestPki, TestTcb};
 use enclave_attestation::dcap::{tcb_info_version, TcbInfoVersion};
 use enclave_attestation::{
-    reappraise, verify, Policy, ReappraisalRequest, RootCa, UnixTime, VerificationRequest,
-    VerifyError,
+    reappraise, verify, Policy, Reappraisal, ReappraisalRequest, RootCa, UnixTime,
+    VerificationRequest, VerifyError,
 };
 
 const MRENCLAVE: [u8; 32] = [0x5a; 32];
@@ -198,14 +198,44 @@ proptest::proptest! {
         let r = reappraise(&pki.1, &request(&pki.0, pki.2, &collateral));
         proptest::prop_assert!(r.is_err());
     }
+
+    /// Newer collateral that re-appraises, with one byte changed anywhere: refused, or (a change
+    /// that means the same, such as one line break for another in a PEM chain) judged exactly as
+    /// the original. Never a panic, never another verdict.
+    #[test]
+    fn a_changed_byte_of_valid_collateral_changes_no_verdict(
+        index in proptest::prelude::any::<proptest::sample::Index>(),
+        byte in proptest::prelude::any::<u8>(),
+    ) {
+        let pki = fixture();
+        let (original, newer) = &pki.3;
+        let mut changed = newer.clone();
+        let i = index.index(changed.len());
+        proptest::prop_assume!(changed[i] != byte);
+        changed[i] = byte;
+        if let Ok(r) = reappraise(&pki.1, &request(&pki.0, pki.2, &changed)) {
+            proptest::prop_assert_eq!(&r, original, "byte {} changed to {:#04x}", i, byte);
+        }
+    }
 }
 
-/// One registered enclave shared by the property test's cases (the test PKI takes a while).
-fn fixture() -> &'static (Vec<u8>, Policy, TcbInfoVersion) {
-    static F: std::sync::OnceLock<(Vec<u8>, Policy, TcbInfoVersion)> = std::sync::OnceLock::new();
+/// The fixture's registered enclave, its policy, the TCB info it was judged under, and newer
+/// collateral (with the verdict it gives).
+type Fixture = (Vec<u8>, Policy, TcbInfoVersion, (Reappraisal, Vec<u8>));
+
+/// One registered enclave shared by the property tests' cases (the test PKI takes a while).
+fn fixture() -> &'static Fixture {
+    static F: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
     F.get_or_init(|| {
         let pki = pki();
         let (evidence, applied) = registered(&pki);
-        (evidence, policy_for(&pki), applied)
+        let policy = policy_for(&pki);
+        let newer = pki
+            .reevaluated_collateral(ISSUED + 4 * DAY, 18, TestTcb::UpToDate, "OutOfDate")
+            .unwrap()
+            .to_json()
+            .into_bytes();
+        let verdict = reappraise(&policy, &request(&evidence, applied, &newer)).unwrap();
+        (evidence, policy, applied, (verdict, newer))
     })
 }

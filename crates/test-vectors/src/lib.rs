@@ -19,12 +19,19 @@ use std::path::{Path, PathBuf};
 pub const ENV_VAR: &str = "ERCC_TEST_VECTORS";
 
 /// The vectors directory: `ERCC_TEST_VECTORS` if set (and not empty), else
-/// `<workspace root>/../shared/vectors`.
+/// `<workspace root>/../shared/vectors`. A relative `ERCC_TEST_VECTORS` is taken from the
+/// workspace root, not from the working directory, which cargo sets to each crate's own
+/// directory when it runs its tests.
 pub fn vectors_dir() -> PathBuf {
-    match std::env::var_os(ENV_VAR) {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        // This crate sits at `<workspace root>/crates/test-vectors`.
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors"),
+    dir_from(std::env::var_os(ENV_VAR))
+}
+
+fn dir_from(var: Option<std::ffi::OsString>) -> PathBuf {
+    // This crate sits at `<workspace root>/crates/test-vectors`.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    match var {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("../shared/vectors"),
     }
 }
 
@@ -69,6 +76,18 @@ fn missing(path: &Path, e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_variable_is_absolute_or_from_the_workspace_root() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        assert_eq!(dir_from(None), root.join("../shared/vectors"));
+        assert_eq!(dir_from(Some("".into())), root.join("../shared/vectors"));
+        assert_eq!(
+            dir_from(Some("/srv/vectors".into())),
+            Path::new("/srv/vectors")
+        );
+        assert_eq!(dir_from(Some("vectors".into())), root.join("vectors"));
+    }
 
     #[test]
     fn a_missing_vector_names_its_path_and_the_variable() {

@@ -1,17 +1,7 @@
 //! Why a `dcap` evidence was rejected: one variant per reason, so callers can branch on it and
 //! operators read a precise sentence (the registry prints it after "evidence verification failed: ").
 
-use crate::time::format_rfc3339_utc;
-
-/// A Unix time that displays as RFC 3339 UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UtcSeconds(pub i64);
-
-impl std::fmt::Display for UtcSeconds {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&format_rfc3339_utc(self.0))
-    }
-}
+use crate::time::UnixTime;
 
 /// A reason to reject `dcap` evidence.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,9 +78,9 @@ pub enum DcapError {
         /// Which certificate.
         what: &'static str,
         /// Its last valid second.
-        not_after: UtcSeconds,
+        not_after: UnixTime,
         /// The verification time.
-        now: UtcSeconds,
+        now: UnixTime,
     },
     /// A certificate not yet valid at the verification time.
     #[error("{what} is not valid before {not_before} (verification time {now})")]
@@ -98,9 +88,9 @@ pub enum DcapError {
         /// Which certificate.
         what: &'static str,
         /// Its first valid second.
-        not_before: UtcSeconds,
+        not_before: UnixTime,
         /// The verification time.
-        now: UtcSeconds,
+        now: UnixTime,
     },
     /// A CRL that cannot be used.
     #[error("invalid {what}: {detail}")]
@@ -122,9 +112,9 @@ pub enum DcapError {
         /// Which CRL.
         what: &'static str,
         /// Its next update (the first second it is stale).
-        next_update: UtcSeconds,
+        next_update: UnixTime,
         /// The verification time.
-        now: UtcSeconds,
+        now: UnixTime,
     },
     /// A CRL issued after the verification time.
     #[error("{what} is not valid before {this_update} (verification time {now})")]
@@ -132,9 +122,9 @@ pub enum DcapError {
         /// Which CRL.
         what: &'static str,
         /// Its issue time.
-        this_update: UtcSeconds,
+        this_update: UnixTime,
         /// The verification time.
-        now: UtcSeconds,
+        now: UnixTime,
     },
     /// A certificate listed by its issuer's CRL.
     #[error("{what} revoked")]
@@ -158,9 +148,9 @@ pub enum DcapError {
         /// Which item.
         what: &'static str,
         /// Its next update.
-        at: UtcSeconds,
+        at: UnixTime,
         /// The verification time.
-        now: UtcSeconds,
+        now: UnixTime,
     },
     /// TCB info or QE identity issued after the verification time.
     #[error("collateral not yet valid: {what} issued at {at} (verification time {now})")]
@@ -168,9 +158,9 @@ pub enum DcapError {
         /// Which item.
         what: &'static str,
         /// Its issue date.
-        at: UtcSeconds,
+        at: UnixTime,
         /// The verification time.
-        now: UtcSeconds,
+        now: UnixTime,
     },
     /// Collateral for another platform or CA than the quote's.
     #[error("collateral does not match the quote: {0}")]

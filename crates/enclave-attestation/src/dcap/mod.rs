@@ -16,7 +16,7 @@ pub mod test_pki;
 mod verify;
 pub(crate) mod x509;
 
-pub use error::{DcapError, UtcSeconds};
+pub use error::DcapError;
 pub use evidence::{
     Collateral, DcapEvidence, MAX_CHAIN_LEN, MAX_CRL_LEN, MAX_EVIDENCE_LEN,
     MAX_JSON_COLLATERAL_LEN, MAX_QUOTE_LEN,

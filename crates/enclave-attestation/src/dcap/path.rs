@@ -15,11 +15,11 @@ use webpki::{
 };
 use x509_cert::crl::CertificateList;
 
-use super::error::UtcSeconds;
 use super::sigs::Sigs;
 use super::x509::{self, Cert, ECDSA_WITH_SHA256};
 use super::DcapError;
 use crate::ias::signing::AnyKeyPurpose;
+use crate::time::UnixTime;
 
 /// The configured root: trusted for its key and name, and (stricter than RFC 5280 §6.1.1, as
 /// before) required to be a CA certificate valid at the verification time.
@@ -104,8 +104,8 @@ impl<'a> Crl<'a> {
         if now < self.this_update {
             return Err(DcapError::CrlNotYetValid {
                 what: self.what,
-                this_update: UtcSeconds(self.this_update),
-                now: UtcSeconds(now),
+                this_update: UnixTime::from_secs(self.this_update),
+                now: UnixTime::from_secs(now),
             });
         }
         Ok(())
@@ -275,8 +275,8 @@ impl Chain {
                     .find(|c| now >= c.next_update)
                     .map(|c| DcapError::CrlExpired {
                         what: c.what,
-                        next_update: UtcSeconds(c.next_update),
-                        now: UtcSeconds(now),
+                        next_update: UnixTime::from_secs(c.next_update),
+                        now: UnixTime::from_secs(now),
                     })
             }
             // A CRL dated in the future is refused before anything it lists counts (as before

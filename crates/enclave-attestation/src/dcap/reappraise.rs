@@ -6,7 +6,8 @@
 //! collateral. No policy here.
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
-use super::{tcb, Collateral, DcapError, DcapEvidence, DcapVerified, UtcSeconds};
+use super::{tcb, Collateral, DcapError, DcapEvidence, DcapVerified};
+use crate::time::UnixTime;
 
 /// Which TCB info judged a platform: the one a later re-appraisal must be newer than.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +36,8 @@ impl TcbInfoVersion {
         (self.issue_date <= applied.issue_date).then(|| {
             format!(
                 "issueDate {} is not after the applied {}",
-                UtcSeconds(self.issue_date),
-                UtcSeconds(applied.issue_date)
+                UnixTime::from_secs(self.issue_date),
+                UnixTime::from_secs(applied.issue_date)
             )
         })
     }

@@ -4,11 +4,11 @@
 
 use serde::Deserialize;
 
-use super::error::UtcSeconds;
 use super::quote::EnclaveReport;
 use super::x509::PckExtension;
 use super::DcapError;
 use crate::time::parse_rfc3339_utc;
+use crate::time::UnixTime;
 
 /// A TCB status as Intel names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
@@ -143,15 +143,15 @@ pub(crate) fn check_window(
     if now < issue {
         return Err(DcapError::CollateralNotYetValid {
             what,
-            at: UtcSeconds(issue),
-            now: UtcSeconds(now),
+            at: UnixTime::from_secs(issue),
+            now: UnixTime::from_secs(now),
         });
     }
     if now > next {
         return Err(DcapError::CollateralExpired {
             what,
-            at: UtcSeconds(next),
-            now: UtcSeconds(now),
+            at: UnixTime::from_secs(next),
+            now: UnixTime::from_secs(now),
         });
     }
     Ok(())

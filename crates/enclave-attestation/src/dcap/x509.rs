@@ -10,8 +10,8 @@ use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::BasicConstraints;
 use x509_cert::Certificate;
 
-use super::error::UtcSeconds;
 use super::DcapError;
+use crate::time::UnixTime;
 
 pub(crate) const ECDSA_WITH_SHA256: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
@@ -104,15 +104,15 @@ impl Cert {
         if now < self.not_before {
             return Err(DcapError::CertificateNotYetValid {
                 what,
-                not_before: UtcSeconds(self.not_before),
-                now: UtcSeconds(now),
+                not_before: UnixTime::from_secs(self.not_before),
+                now: UnixTime::from_secs(now),
             });
         }
         if now > self.not_after {
             return Err(DcapError::CertificateExpired {
                 what,
-                not_after: UtcSeconds(self.not_after),
-                now: UtcSeconds(now),
+                not_after: UnixTime::from_secs(self.not_after),
+                now: UnixTime::from_secs(now),
             });
         }
         Ok(())
