@@ -55,7 +55,9 @@ pub const POLICY_CONTRACT_NAME: &str = "Policy";
 
 /// `Policy:QueryActivePolicy` → [`ActivePolicy::describe`]. Reads nothing from the ledger.
 pub struct PolicyContract {
-    policy: ActivePolicy,
+    /// [`ActivePolicy::describe`] of the policy, built once: the policy never changes while
+    /// the chaincode runs, so each query need not serialise and hash it again.
+    answer: String,
     transactions: Vec<TransactionInfo>,
 }
 
@@ -63,7 +65,7 @@ impl PolicyContract {
     /// The contract answering with `policy` (the one the registry applies).
     pub fn new(policy: ActivePolicy) -> Self {
         Self {
-            policy,
+            answer: policy.describe(),
             transactions: vec![TransactionInfo::evaluate(
                 "QueryActivePolicy",
                 0,
@@ -89,7 +91,7 @@ impl Contract for PolicyContract {
         _params: &[String],
     ) -> Result<ReturnValue, String> {
         // The runtime only calls declared functions, and there is one.
-        Ok(ReturnValue::String(self.policy.describe()))
+        Ok(ReturnValue::String(self.answer.clone()))
     }
 }
 

@@ -70,7 +70,7 @@ impl Registry {
         )?;
         verify_signature(&reg, &msg.signed_bytes, &msg.signature)?;
         check_creator_org(ledger, reg.msp_id())?;
-        check_can_endorse(ledger, &reg)?;
+        check_can_endorse(&reg, &definition_version(ledger, &reg.cc_id)?)?;
         let cc = reg.cc_id.as_str();
         let eid = reg.enclave_id.as_str();
         if let Provisioned::Keys(_) = provisioned(ledger, cc, eid)? {
@@ -131,11 +131,13 @@ impl Registry {
         }
         let receiver = registered_in(ledger, &cc, &msg.receiver_id)?;
         check_sender_keys(ledger, &sender, &msg)?;
-        check_can_endorse(ledger, &receiver)?;
+        // Sender and receiver are of one chaincode: one `_lifecycle` call serves both checks.
+        let version = definition_version(ledger, &cc)?;
+        check_can_endorse(&receiver, &version)?;
         // An enclave of an earlier definition (an upgrade's old version) exports only when
         // the operator allows upgrade transfers.
         if !self.policy().allow_upgrade_transfer {
-            check_can_endorse(ledger, &sender).map_err(|_| {
+            check_can_endorse(&sender, &version).map_err(|_| {
                 LifecycleError::UpgradeTransferNotAllowed {
                     cc_id: cc.clone(),
                     enclave_id: sender.enclave_id.clone(),
@@ -268,16 +270,22 @@ fn verify_signature(reg: &KeyParty, signed: &[u8], signature: &[u8]) -> Result<(
     )
 }
 
-/// FPC Lite's `can_endorse`: the enclave runs the MRENCLAVE of the chaincode's current
-/// definition (the sequence may have moved on, e.g. for a policy change).
-fn check_can_endorse<L: RegistryLedger + ?Sized>(
+/// The MRENCLAVE (version) of `cc_id`'s current chaincode definition, from `_lifecycle`.
+fn definition_version<L: RegistryLedger + ?Sized>(
     ledger: &mut L,
-    reg: &KeyParty,
-) -> Result<(), RegistryError> {
-    let def = ledger
-        .query_chaincode_definition(&reg.cc_id)
-        .map_err(RegistryError::ChaincodeDefinition)?;
-    if def.version == reg.version() {
+    cc_id: &str,
+) -> Result<String, RegistryError> {
+    ledger
+        .query_chaincode_definition(cc_id)
+        .map(|def| def.version)
+        .map_err(RegistryError::ChaincodeDefinition)
+}
+
+/// FPC Lite's `can_endorse`: the enclave runs the MRENCLAVE of the chaincode's current
+/// definition (`version`, from [`definition_version`]; the sequence may have moved on, e.g.
+/// for a policy change).
+fn check_can_endorse(reg: &KeyParty, version: &str) -> Result<(), RegistryError> {
+    if version == reg.version() {
         Ok(())
     } else {
         Err(RegistryError::CannotEndorse {

@@ -570,3 +570,66 @@ fn upgrade_transfer_from_the_old_version_needs_the_policy() {
         );
     }
 }
+
+/// [`MemLedger`] counting the `_lifecycle` calls (each is a round trip to the peer).
+struct CountingLedger<'a> {
+    inner: &'a mut MemLedger,
+    definition_queries: usize,
+}
+
+impl crate::ledger::RegistryLedger for CountingLedger<'_> {
+    fn channel_id(&self) -> &str {
+        self.inner.channel_id()
+    }
+
+    fn tx_timestamp_unix(&self) -> Option<i64> {
+        self.inner.tx_timestamp_unix()
+    }
+
+    fn creator_msp_id(&self) -> Option<&str> {
+        self.inner.creator_msp_id()
+    }
+
+    fn get_state(&mut self, key: &str) -> Result<Option<Vec<u8>>, crate::ledger::LedgerError> {
+        self.inner.get_state(key)
+    }
+
+    fn put_state(&mut self, key: &str, value: &[u8]) -> Result<(), crate::ledger::LedgerError> {
+        self.inner.put_state(key, value)
+    }
+
+    fn get_state_by_partial_composite_key(
+        &mut self,
+        object_type: &str,
+        attrs: &[&str],
+    ) -> Result<Vec<(String, Vec<u8>)>, crate::ledger::LedgerError> {
+        self.inner
+            .get_state_by_partial_composite_key(object_type, attrs)
+    }
+
+    fn query_chaincode_definition(
+        &mut self,
+        chaincode_id: &str,
+    ) -> Result<
+        fabric_protos::lifecycle::QueryChaincodeDefinitionResult,
+        crate::ledger::DefinitionError,
+    > {
+        self.definition_queries += 1;
+        self.inner.query_chaincode_definition(chaincode_id)
+    }
+}
+
+#[test]
+fn an_export_asks_lifecycle_once_for_sender_and_receiver() {
+    let mut w = World::e1_provisioned();
+    // The default policy refuses upgrade transfers, so the sender is checked too.
+    assert!(!w.registry.policy().allow_upgrade_transfer);
+    let text = signed_export(&w.e1, &w.e1.export(&w.e2, CC_EK));
+    w.as_org("Org1MSP");
+    let mut ledger = CountingLedger {
+        inner: &mut w.ledger,
+        definition_queries: 0,
+    };
+    w.registry.put_key_export(&mut ledger, &text).unwrap();
+    assert_eq!(ledger.definition_queries, 1);
+}

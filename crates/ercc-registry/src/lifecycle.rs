@@ -7,6 +7,7 @@
 //! State written by the Go registry has no record: such an enclave is never revoked, and its
 //! attestation time is unknown (it counts as expired only when the operator set an age).
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -238,6 +239,9 @@ pub(crate) struct Registration {
     pub(crate) value: Vec<u8>,
     pub(crate) record: Option<AppraisalRecord>,
     key: String,
+    /// The decoded attested data, once a rule or query needed it (the filter of
+    /// `current_registrations` and the query after it read the same registration).
+    attested: OnceCell<AttestedData>,
 }
 
 impl Registration {
@@ -245,8 +249,23 @@ impl Registration {
         self.enclave_id.as_deref().map_err(Clone::clone)
     }
 
-    pub(crate) fn attested(&self) -> Result<AttestedData, RegistryError> {
-        crate::registry::stored_attested_data(&self.key, &self.value)
+    /// The attested data of the stored credentials, decoded on first use only.
+    pub(crate) fn attested(&self) -> Result<&AttestedData, RegistryError> {
+        if let Some(attested) = self.attested.get() {
+            return Ok(attested);
+        }
+        let attested = crate::registry::stored_attested_data(&self.key, &self.value)?;
+        Ok(self.attested.get_or_init(|| attested))
+    }
+
+    /// The organisation hosting the enclave (`host_params.peer_msp_id`, empty when absent).
+    fn owner_msp(&self) -> Result<String, RegistryError> {
+        Ok(self
+            .attested()?
+            .host_params
+            .as_ref()
+            .map(|h| h.peer_msp_id.clone())
+            .unwrap_or_default())
     }
 }
 
@@ -283,6 +302,7 @@ impl Registry {
                     enclave_id,
                     value,
                     key,
+                    attested: OnceCell::new(),
                 })
             })
             .collect()
@@ -333,7 +353,7 @@ impl Registry {
             return Ok(Some(NotCurrent::Revoked(revoked.reason.clone())));
         }
         if let Some(definition) = definition {
-            let cc = r.attested()?.cc_params.unwrap_or_default();
+            let cc = r.attested()?.cc_params.clone().unwrap_or_default();
             if let Some(reason) = superseded(&cc, definition) {
                 return Ok(Some(NotCurrent::Superseded(reason)));
             }
@@ -397,6 +417,7 @@ impl Registry {
             for r in &counted {
                 if r.attested()?
                     .host_params
+                    .as_ref()
                     .is_some_and(|h| &h.peer_msp_id == msp_id)
                 {
                     return Err(RegistryError::OrganisationHasEnclave {
@@ -440,7 +461,7 @@ impl Registry {
         enclave_id: &str,
     ) -> Result<(), RegistryError> {
         let r = self.registration(ledger, cc_id, enclave_id)?;
-        let owner = r.attested()?.host_params.unwrap_or_default().peer_msp_id;
+        let owner = r.owner_msp()?;
         match ledger.creator_msp_id() {
             Some(msp) if msp == owner => {}
             Some(msp) => {
@@ -615,6 +636,7 @@ impl Registry {
             value,
             record,
             key,
+            attested: OnceCell::new(),
         })
     }
 }
@@ -649,7 +671,7 @@ pub fn new_record(checked: &CheckedCredentials, now: i64) -> AppraisalRecord {
 /// A renewal must come from the enclave's organisation and must not be judged by older TCB
 /// info than the one applied (that would undo a re-appraisal with replayed collateral).
 fn check_renewal(r: &Registration, checked: &CheckedCredentials) -> Result<(), RegistryError> {
-    let owner = r.attested()?.host_params.unwrap_or_default().peer_msp_id;
+    let owner = r.owner_msp()?;
     if owner != checked.host_params.peer_msp_id {
         return Err(LifecycleError::RenewalRefused(format!(
             "enclave {} is registered by {owner}, not {}",

@@ -401,8 +401,8 @@ impl Registry {
         let current = self.current_registrations(ledger, cc_id)?;
         let mut endpoints = Vec::with_capacity(current.len());
         for r in &current {
-            let attested = r.attested()?;
-            endpoints.push(attested.host_params.unwrap_or_default().peer_endpoint);
+            let host = r.attested()?.host_params.as_ref();
+            endpoints.push(host.map_or("", |h| h.peer_endpoint.as_str()));
         }
         Ok(endpoints.join(","))
     }
@@ -423,7 +423,7 @@ impl Registry {
             .first()
             .ok_or_else(|| RegistryError::NoEnclave(cc_id.to_owned()))?;
         let attested = first.attested()?;
-        Ok(base64::engine::general_purpose::STANDARD.encode(attested.chaincode_ek))
+        Ok(base64::engine::general_purpose::STANDARD.encode(&attested.chaincode_ek))
     }
 
     /// `registerEnclave(credentialsBase64)`: the Go registry's checks in its order, then
