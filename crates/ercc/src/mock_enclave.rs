@@ -43,6 +43,12 @@ pub const RSA_BITS: usize = 3072;
 /// Length of the state encryption key (AES-128).
 pub const SEK_LEN: usize = 16;
 const GCM_NONCE_LEN: usize = 12;
+/// Largest state file read (one enclave's PEM keys are a few KiB): a wrong `--state` path fails
+/// fast instead of filling memory.
+pub const MAX_STATE_BYTES: u64 = 1024 * 1024;
+/// Largest `--evidence-file` read: the base64 credentials limit, since evidence any larger
+/// would make credentials the registry refuses.
+pub const MAX_EVIDENCE_BYTES: u64 = credentials::MAX_CREDENTIALS_BASE64_LEN as u64;
 
 /// `ercc mock-enclave` arguments.
 #[derive(Debug, clap::Args)]
@@ -260,10 +266,7 @@ impl EnclaveState {
             MockCommand::Statement => Ok(STANDARD.encode(self.attested_data().encode_to_vec())),
             MockCommand::Credentials { evidence_file } => {
                 let evidence = match evidence_file {
-                    Some(path) => std::fs::read(&path).map_err(|e| MockError::State {
-                        path: path.display().to_string(),
-                        reason: e.to_string(),
-                    })?,
+                    Some(path) => read_bounded(&path, MAX_EVIDENCE_BYTES)?,
                     None => SIMULATED_EVIDENCE.to_vec(),
                 };
                 Ok(self.credentials(evidence))
@@ -435,8 +438,8 @@ impl EnclaveState {
     }
 
     fn load(path: &Path) -> Result<Self, MockError> {
-        let text = std::fs::read_to_string(path).map_err(|e| state_error(path, e))?;
-        serde_json::from_str(&text).map_err(|e| state_error(path, e))
+        let bytes = read_bounded(path, MAX_STATE_BYTES)?;
+        serde_json::from_slice(&bytes).map_err(|e| state_error(path, e))
     }
 
     fn create(&self, path: &Path) -> Result<(), MockError> {
@@ -467,6 +470,11 @@ fn state_error(path: &Path, e: impl std::fmt::Display) -> MockError {
         path: path.display().to_string(),
         reason: e.to_string(),
     }
+}
+
+/// Reads a file of at most `limit` bytes; an error reads `state file PATH: why`.
+fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, MockError> {
+    fabric_formats::file::read_bounded(path, limit).map_err(|e| state_error(path, e.reason()))
 }
 
 /// A message argument: base64 text, or `@PATH` of a file holding it.
@@ -657,5 +665,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("simulated"), "{err}");
+    }
+
+    /// A state or evidence path naming an endless file fails at the limit, not out of memory.
+    #[test]
+    fn state_and_evidence_reads_are_bounded() {
+        let err = EnclaveState::load(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("state file /dev/zero: larger than {MAX_STATE_BYTES} bytes")
+        );
+        let mut e = EnclaveState::generate(init("Org1MSP")).unwrap();
+        let err = e
+            .command(MockCommand::Credentials {
+                evidence_file: Some("/dev/zero".into()),
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
     }
 }
