@@ -453,8 +453,11 @@ impl EnclaveState {
             .map_err(|e| state_error(path, e))
     }
 
+    /// Replaces the state file by renaming a complete copy over it: an interrupted write never
+    /// leaves a truncated file in place of the enclave's keys.
     fn save(&self, path: &Path) -> Result<(), MockError> {
-        std::fs::write(path, self.to_json()?).map_err(|e| state_error(path, e))
+        crate::package::write_atomically(path, self.to_json()?.as_bytes())
+            .map_err(|(failed, e)| state_error(&failed, e))
     }
 
     fn to_json(&self) -> Result<String, MockError> {
@@ -682,5 +685,23 @@ mod tests {
             })
             .unwrap_err();
         assert!(err.to_string().contains("larger than"), "{err}");
+    }
+
+    /// A save replaces the state whole and leaves no temporary file beside it.
+    #[test]
+    fn save_replaces_the_state_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut e = EnclaveState::generate(init("Org1MSP")).unwrap();
+        e.create(&path).unwrap();
+        e.generate_keys().unwrap();
+        e.save(&path).unwrap();
+        let loaded = EnclaveState::load(&path).unwrap();
+        assert_eq!(loaded.chaincode_keys, e.chaincode_keys);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|d| d.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["state.json"]);
     }
 }
