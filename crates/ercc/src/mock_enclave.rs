@@ -158,6 +158,9 @@ pub enum MockError {
     /// An input cannot be read.
     #[error(transparent)]
     Input(#[from] crate::cli_input::InputError),
+    /// Standard output cannot be written.
+    #[error(transparent)]
+    Output(#[from] crate::cli_output::OutputError),
 }
 
 fn crypto(e: impl std::fmt::Display) -> MockError {
@@ -222,8 +225,7 @@ pub fn run(args: MockEnclaveArgs) -> Result<(), MockError> {
             out
         }
     };
-    println!("{out}");
-    Ok(())
+    Ok(crate::cli_output::print_line(&out)?)
 }
 
 impl EnclaveState {
