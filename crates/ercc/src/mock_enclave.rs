@@ -43,6 +43,12 @@ pub const RSA_BITS: usize = 3072;
 /// Length of the state encryption key (AES-128).
 pub const SEK_LEN: usize = 16;
 const GCM_NONCE_LEN: usize = 12;
+/// Largest state file read (one enclave's PEM keys are a few KiB): a wrong `--state` path fails
+/// fast instead of filling memory.
+pub const MAX_STATE_BYTES: u64 = 1024 * 1024;
+/// Largest `--evidence-file` read: the base64 credentials limit, since evidence any larger
+/// would make credentials the registry refuses.
+pub const MAX_EVIDENCE_BYTES: u64 = credentials::MAX_CREDENTIALS_BASE64_LEN as u64;
 
 /// `ercc mock-enclave` arguments.
 #[derive(Debug, clap::Args)]
@@ -152,6 +158,9 @@ pub enum MockError {
     /// An input cannot be read.
     #[error(transparent)]
     Input(#[from] crate::cli_input::InputError),
+    /// Standard output cannot be written.
+    #[error(transparent)]
+    Output(#[from] crate::cli_output::OutputError),
 }
 
 fn crypto(e: impl std::fmt::Display) -> MockError {
@@ -216,8 +225,7 @@ pub fn run(args: MockEnclaveArgs) -> Result<(), MockError> {
             out
         }
     };
-    println!("{out}");
-    Ok(())
+    Ok(crate::cli_output::print_line(&out)?)
 }
 
 impl EnclaveState {
@@ -260,10 +268,7 @@ impl EnclaveState {
             MockCommand::Statement => Ok(STANDARD.encode(self.attested_data().encode_to_vec())),
             MockCommand::Credentials { evidence_file } => {
                 let evidence = match evidence_file {
-                    Some(path) => std::fs::read(&path).map_err(|e| MockError::State {
-                        path: path.display().to_string(),
-                        reason: e.to_string(),
-                    })?,
+                    Some(path) => read_bounded(&path, MAX_EVIDENCE_BYTES)?,
                     None => SIMULATED_EVIDENCE.to_vec(),
                 };
                 Ok(self.credentials(evidence))
@@ -435,8 +440,8 @@ impl EnclaveState {
     }
 
     fn load(path: &Path) -> Result<Self, MockError> {
-        let text = std::fs::read_to_string(path).map_err(|e| state_error(path, e))?;
-        serde_json::from_str(&text).map_err(|e| state_error(path, e))
+        let bytes = read_bounded(path, MAX_STATE_BYTES)?;
+        serde_json::from_slice(&bytes).map_err(|e| state_error(path, e))
     }
 
     fn create(&self, path: &Path) -> Result<(), MockError> {
@@ -450,8 +455,11 @@ impl EnclaveState {
             .map_err(|e| state_error(path, e))
     }
 
+    /// Replaces the state file by renaming a complete copy over it: an interrupted write never
+    /// leaves a truncated file in place of the enclave's keys.
     fn save(&self, path: &Path) -> Result<(), MockError> {
-        std::fs::write(path, self.to_json()?).map_err(|e| state_error(path, e))
+        crate::package::write_atomically(path, self.to_json()?.as_bytes())
+            .map_err(|(failed, e)| state_error(&failed, e))
     }
 
     fn to_json(&self) -> Result<String, MockError> {
@@ -467,6 +475,11 @@ fn state_error(path: &Path, e: impl std::fmt::Display) -> MockError {
         path: path.display().to_string(),
         reason: e.to_string(),
     }
+}
+
+/// Reads a file of at most `limit` bytes; an error reads `state file PATH: why`.
+fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, MockError> {
+    fabric_formats::file::read_bounded(path, limit).map_err(|e| state_error(path, e.reason()))
 }
 
 /// A message argument: base64 text, or `@PATH` of a file holding it.
@@ -657,5 +670,40 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("simulated"), "{err}");
+    }
+
+    /// A state or evidence path naming an endless file fails at the limit, not out of memory.
+    #[test]
+    fn state_and_evidence_reads_are_bounded() {
+        let err = EnclaveState::load(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("state file /dev/zero: larger than {MAX_STATE_BYTES} bytes")
+        );
+        let mut e = EnclaveState::generate(init("Org1MSP")).unwrap();
+        let err = e
+            .command(MockCommand::Credentials {
+                evidence_file: Some("/dev/zero".into()),
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+    }
+
+    /// A save replaces the state whole and leaves no temporary file beside it.
+    #[test]
+    fn save_replaces_the_state_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut e = EnclaveState::generate(init("Org1MSP")).unwrap();
+        e.create(&path).unwrap();
+        e.generate_keys().unwrap();
+        e.save(&path).unwrap();
+        let loaded = EnclaveState::load(&path).unwrap();
+        assert_eq!(loaded.chaincode_keys, e.chaincode_keys);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|d| d.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["state.json"]);
     }
 }

@@ -161,6 +161,42 @@ fn verify_rejections_carry_the_registry_texts() {
     );
 
     // Another MRENCLAVE is refused before the evidence is looked at.
+    // mock-enclave prints through the same path (`id` reads only enclave_vk of the state).
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let fields = [
+        "signing_key",
+        "enclave_vk",
+        "enclave_dk",
+        "enclave_ek",
+        "chaincode_id",
+        "version",
+        "channel_id",
+        "peer_msp_id",
+        "peer_endpoint",
+    ];
+    let mut json = serde_json::Map::new();
+    for f in fields {
+        json.insert(f.into(), "x".into());
+    }
+    json.insert("sequence".into(), 1.into());
+    json.insert("chaincode_keys".into(), serde_json::Value::Null);
+    std::fs::write(&state, serde_json::Value::Object(json).to_string()).unwrap();
+    let out = ercc()
+        .args(["mock-enclave", "--state"])
+        .arg(&state)
+        .arg("id")
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("ercc: cannot write to standard output: No space left on device"),
+        "{err}"
+    );
+
     let root = test_root_file();
     let mut cmd = ercc();
     cmd.env("ERCC_IAS_ROOT_CA", root.path());
