@@ -389,14 +389,14 @@ fn main() {
     } else {
         util::node_chaincode()
     };
-    registry_setup::set_builder_environment(node_dir.as_deref());
     let settle = Duration::from_millis(if bench_mode { 1500 } else { 200 });
 
     let tmp = util::temp_dir("devpeer-hot-path-");
     let rt = util::runtime();
     let reaper = ReapOnPanic::default();
     let (results, rss) = rt.block_on(async {
-        let opts = registry_setup::peer_options(tmp.path().join("home"), fabric31);
+        let opts =
+            registry_setup::peer_options(tmp.path().join("home"), fabric31, node_dir.as_deref());
         let started = devpeer::server::start(opts).await.expect("devpeer start");
         let peer = started.peer.clone();
         // The chaincode-to-chaincode caller, which also stands in for the FPC chaincode.

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use devpeer::peer::{Peer, TxOutcome};
 use util::{
     cpu_us, env_or, kv_chaincode, launch_normal, mib, node_chaincode, node_package, payload,
-    rust_package, status_kib, tx, Budget, ReapOnPanic, NODE_MODULES_VAR,
+    rust_package, status_kib, tx, Budget, ReapOnPanic,
 };
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -235,13 +235,14 @@ fn main() {
     } else {
         node_chaincode()
     };
-    if let Some(dir) = &node_dir {
-        // Set before any thread exists; the peer propagates it to the Node builder only.
-        std::env::set_var(NODE_MODULES_VAR, dir.join("node_modules"));
-    }
 
     let tmp = util::temp_dir("devpeer-bench-");
-    let opts = util::peer_options(tmp.path().join("home"), "mychannel", false);
+    let opts = util::peer_options(
+        tmp.path().join("home"),
+        "mychannel",
+        false,
+        node_dir.as_deref(),
+    );
     let rt = util::runtime();
     let reaper = ReapOnPanic::default();
     let results = rt.block_on(async {

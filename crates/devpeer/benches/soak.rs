@@ -68,7 +68,6 @@ fn main() {
     let max = Duration::from_secs(env_or("SOAK_MAX_SECS", 290));
     let ercc_exe = util::ercc();
     let kv_exe = util::kv_chaincode();
-    registry_setup::set_builder_environment(None);
 
     let tmp = util::temp_dir("devpeer-soak-");
     let rt = util::runtime();
@@ -82,7 +81,7 @@ fn main() {
         );
     };
     let report = rt.block_on(async {
-        let opts = registry_setup::peer_options(tmp.path().join("home"), false);
+        let opts = registry_setup::peer_options(tmp.path().join("home"), false, None);
         let started = devpeer::server::start(opts).await.expect("devpeer start");
         let peer = started.peer.clone();
         let (_, pid) = launch_normal(

@@ -513,7 +513,8 @@ async fn package_registry(ercc: &Path, label: &str, out: &Path) -> Result<Vec<u8
             String::from_utf8_lossy(&run.stderr).trim()
         ));
     }
-    std::fs::read(out).map_err(|e| format!("{}: {e}", out.display()))
+    fabric_formats::file::read_bounded(out, crate::package::MAX_PACKAGE_BYTES as u64)
+        .map_err(|e| e.to_string())
 }
 
 /// Step 3 of `up`: defines the registry at the next sequence unless its current definition

@@ -182,6 +182,27 @@ mod tests {
         assert!(parse_timeout("-1s").is_err());
     }
 
+    /// `dial_timeout` as connection.json gives it: Go duration text or nanoseconds, zero or
+    /// absent meaning the 3 s default, negative and malformed values refused.
+    #[test]
+    fn dial_timeouts_in_connection_json() {
+        let timeout = |v: &str| {
+            ConnectionInfo::parse(format!(r#"{{"address":"h:1","dial_timeout":{v}}}"#).as_bytes())
+                .map(|c| c.dial_timeout)
+        };
+        assert_eq!(timeout(r#""1m30s""#).unwrap(), Duration::from_secs(90));
+        assert_eq!(timeout(r#""250ms""#).unwrap(), Duration::from_millis(250));
+        assert_eq!(timeout("1500000000").unwrap(), Duration::from_millis(1500));
+        assert_eq!(timeout(r#""0""#).unwrap(), Duration::from_secs(3));
+        assert_eq!(timeout(r#""0s""#).unwrap(), Duration::from_secs(3));
+        assert_eq!(timeout("0").unwrap(), Duration::from_secs(3));
+        assert_eq!(timeout("-1").unwrap_err(), "negative dial_timeout");
+        assert!(timeout(r#""-1s""#).is_err());
+        assert!(timeout(r#""10""#).is_err());
+        assert!(timeout(r#""10 s""#).is_err());
+        assert!(timeout("1.5").is_err());
+    }
+
     #[test]
     fn connection_json_rules() {
         let c = ConnectionInfo::parse(

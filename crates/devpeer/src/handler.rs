@@ -483,16 +483,17 @@ async fn handle_request(
         return Ok(reply.encode_to_vec());
     }
     let mut sim = lock(&ctx.sim);
+    let sim = &mut *sim;
     match t {
-        MsgType::GetState
-        | MsgType::GetStateMultiple
-        | MsgType::PutState
-        | MsgType::DelState
-        | MsgType::WriteBatchState => state_request(&mut sim, ns, t, p),
-        MsgType::GetStateByRange => range_request(active, &mut sim, ns, p),
-        MsgType::GetHistoryForKey | MsgType::QueryStateNext | MsgType::QueryStateClose => {
-            iterator_request(active, &mut sim, ns, t, p)
-        }
+        MsgType::GetState => get_state(sim, ns, p),
+        MsgType::GetStateMultiple => get_state_multiple(sim, ns, p),
+        MsgType::PutState => put_state(sim, ns, p),
+        MsgType::DelState => del_state(sim, ns, p),
+        MsgType::WriteBatchState => write_batch(sim, ns, p),
+        MsgType::GetStateByRange => range_request(active, sim, ns, p),
+        MsgType::GetHistoryForKey => history(active, sim, ns, p),
+        MsgType::QueryStateNext => query_next(active, sim, p),
+        MsgType::QueryStateClose => query_close(active, sim, p),
         MsgType::GetStateMetadata => {
             // devpeer keeps no key-level metadata (validation parameters), so there is none.
             Ok(StateMetadataResult { entries: vec![] }.encode_to_vec())
@@ -509,61 +510,59 @@ fn sim_err(e: crate::simulator::SimError) -> String {
     e.to_string()
 }
 
-/// Reads and writes of single keys (and batches of them).
-fn state_request(sim: &mut Simulation, ns: &str, t: MsgType, p: &[u8]) -> Result<Vec<u8>, String> {
-    match t {
-        MsgType::GetState => {
-            let r: GetState = decode(p, "GetState")?;
-            no_private(&r.collection)?;
-            sim.get(ns, &r.key).map_err(sim_err)
-        }
-        MsgType::GetStateMultiple => {
-            let r: GetStateMultiple = decode(p, "GetStateMultiple")?;
-            no_private(&r.collection)?;
-            let mut values = Vec::with_capacity(r.keys.len());
-            for k in &r.keys {
-                values.push(sim.get(ns, k).map_err(sim_err)?);
-            }
-            Ok(GetStateMultipleResult { values }.encode_to_vec())
-        }
-        MsgType::PutState => {
-            let r: PutState = decode(p, "PutState")?;
-            no_private(&r.collection)?;
-            if r.key.is_empty() {
-                return Err("key must not be an empty string".into());
-            }
-            sim.put(ns, &r.key, Some(r.value)).map_err(sim_err)?;
-            Ok(Vec::new())
-        }
-        MsgType::DelState => {
-            let r: DelState = decode(p, "DelState")?;
-            no_private(&r.collection)?;
-            sim.put(ns, &r.key, None).map_err(sim_err)?;
-            Ok(Vec::new())
-        }
-        MsgType::WriteBatchState => {
-            let r: WriteBatchState = decode(p, "WriteBatchState")?;
-            for rec in r.rec {
-                no_private(&rec.collection)?;
-                match rec.r#type {
-                    9 => sim.put(ns, &rec.key, Some(rec.value)).map_err(sim_err)?,
-                    10 => sim.put(ns, &rec.key, None).map_err(sim_err)?,
-                    other => {
-                        return Err(format!(
-                            "write batch record type {other} is not supported by devpeer"
-                        ))
-                    }
-                }
-            }
-            Ok(Vec::new())
-        }
-        other => Err(not_routed(other)),
-    }
+/// GET_STATE: the committed value (empty when absent).
+fn get_state(sim: &mut Simulation, ns: &str, p: &[u8]) -> Result<Vec<u8>, String> {
+    let r: GetState = decode(p, "GetState")?;
+    no_private(&r.collection)?;
+    sim.get(ns, &r.key).map_err(sim_err)
 }
 
-/// A request type routed to the wrong step (a bug in `handle_request`, never the chaincode's).
-fn not_routed(t: MsgType) -> String {
-    format!("{} is not served here", t.as_str_name())
+/// GET_STATE_MULTIPLE: the committed values, in the order of the keys.
+fn get_state_multiple(sim: &mut Simulation, ns: &str, p: &[u8]) -> Result<Vec<u8>, String> {
+    let r: GetStateMultiple = decode(p, "GetStateMultiple")?;
+    no_private(&r.collection)?;
+    let mut values = Vec::with_capacity(r.keys.len());
+    for k in &r.keys {
+        values.push(sim.get(ns, k).map_err(sim_err)?);
+    }
+    Ok(GetStateMultipleResult { values }.encode_to_vec())
+}
+
+/// PUT_STATE: a buffered write (an empty key is refused, as the peer does).
+fn put_state(sim: &mut Simulation, ns: &str, p: &[u8]) -> Result<Vec<u8>, String> {
+    let r: PutState = decode(p, "PutState")?;
+    no_private(&r.collection)?;
+    if r.key.is_empty() {
+        return Err("key must not be an empty string".into());
+    }
+    sim.put(ns, &r.key, Some(r.value)).map_err(sim_err)?;
+    Ok(Vec::new())
+}
+
+/// DEL_STATE: a buffered delete.
+fn del_state(sim: &mut Simulation, ns: &str, p: &[u8]) -> Result<Vec<u8>, String> {
+    let r: DelState = decode(p, "DelState")?;
+    no_private(&r.collection)?;
+    sim.put(ns, &r.key, None).map_err(sim_err)?;
+    Ok(Vec::new())
+}
+
+/// WRITE_BATCH_STATE: its PUT_STATE (9) and DEL_STATE (10) records, in order.
+fn write_batch(sim: &mut Simulation, ns: &str, p: &[u8]) -> Result<Vec<u8>, String> {
+    let r: WriteBatchState = decode(p, "WriteBatchState")?;
+    for rec in r.rec {
+        no_private(&rec.collection)?;
+        match rec.r#type {
+            9 => sim.put(ns, &rec.key, Some(rec.value)).map_err(sim_err)?,
+            10 => sim.put(ns, &rec.key, None).map_err(sim_err)?,
+            other => {
+                return Err(format!(
+                    "write batch record type {other} is not supported by devpeer"
+                ))
+            }
+        }
+    }
+    Ok(Vec::new())
 }
 
 /// GET_STATE_BY_RANGE: one page if the metadata asks for paging, else an iterator.
@@ -601,41 +600,34 @@ fn range_request(
     }
 }
 
-/// Key history, and the next batch or the close of an open iterator.
-fn iterator_request(
-    active: &ActiveTx,
-    sim: &mut Simulation,
-    ns: &str,
-    t: MsgType,
-    p: &[u8],
-) -> Result<Vec<u8>, String> {
-    match t {
-        MsgType::GetHistoryForKey => {
-            let r: GetHistoryForKey = decode(p, "GetHistoryForKey")?;
-            let it = sim.history(ns, &r.key).map_err(sim_err)?;
-            Ok(open_iterator(active, sim, it))
+/// GET_HISTORY_FOR_KEY: an iterator over the key's committed versions.
+fn history(active: &ActiveTx, sim: &mut Simulation, ns: &str, p: &[u8]) -> Result<Vec<u8>, String> {
+    let r: GetHistoryForKey = decode(p, "GetHistoryForKey")?;
+    let it = sim.history(ns, &r.key).map_err(sim_err)?;
+    Ok(open_iterator(active, sim, it))
+}
+
+/// QUERY_STATE_NEXT: the next batch of an open iterator, which is closed once exhausted.
+fn query_next(active: &ActiveTx, sim: &mut Simulation, p: &[u8]) -> Result<Vec<u8>, String> {
+    let r: QueryStateNext = decode(p, "QueryStateNext")?;
+    let mut iters = lock(&active.iterators);
+    let it = iters
+        .get_mut(&r.id)
+        .ok_or_else(|| format!("query iterator not found: {}", r.id))?;
+    let (batch, more) = it.next_batch();
+    if !more {
+        if let Some(it) = iters.remove(&r.id) {
+            sim.finish(it);
         }
-        MsgType::QueryStateNext => {
-            let r: QueryStateNext = decode(p, "QueryStateNext")?;
-            let mut iters = lock(&active.iterators);
-            let it = iters
-                .get_mut(&r.id)
-                .ok_or_else(|| format!("query iterator not found: {}", r.id))?;
-            let (batch, more) = it.next_batch();
-            if !more {
-                if let Some(it) = iters.remove(&r.id) {
-                    sim.finish(it);
-                }
-            }
-            Ok(query_response(batch, more, &r.id))
-        }
-        MsgType::QueryStateClose => {
-            let r: QueryStateClose = decode(p, "QueryStateClose")?;
-            if let Some(it) = lock(&active.iterators).remove(&r.id) {
-                sim.finish(it);
-            }
-            Ok(query_response(Vec::new(), false, &r.id))
-        }
-        other => Err(not_routed(other)),
     }
+    Ok(query_response(batch, more, &r.id))
+}
+
+/// QUERY_STATE_CLOSE: closes an iterator (an unknown id is not an error).
+fn query_close(active: &ActiveTx, sim: &mut Simulation, p: &[u8]) -> Result<Vec<u8>, String> {
+    let r: QueryStateClose = decode(p, "QueryStateClose")?;
+    if let Some(it) = lock(&active.iterators).remove(&r.id) {
+        sim.finish(it);
+    }
+    Ok(query_response(Vec::new(), false, &r.id))
 }

@@ -15,19 +15,23 @@ use devpeer::server::StartOptions;
 use devpeer::tls::TlsCa;
 
 use crate::ercc_common::{simulated_evidence, Enclave, CHANNEL};
-use crate::util::{define, payload_of, tx, ACCEPTED_EVIDENCE_VAR, NODE_MODULES_VAR};
+use crate::util::{define, payload_of, tx, ACCEPTED_EVIDENCE_VAR};
 
-/// Sets what the builders propagate. Call before any thread exists (it edits the environment).
-pub fn set_builder_environment(node_dir: Option<&Path>) {
-    std::env::set_var(ACCEPTED_EVIDENCE_VAR, "simulated");
-    if let Some(dir) = node_dir {
-        std::env::set_var(NODE_MODULES_VAR, dir.join("node_modules"));
+/// The peer of the registry benchmarks, on the channel the enclaves' credentials name, its
+/// `bench-rust` builder running the registry with simulated evidence accepted (set for the
+/// builder's programs, not in this process's environment).
+pub fn peer_options(home: PathBuf, fabric31: bool, node_dir: Option<&Path>) -> StartOptions {
+    let mut opts = crate::util::peer_options(home, CHANNEL, fabric31, node_dir);
+    for b in opts
+        .builders
+        .list
+        .iter_mut()
+        .filter(|b| b.name == "bench-rust")
+    {
+        b.set_environment
+            .push((ACCEPTED_EVIDENCE_VAR.to_owned(), "simulated".to_owned()));
     }
-}
-
-/// The peer of the registry benchmarks, on the channel the enclaves' credentials name.
-pub fn peer_options(home: PathBuf, fabric31: bool) -> StartOptions {
-    crate::util::peer_options(home, CHANNEL, fabric31)
+    opts
 }
 
 /// A chaincode server this benchmark started (killed on drop).

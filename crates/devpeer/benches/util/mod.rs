@@ -22,7 +22,7 @@ use devpeer::server::StartOptions;
 
 pub use profile_build::build_in_profile;
 
-/// Environment variable naming the Node modules directory, propagated to the Node builder.
+/// Variable naming the Node modules directory, set for the Node builder's programs.
 pub const NODE_MODULES_VAR: &str = "BENCH_NODE_MODULES";
 /// The policy variable that lets the registry accept simulated evidence.
 pub const ACCEPTED_EVIDENCE_VAR: &str = "ERCC_ACCEPTED_EVIDENCE";
@@ -191,9 +191,15 @@ pub fn node_package(label: &str, dir: &Path) -> Vec<u8> {
     )
 }
 
-/// Start options: TLS on, `channel`, the `bench-rust`, `bench-node` and `ccaas` builders, and
-/// Fabric 3.1's READY parameters (write batches, multi-key reads) when `fabric31`.
-pub fn peer_options(home: PathBuf, channel: &str, fabric31: bool) -> StartOptions {
+/// Start options: TLS on, `channel`, the `bench-rust`, `bench-node` (given the Node shim's
+/// directory, whose `node_modules` its build links) and `ccaas` builders, and Fabric 3.1's
+/// READY parameters (write batches, multi-key reads) when `fabric31`.
+pub fn peer_options(
+    home: PathBuf,
+    channel: &str,
+    fabric31: bool,
+    node_dir: Option<&Path>,
+) -> StartOptions {
     let builders = manifest_dir().join("benches/builders");
     let builder = |name: &str, path: PathBuf, propagate: &[&str]| BuilderConfig {
         name: name.into(),
@@ -201,6 +207,12 @@ pub fn peer_options(home: PathBuf, channel: &str, fabric31: bool) -> StartOption
         propagate_environment: propagate.iter().map(|v| v.to_string()).collect(),
         set_environment: Vec::new(),
     };
+    let mut node = builder("bench-node", builders.join("node"), &[]);
+    if let Some(dir) = node_dir {
+        let modules = dir.join("node_modules").to_string_lossy().into_owned();
+        node.set_environment
+            .push((NODE_MODULES_VAR.to_owned(), modules));
+    }
     StartOptions {
         home,
         chaincode_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -213,7 +225,7 @@ pub fn peer_options(home: PathBuf, channel: &str, fabric31: bool) -> StartOption
                     builders.join("rust"),
                     &[ACCEPTED_EVIDENCE_VAR],
                 ),
-                builder("bench-node", builders.join("node"), &[NODE_MODULES_VAR]),
+                node,
                 builder(
                     "ccaas",
                     manifest_dir().join("tests/fixtures/builders/ccaas"),
