@@ -17,6 +17,9 @@
 pub mod active_policy;
 pub mod contract;
 pub mod credentials;
+/// Fuzz target bodies: built for the crate's tests and under the `fuzzing` feature (which
+/// `fuzz/` turns on), never into the chaincode.
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod key_registry;
 pub mod keydist;
