@@ -411,16 +411,30 @@ fn find_upwards(start: &Path, rel: &str) -> Option<PathBuf> {
 /// What `--dev-accept-simulated` sets for the registry: the accepted evidence of the
 /// environment (or the registry's default, as `enclave-attestation`'s policy documents it) plus
 /// `simulated`. Names, not code, are shared: the dev peer does not link the registry.
-fn dev_environment(accept_simulated: bool) -> Vec<(String, String)> {
+///
+/// `ERCC_ACCEPTED_EVIDENCE` overrides a policy file's list, so with `ERCC_POLICY_FILE` set and
+/// no explicit list the switch would silently replace the file's choice by the default one;
+/// that is refused instead.
+fn dev_environment(
+    accept_simulated: bool,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, String> {
     if !accept_simulated {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let var = "ERCC_ACCEPTED_EVIDENCE";
-    let accepted = std::env::var(var)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| "epid-linkable,epid-unlinkable,dcap".into());
-    vec![(var.to_owned(), format!("{accepted},simulated"))]
+    let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let accepted = match (set(var), set("ERCC_POLICY_FILE")) {
+        (Some(list), _) => list,
+        (None, Some(file)) => {
+            return Err(format!(
+                "--dev-accept-simulated would replace the accepted evidence of ERCC_POLICY_FILE \
+                 ({file}): add \"simulated\" to the file's list, or set {var}"
+            ))
+        }
+        (None, None) => "epid-linkable,epid-unlinkable,dcap".into(),
+    };
+    Ok(vec![(var.to_owned(), format!("{accepted},simulated"))])
 }
 
 async fn up(home: PathBuf, a: UpArgs) -> Result<i32, String> {
@@ -434,7 +448,7 @@ async fn up(home: PathBuf, a: UpArgs) -> Result<i32, String> {
     }
     // 2. Find the ercc binary and the fpc-c builder, and start the peer with that builder.
     let (ercc, fpc) = locate_registry(&a)?;
-    let extra = vec![fpc_builder(fpc, a.dev_accept_simulated)];
+    let extra = vec![fpc_builder(fpc, a.dev_accept_simulated)?];
     let opts = start_options(home.clone(), &a.start, extra)?;
     let started = crate::server::start(opts).await?;
     let peer = started.peer.clone();
@@ -475,8 +489,8 @@ fn locate_registry(a: &UpArgs) -> Result<(PathBuf, PathBuf), String> {
 }
 
 /// The fpc-c builder as `up` configures it: the registry's settings pass through to it.
-fn fpc_builder(path: PathBuf, accept_simulated: bool) -> BuilderConfig {
-    BuilderConfig {
+fn fpc_builder(path: PathBuf, accept_simulated: bool) -> Result<BuilderConfig, String> {
+    Ok(BuilderConfig {
         name: "fpc-c".into(),
         path,
         propagate_environment: vec![
@@ -491,8 +505,8 @@ fn fpc_builder(path: PathBuf, accept_simulated: bool) -> BuilderConfig {
             "ERCC_DCAP_REJECTED_ADVISORIES".into(),
             "FABRIC_LOGGING_SPEC".into(),
         ],
-        set_environment: dev_environment(accept_simulated),
-    }
+        set_environment: dev_environment(accept_simulated, |name| std::env::var(name).ok())?,
+    })
 }
 
 /// Step 3 of `up`: `ercc package normal` writes the registry's package to `out`; its bytes.
@@ -570,4 +584,46 @@ fn print_up(home: &Path, a: &UpArgs, package_id: &str, channel: &str) {
     println!("  devpeer {home_flag} invoke {} -c '{{\"Args\":[\"RegisterEnclave\",\"<base64 credentials>\"]}}'", a.name);
     println!("  devpeer {home_flag} status");
     println!("Stop with Ctrl-C or `devpeer {home_flag} stop`.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    /// The switch adds `simulated` to the list in force, and never replaces a policy file's.
+    #[test]
+    fn accept_simulated_adds_to_the_list_in_force() {
+        assert!(dev_environment(false, env_of(&[])).unwrap().is_empty());
+        let default = dev_environment(true, env_of(&[])).unwrap();
+        assert_eq!(
+            default,
+            [(
+                "ERCC_ACCEPTED_EVIDENCE".to_owned(),
+                "epid-linkable,epid-unlinkable,dcap,simulated".to_owned()
+            )]
+        );
+        assert_eq!(
+            dev_environment(
+                true,
+                env_of(&[
+                    ("ERCC_ACCEPTED_EVIDENCE", "dcap"),
+                    ("ERCC_POLICY_FILE", "/p.json")
+                ])
+            )
+            .unwrap()[0]
+                .1,
+            "dcap,simulated"
+        );
+        let e = dev_environment(true, env_of(&[("ERCC_POLICY_FILE", "/p.json")])).unwrap_err();
+        assert!(e.contains("ERCC_POLICY_FILE (/p.json)"), "{e}");
+    }
 }
