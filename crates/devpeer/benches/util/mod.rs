@@ -20,7 +20,7 @@ use devpeer::builder::{BuilderConfig, Builders};
 use devpeer::peer::{DefineRequest, Peer, PeerConfig, TxOutcome, TxRequest};
 use devpeer::server::StartOptions;
 
-pub use profile_build::build_in_profile;
+pub use profile_build::{build_for_host, build_in_profile};
 
 /// Variable naming the Node modules directory, set for the Node builder's programs.
 pub const NODE_MODULES_VAR: &str = "BENCH_NODE_MODULES";
@@ -136,15 +136,21 @@ pub fn kv_chaincode() -> PathBuf {
     )
 }
 
-/// The real registry binary; `BENCH_ERCC_BIN` names another build to measure instead (for
-/// before/after comparisons of the runtime, or the static build that is deployed).
+/// The registry binary as it is deployed (docs/deploy.md, the Containerfile): the chaincode
+/// alone (`--no-default-features`), with the C library linked statically. `BENCH_ERCC_BIN`
+/// names another build to measure instead (before/after comparisons, the dynamic build with the
+/// operator tools).
 pub fn ercc() -> PathBuf {
     if let Some(path) = std::env::var_os("BENCH_ERCC_BIN") {
         let path = PathBuf::from(path);
         assert!(path.is_file(), "BENCH_ERCC_BIN: {} missing", path.display());
         return path;
     }
-    build_in_profile(&["-p", "ercc", "--bin", "ercc"], "ercc")
+    build_for_host(
+        &["-p", "ercc", "--bin", "ercc", "--no-default-features"],
+        "-C target-feature=+crt-static",
+        "ercc",
+    )
 }
 
 /// The Node contract's directory with `fabric-shim` installed (`npm ci` when missing), or

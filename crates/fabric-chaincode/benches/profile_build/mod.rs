@@ -36,10 +36,22 @@ fn is_bench_only_cargo_var(name: &str) -> bool {
 
 /// Runs `cargo build <target>` in the bench's profile and returns `<target>/<profile>/<relative>`.
 pub fn build_in_profile(target: &[&str], relative: &str) -> PathBuf {
+    build(target, None, relative)
+}
+
+/// Runs `cargo build <target>` in the bench's profile for the host's triple named explicitly,
+/// with `rustflags` added to `RUSTFLAGS` (such as a static C library), and returns
+/// `<target>/<triple>/<profile>/<relative>`: the way a deployed binary is built, in its own
+/// directory so that the bench's own build is not rebuilt with other flags.
+#[allow(dead_code)] // devpeer's benchmarks only
+pub fn build_for_host(target: &[&str], rustflags: &str, relative: &str) -> PathBuf {
+    build(target, Some(rustflags), relative)
+}
+
+fn build(target: &[&str], host_rustflags: Option<&str>, relative: &str) -> PathBuf {
     let profile = profile_dir();
-    let path = profile.join(relative);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = Command::new(&cargo);
     cmd.arg("build").args(target);
     if profile.file_name().is_some_and(|n| n == "release") {
         cmd.arg("--release");
@@ -49,9 +61,45 @@ pub fn build_in_profile(target: &[&str], relative: &str) -> PathBuf {
             cmd.env_remove(&var);
         }
     }
+    let path = match host_rustflags {
+        None => profile.join(relative),
+        Some(flags) => {
+            let triple = host_triple(&cargo);
+            let target_dir = profile.parent().expect("<target>/<profile>");
+            cmd.args(["--target", &triple, "--target-dir"])
+                .arg(target_dir);
+            let mut all = std::env::var("RUSTFLAGS").unwrap_or_default();
+            all = format!("{all} {flags}").trim().to_string();
+            cmd.env("RUSTFLAGS", all);
+            target_dir
+                .join(triple)
+                .join(profile.file_name().expect("profile"))
+                .join(relative)
+        }
+    };
     eprintln!("building {relative}: {cmd:?}");
     let status = cmd.status().expect("run cargo");
     assert!(status.success(), "building {relative} failed");
     assert!(path.is_file(), "{} missing", path.display());
     path
+}
+
+/// The triple `rustc` builds for by default (`host:` of `rustc -vV`).
+fn host_triple(cargo: &str) -> String {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| {
+        Path::new(cargo)
+            .with_file_name("rustc")
+            .to_string_lossy()
+            .into_owned()
+    });
+    let out = Command::new(&rustc)
+        .arg("-vV")
+        .output()
+        .or_else(|_| Command::new("rustc").arg("-vV").output())
+        .expect("run rustc -vV");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("host: in rustc -vV")
+        .to_string()
 }
