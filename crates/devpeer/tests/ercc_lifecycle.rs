@@ -284,12 +284,18 @@ fn normal_mode_runs_the_enclave_lifecycle() {
     eprintln!("normal mode lifecycle: {:?}", t0.elapsed());
 }
 
+/// On a peer that announces Fabric 3.1's READY parameters the registry reads several keys in
+/// one GET_STATE_MULTIPLE (credentials with their record, provisioned markers, what a
+/// retirement deletes): the same lifecycle gives the same answers.
 #[test]
-fn caas_mode_runs_the_enclave_lifecycle() {
+fn caas_mode_runs_the_enclave_lifecycle_on_a_fabric_3_1_peer() {
     let t0 = Instant::now();
     let trust = Trust::new();
     let registry = CaasRegistry::start("ercc_caas_lc", lifecycle_env(&trust));
-    let mut peer = DevPeer::start(options(Vec::new()));
+    let mut opts = options(Vec::new());
+    opts.extra_args
+        .extend(["--runtime-params".to_string(), "true".to_string()]);
+    let mut peer = DevPeer::start(opts);
     registry.deploy(&peer);
     lifecycle(&peer, &trust);
     peer.stop();

@@ -178,6 +178,16 @@ impl RegistryLedger for StubLedger<'_> {
         self.stub.get_state(key).map_err(LedgerError::from)
     }
 
+    fn get_states(&mut self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>, LedgerError> {
+        self.stub
+            .get_multiple_states(keys)
+            .map_err(LedgerError::from)
+    }
+
+    fn reads_keys_together(&self) -> bool {
+        self.stub.reads_keys_together()
+    }
+
     fn put_state(&mut self, key: &str, value: &[u8]) -> Result<(), LedgerError> {
         self.stub.put_state(key, value).map_err(LedgerError::from)
     }

@@ -59,6 +59,18 @@ pub trait RegistryLedger {
     fn creator_msp_id(&self) -> Option<&str>;
     /// A world-state value; `None` when the key is absent (an empty value counts as absent).
     fn get_state(&mut self, key: &str) -> Result<Option<Vec<u8>>, LedgerError>;
+    /// Several world-state values, in the order of `keys` (`None` for an absent key): one
+    /// round trip when [`reads_keys_together`](Self::reads_keys_together), else one read
+    /// per key, in order.
+    fn get_states(&mut self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>, LedgerError> {
+        keys.iter().map(|k| self.get_state(k)).collect()
+    }
+    /// Whether [`get_states`](Self::get_states) takes one round trip (a Fabric 3.1 peer). The
+    /// registry reads a key ahead of need only then, so that an older peer sees exactly the
+    /// reads (and read set) it always did.
+    fn reads_keys_together(&self) -> bool {
+        false
+    }
     /// Writes a value (an empty value deletes, as in Fabric).
     fn put_state(&mut self, key: &str, value: &[u8]) -> Result<(), LedgerError>;
     /// `GetStateByPartialCompositeKey`: every `(key, value)` under the partial key, in
@@ -126,6 +138,10 @@ pub struct MemLedger {
     pub definitions: BTreeMap<String, QueryChaincodeDefinitionResult>,
     /// How many `put_state` calls were made, to assert that failures write nothing.
     pub puts: usize,
+    /// Read like a Fabric 3.1 peer: `get_states` in one round trip.
+    pub reads_together: bool,
+    /// Round trips of point reads (`get_state`, `get_states`), to assert batching.
+    pub reads: usize,
 }
 
 impl MemLedger {
@@ -166,7 +182,21 @@ impl RegistryLedger for MemLedger {
     }
 
     fn get_state(&mut self, key: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+        self.reads += 1;
         Ok(self.state.get(key).filter(|v| !v.is_empty()).cloned())
+    }
+
+    fn get_states(&mut self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>, LedgerError> {
+        if !self.reads_together {
+            return keys.iter().map(|k| self.get_state(k)).collect();
+        }
+        self.reads += 1;
+        let value = |k: &&str| self.state.get(*k).filter(|v| !v.is_empty()).cloned();
+        Ok(keys.iter().map(value).collect())
+    }
+
+    fn reads_keys_together(&self) -> bool {
+        self.reads_together
     }
 
     fn put_state(&mut self, key: &str, value: &[u8]) -> Result<(), LedgerError> {

@@ -480,9 +480,12 @@ impl Registry {
             keys::exported_key(cc_id, enclave_id)?,
             keys::appraisal_key(cc_id, enclave_id)?,
         ];
-        for key in keys {
-            if ledger.get_state(&key)?.is_some() {
-                ledger.put_state(&key, b"")?;
+        // Read all, then delete what exists: one round trip on a peer that reads keys
+        // together. Reads never see the transaction's own writes, so the order changes nothing.
+        let found = ledger.get_states(&keys.each_ref().map(String::as_str))?;
+        for (key, value) in keys.iter().zip(found) {
+            if value.is_some() {
+                ledger.put_state(key, b"")?;
             }
         }
         Ok(())
@@ -594,10 +597,15 @@ impl Registry {
         enclave_id: &str,
     ) -> Result<bool, RegistryError> {
         let key = keys::appraisal_key(cc_id, enclave_id)?;
-        Ok(match ledger.get_state(&key)? {
-            Some(v) => AppraisalRecord::parse(&key, &v)?.revoked.is_some(),
-            None => false,
-        })
+        match ledger.get_state(&key)? {
+            Some(v) => self.record_revokes(&key, &v),
+            None => Ok(false),
+        }
+    }
+
+    /// Whether a stored appraisal record (at `key`) says its enclave is revoked.
+    pub(crate) fn record_revokes(&self, key: &str, record: &[u8]) -> Result<bool, RegistryError> {
+        Ok(AppraisalRecord::parse(key, record)?.revoked.is_some())
     }
 
     /// Writes the record of a registration that `admit` accepted.

@@ -557,3 +557,91 @@ fn lifecycle_endorsers_agree() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn reading_keys_together_gives_the_same_answers_in_fewer_round_trips() {
+    let (registry, verifier, mut ledger) = lc_setup(RegistryPolicy {
+        max_enclaves_per_chaincode: 3,
+        ..RegistryPolicy::default()
+    });
+    *verifier.judgement.lock().unwrap() = dcap_judgement(tcb(NOW - HOUR, 17));
+    // One enclave per organisation.
+    for (vk, org) in [
+        (b"vk-1", "Org1MSP"),
+        (b"vk-2", "Org2MSP"),
+        (b"vk-3", "Org3MSP"),
+    ] {
+        let mut ad = attested(vk, "peer0:7051");
+        ad.host_params.as_mut().unwrap().peer_msp_id = org.into();
+        ledger.creator_msp_id = Some(org.into());
+        registry
+            .register_enclave(&mut ledger, &b64(&credentials_for(&ad)))
+            .unwrap();
+    }
+    ledger.creator_msp_id = Some("Org1MSP".into());
+    // vk-1 is provisioned, vk-3 revoked by a re-appraisal.
+    let marker = keys::provisioned_key(CC, &eid(b"vk-1")).unwrap();
+    ledger.state.insert(marker, b"1".to_vec());
+    set_verdict(
+        &verifier,
+        tcb(NOW, 18),
+        "OutOfDate",
+        &[],
+        Some("TCB status OutOfDate not accepted"),
+    );
+    registry
+        .reappraise_enclave(&mut ledger, CC, &eid(b"vk-3"), "{}")
+        .unwrap();
+
+    let mut one_by_one = ledger.clone();
+    let mut together = MemLedger {
+        reads_together: true,
+        ..ledger
+    };
+    // (answer, round trips) of a query on each ledger.
+    let mut both = |query: &dyn Fn(&mut MemLedger) -> String| {
+        let (a, b) = (&mut one_by_one, &mut together);
+        let (ra, rb) = (a.reads, b.reads);
+        let answers = (query(a), query(b));
+        assert_eq!(
+            answers.0, answers.1,
+            "the answer depends on how keys are read"
+        );
+        (answers.0, a.reads - ra, b.reads - rb)
+    };
+    let (creds, sequential, batched) = both(&|l| found(&registry, l, b"vk-1"));
+    assert!(!creds.is_empty());
+    assert_eq!(
+        (sequential, batched),
+        (2, 1),
+        "queryEnclaveCredentials round trips"
+    );
+    let (revoked, ..) = both(&|l| found(&registry, l, b"vk-3"));
+    assert_eq!(revoked, "");
+    // An absent enclave: on an older peer still the one read it always was.
+    let (absent, sequential, batched) =
+        both(&|l| registry.query_enclave_credentials(l, CC, "NOPE").unwrap());
+    assert_eq!((absent.as_str(), sequential, batched), ("", 1, 1));
+    let (provisioned, sequential, batched) = both(&|l| {
+        format!(
+            "{:?}",
+            registry.query_list_provisioned_enclaves(l, CC).unwrap()
+        )
+    });
+    assert_eq!(provisioned, format!("{:?}", Some(vec![eid(b"vk-1")])));
+    assert_eq!(
+        (sequential, batched),
+        (2, 1),
+        "one marker read per current enclave"
+    );
+    let (_, sequential, batched) = both(&|l| {
+        registry.retire_enclave(l, CC, &eid(b"vk-1")).unwrap();
+        format!("{:?}", l.state)
+    });
+    // Two reads find the enclave and its record; the four keys it may delete come together.
+    assert_eq!(
+        (sequential, batched),
+        (2 + 4, 2 + 1),
+        "retireEnclave's reads"
+    );
+}

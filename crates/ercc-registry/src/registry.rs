@@ -362,13 +362,26 @@ impl Registry {
         enclave_id: &str,
     ) -> Result<String, RegistryError> {
         let key = keys::credentials_key(cc_id, enclave_id)?;
-        let Some(value) = ledger.get_state(&key)? else {
-            return Ok(String::new());
+        // FPC's hot path (every endorsement asks it): on a peer that reads keys together, the
+        // appraisal record comes in the same round trip; otherwise only when there is a value.
+        let (value, revoked) = if ledger.reads_keys_together() {
+            let record_key = keys::appraisal_key(cc_id, enclave_id)?;
+            let mut values = ledger.get_states(&[&key, &record_key])?.into_iter();
+            let (value, record) = (values.next().flatten(), values.next().flatten());
+            let revoked = match (&value, record) {
+                (Some(_), Some(record)) => self.record_revokes(&record_key, &record)?,
+                _ => false,
+            };
+            (value, revoked)
+        } else {
+            let value = ledger.get_state(&key)?;
+            let revoked = value.is_some() && self.is_revoked(ledger, cc_id, enclave_id)?;
+            (value, revoked)
         };
-        if self.is_revoked(ledger, cc_id, enclave_id)? {
-            return Ok(String::new());
+        match value {
+            Some(value) if !revoked => Ok(String::from_utf8_lossy(&value).into_owned()),
+            _ => Ok(String::new()),
         }
-        Ok(String::from_utf8_lossy(&value).into_owned())
     }
 
     /// `queryListProvisionedEnclaves(ccId)`: the ids of the current enclaves (in credentials
@@ -381,14 +394,22 @@ impl Registry {
     ) -> Result<Option<Vec<String>>, RegistryError> {
         let current = self.current_registrations(ledger, cc_id)?;
         let mut ids = Vec::with_capacity(current.len());
-        for r in current {
+        let mut markers = Vec::with_capacity(current.len());
+        for r in &current {
             let enclave_id = r.enclave_id()?;
-            let marker = keys::provisioned_key(cc_id, enclave_id)?;
-            if ledger.get_state(&marker)?.is_some() {
-                ids.push(enclave_id.to_owned());
-            }
+            markers.push(keys::provisioned_key(cc_id, enclave_id)?);
+            ids.push(enclave_id.to_owned());
         }
-        Ok(non_empty(ids))
+        // The same reads, in the same order, as one GET_STATE each; one round trip on a peer
+        // that reads keys together.
+        let keys: Vec<&str> = markers.iter().map(String::as_str).collect();
+        let found = ledger.get_states(&keys)?;
+        let provisioned = ids
+            .into_iter()
+            .zip(found)
+            .filter_map(|(id, marker)| marker.map(|_| id))
+            .collect();
+        Ok(non_empty(provisioned))
     }
 
     /// `queryChaincodeEndPoints(ccId)`: `host_params.peer_endpoint` of every current

@@ -349,6 +349,13 @@ impl ChaincodeStub {
         self.del(key, "", Type::DelState)
     }
 
+    /// Whether [`get_multiple_states`](Self::get_multiple_states) reads several keys in one
+    /// round trip: the peer offers GET_STATE_MULTIPLE (Fabric 3.1+). A chaincode may read a
+    /// key ahead of need only then, and keep an older peer's exact sequence of reads.
+    pub fn reads_keys_together(&self) -> bool {
+        self.conn.params().get_multiple.is_some()
+    }
+
     /// Reads several keys; the values come in the order of `keys`, `None` for a missing key.
     /// Like any read, it does not see this transaction's own writes. On a peer that offers
     /// GET_STATE_MULTIPLE (Fabric 3.1+) this takes one round trip per batch of keys the peer
