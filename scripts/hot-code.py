@@ -8,8 +8,8 @@ almost all of the 5 MB text resident. Linking the code that runs into one range 
 unmapped: about 1.3 MiB less RSS for the deployed chaincode (README, "Benchmarks").
 
 How: it builds the deployed binary (static, chaincode only) with a link map, runs the registry's
-hot-path benchmark (both modes, TLS, a registration, every query workload) and a plain CaaS
-start under `valgrind --tool=callgrind`, maps every executed instruction to the input section
+hot-path benchmark (both modes, TLS, a registration, every query workload; against a Fabric 2.5
+and a Fabric 3.1 peer) and a plain CaaS start under `valgrind --tool=callgrind`, maps every executed instruction to the input section
 it lies in, and writes one pattern per section. Rust symbol hashes and crate disambiguators are
 wildcards, so the list keeps matching across rebuilds and small changes; a function it does not
 list is linked with the rest of the code (it costs memory, never correctness). Regenerate it
@@ -65,10 +65,12 @@ def profile(out_dir):
                 + f" --callgrind-out-file={out_dir}/cg.%p {BINARY} \"$@\" &\n")
         f.write(f"echo $! >> {pids}\nwait\n")
     os.chmod(wrapper, 0o755)
-    env = dict(os.environ, BENCH_ERCC_BIN=wrapper, BENCH_SKIP_NODE="1", BENCH_SECS="1",
-               BENCH_MODES="normal,caas")
-    subprocess.run(["cargo", "bench", "--locked", "-p", "devpeer", "--bench", "hot_path"],
-                   cwd=ROOT, env=env, check=True)
+    # A Fabric 2.5 peer, then one that announces Fabric 3.1's write batches and multi-key reads.
+    for fabric31 in ("", "1"):
+        env = dict(os.environ, BENCH_ERCC_BIN=wrapper, BENCH_SKIP_NODE="1", BENCH_SECS="1",
+                   BENCH_MODES="normal,caas", BENCH_FABRIC31=fabric31)
+        subprocess.run(["cargo", "bench", "--locked", "-p", "devpeer", "--bench", "hot_path"],
+                       cwd=ROOT, env=env, check=True)
     # A CaaS start with the defaults and no TLS, idle: the start-up path the benchmark's TLS
     # set-up does not take.
     env = dict(os.environ, CHAINCODE_PKG_ID="ercc:1", CHAINCODE_SERVER_ADDRESS="127.0.0.1:19999",
