@@ -7,15 +7,17 @@ Why: the kernel maps a binary's code into a process in blocks of page-cache foli
 almost all of the 5 MB text resident. Linking the code that runs into one range keeps the rest
 unmapped: about 1.3 MiB less RSS for the deployed chaincode (README, "Benchmarks").
 
-How: it builds the deployed binary (static, chaincode only) with a link map, runs the registry's
-hot-path benchmark (both modes, TLS, a registration, every query workload; against a Fabric 2.5
-and a Fabric 3.1 peer) and a plain CaaS start under `valgrind --tool=callgrind`, maps every executed instruction to the input section
-it lies in, and writes one pattern per section. Rust symbol hashes and crate disambiguators are
-wildcards, so the list keeps matching across rebuilds and small changes; a function it does not
-list is linked with the rest of the code (it costs memory, never correctness). Regenerate it
-when the hot path changes; `--check` only reports how much of what runs the current list covers.
+How: it builds the deployed binary (static, chaincode only, for the host's triple) with a link
+map, runs the registry's hot-path benchmark (both modes, TLS, a registration, every query
+workload; against a Fabric 2.5 and a Fabric 3.1 peer) and a plain CaaS start under
+`valgrind --tool=callgrind`, maps every executed instruction to the input section it lies in,
+and writes one pattern per section. Rust symbol hashes and crate disambiguators are wildcards,
+so the list keeps matching across rebuilds and small changes; a function it does not list is
+linked with the rest of the code (it costs memory, never correctness). Regenerate it when the
+hot path changes; `--check` only reports how much of what runs the current list covers, and the
+largest sections it misses. Profiles are kept in target/hot-code/profiles.
 
-Needs: valgrind, setsid (util-linux), the Node-free part of `cargo bench -p devpeer --bench hot_path`, Python 3.
+Needs: valgrind, setsid (util-linux), binutils (nm, readelf), Node-free `hot_path`, Python 3.
 Usage: scripts/hot-code.py [--check]
 """
 
@@ -30,7 +32,14 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "crates", "ercc", "hot-code.ld")
-TARGET = "x86_64-unknown-linux-gnu"
+
+def host_triple():
+    """The triple rustc builds for by default (`host:` of `rustc -vV`)."""
+    out = subprocess.run(["rustc", "-vV"], capture_output=True, text=True, check=True).stdout
+    return next(line[6:] for line in out.splitlines() if line.startswith("host: "))
+
+
+TARGET = host_triple()
 TARGET_DIR = os.path.join(ROOT, "target", "hot-code")
 BINARY = os.path.join(TARGET_DIR, TARGET, "release", "ercc")
 MAP = os.path.join(TARGET_DIR, "ercc.map")
@@ -144,7 +153,9 @@ def executed(files, table):
 
 def input_sections():
     """(start, size, file, section) of every executable input section, from the link map."""
-    line_re = re.compile(r"^\s*([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)\s+\d+\s+(\S.*):\((\.text[^)]*)\)$")
+    # lld's map: VMA LMA Size Align, then `file:(section)` for an input section.
+    line_re = re.compile(
+        r"^\s*([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)\s+\d+\s+(\S.*):\((\.text[^)]*)\)$")
     sections = []
     for line in open(MAP, errors="replace"):
         m = line_re.match(line.rstrip("\n"))
@@ -207,6 +218,8 @@ def main():
     if not addresses:
         sys.exit("hot-code: no profile of the binary was written")
     sections = input_sections()
+    if not sections:
+        sys.exit(f"hot-code: no input sections in {MAP} (it reads the map of lld, the default)")
     starts = [s[0] for s in sections]
     ran = {}
     for addr in addresses:
