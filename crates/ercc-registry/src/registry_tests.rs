@@ -770,3 +770,19 @@ fn two_endorsers_agree() {
 
 #[path = "lifecycle_tests.rs"]
 mod lifecycle;
+
+#[test]
+fn stored_values_come_back_as_text_and_bad_bytes_as_replacement_characters() {
+    assert_eq!(stored_text(b"Q3JlZHM=".to_vec()), "Q3JlZHM=");
+    assert_eq!(stored_text(vec![b'a', 0xff, b'b']), "a\u{fffd}b");
+    let mut ledger = MemLedger::new(CHANNEL, NOW, MSP);
+    let key = keys::credentials_key(CC, "e1").unwrap();
+    ledger.state.insert(key, vec![b'x', 0xc3]);
+    let registry = Registry::new(FakeVerifier::default());
+    assert_eq!(
+        registry
+            .query_enclave_credentials(&mut ledger, CC, "e1")
+            .unwrap(),
+        "x\u{fffd}"
+    );
+}
