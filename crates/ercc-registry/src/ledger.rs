@@ -155,6 +155,11 @@ impl MemLedger {
         }
     }
 
+    /// A key's value as the peer reads it: an empty value is an absent key.
+    fn value(&self, key: &str) -> Option<Vec<u8>> {
+        self.state.get(key).filter(|v| !v.is_empty()).cloned()
+    }
+
     /// Records a committed chaincode definition (version = MRENCLAVE for FPC).
     pub fn define_chaincode(&mut self, name: &str, version: &str, sequence: i64) {
         self.definitions.insert(
@@ -183,7 +188,7 @@ impl RegistryLedger for MemLedger {
 
     fn get_state(&mut self, key: &str) -> Result<Option<Vec<u8>>, LedgerError> {
         self.reads += 1;
-        Ok(self.state.get(key).filter(|v| !v.is_empty()).cloned())
+        Ok(self.value(key))
     }
 
     fn get_states(&mut self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>, LedgerError> {
@@ -191,8 +196,7 @@ impl RegistryLedger for MemLedger {
             return keys.iter().map(|k| self.get_state(k)).collect();
         }
         self.reads += 1;
-        let value = |k: &&str| self.state.get(*k).filter(|v| !v.is_empty()).cloned();
-        Ok(keys.iter().map(value).collect())
+        Ok(keys.iter().map(|k| self.value(k)).collect())
     }
 
     fn reads_keys_together(&self) -> bool {

@@ -598,14 +598,9 @@ impl Registry {
     ) -> Result<bool, RegistryError> {
         let key = keys::appraisal_key(cc_id, enclave_id)?;
         match ledger.get_state(&key)? {
-            Some(v) => self.record_revokes(&key, &v),
+            Some(v) => record_revokes(&key, &v),
             None => Ok(false),
         }
-    }
-
-    /// Whether a stored appraisal record (at `key`) says its enclave is revoked.
-    pub(crate) fn record_revokes(&self, key: &str, record: &[u8]) -> Result<bool, RegistryError> {
-        Ok(AppraisalRecord::parse(key, record)?.revoked.is_some())
     }
 
     /// Writes the record of a registration that `admit` accepted.
@@ -729,4 +724,9 @@ pub(crate) fn enclave_id_of(key: &str) -> Result<String, RegistryError> {
         )));
     }
     Ok(attrs.swap_remove(1))
+}
+
+/// Whether a stored appraisal record (at `key`) says its enclave is revoked.
+pub(crate) fn record_revokes(key: &str, record: &[u8]) -> Result<bool, RegistryError> {
+    Ok(AppraisalRecord::parse(key, record)?.revoked.is_some())
 }

@@ -65,6 +65,26 @@ fn set_verdict(
     }));
 }
 
+/// Revokes a `dcap` enclave: newer collateral (TCB info of `NOW`, evaluation 18) judges its
+/// platform OutOfDate.
+fn revoke_by_reappraisal(
+    registry: &Registry,
+    verifier: &LcVerifier,
+    ledger: &mut MemLedger,
+    enclave_id: &str,
+) {
+    set_verdict(
+        verifier,
+        tcb(NOW, 18),
+        "OutOfDate",
+        &[],
+        Some("TCB status OutOfDate not accepted"),
+    );
+    registry
+        .reappraise_enclave(ledger, CC, enclave_id, "{}")
+        .unwrap();
+}
+
 /// What `queryEnclaveCredentials` answers for the enclave with key `vk`.
 fn found(registry: &Registry, ledger: &mut MemLedger, vk: &[u8]) -> String {
     registry
@@ -489,16 +509,7 @@ fn renewal_with_older_tcb_info_than_applied_is_refused() {
     let v1 = enclave(b"vk-1", "peer0:7051", &mrenclave(), 1);
     *verifier.judgement.lock().unwrap() = dcap_judgement(tcb(NOW - HOUR, 17));
     registry.register_enclave(&mut ledger, &v1).unwrap();
-    set_verdict(
-        &verifier,
-        tcb(NOW, 18),
-        "OutOfDate",
-        &[],
-        Some("TCB status OutOfDate not accepted"),
-    );
-    registry
-        .reappraise_enclave(&mut ledger, CC, &id, "{}")
-        .unwrap();
+    revoke_by_reappraisal(&registry, &verifier, &mut ledger, &id);
     // Replaying the registration's (older) collateral must not undo the revocation.
     assert_rejected(
         &registry,
@@ -582,16 +593,7 @@ fn reading_keys_together_gives_the_same_answers_in_fewer_round_trips() {
     // vk-1 is provisioned, vk-3 revoked by a re-appraisal.
     let marker = keys::provisioned_key(CC, &eid(b"vk-1")).unwrap();
     ledger.state.insert(marker, b"1".to_vec());
-    set_verdict(
-        &verifier,
-        tcb(NOW, 18),
-        "OutOfDate",
-        &[],
-        Some("TCB status OutOfDate not accepted"),
-    );
-    registry
-        .reappraise_enclave(&mut ledger, CC, &eid(b"vk-3"), "{}")
-        .unwrap();
+    revoke_by_reappraisal(&registry, &verifier, &mut ledger, &eid(b"vk-3"));
 
     let mut one_by_one = ledger.clone();
     let mut together = MemLedger {

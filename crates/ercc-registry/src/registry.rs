@@ -369,7 +369,7 @@ impl Registry {
             let mut values = ledger.get_states(&[&key, &record_key])?.into_iter();
             let (value, record) = (values.next().flatten(), values.next().flatten());
             let revoked = match (&value, record) {
-                (Some(_), Some(record)) => self.record_revokes(&record_key, &record)?,
+                (Some(_), Some(record)) => crate::lifecycle::record_revokes(&record_key, &record)?,
                 _ => false,
             };
             (value, revoked)

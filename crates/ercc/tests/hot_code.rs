@@ -73,8 +73,9 @@ fn check(exe: &Path) {
     assert_eq!(String::from_utf8_lossy(&run.stdout), "42\n", "{run:?}");
     let exe = exe.to_str().unwrap();
     let nm = tool("nm", &[exe]);
-    let (hot_start, hot_end) = section(&tool("readelf", &["-SW", exe]), ".text.hot");
-    let (text_start, _) = section(&tool("readelf", &["-SW", exe]), ".text");
+    let sections = tool("readelf", &["-SW", exe]);
+    let (hot_start, hot_end) = section(&sections, ".text.hot");
+    let (text_start, _) = section(&sections, ".text");
     let main = symbol(&nm, "_ZN4ercc4main17h");
     let other = symbol(&nm, "not_listed_anywhere");
     assert!(

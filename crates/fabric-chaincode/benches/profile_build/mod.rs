@@ -68,9 +68,8 @@ fn build(target: &[&str], host_rustflags: Option<&str>, relative: &str) -> PathB
             let target_dir = profile.parent().expect("<target>/<profile>");
             cmd.args(["--target", &triple, "--target-dir"])
                 .arg(target_dir);
-            let mut all = std::env::var("RUSTFLAGS").unwrap_or_default();
-            all = format!("{all} {flags}").trim().to_string();
-            cmd.env("RUSTFLAGS", all);
+            let outer = std::env::var("RUSTFLAGS").unwrap_or_default();
+            cmd.env("RUSTFLAGS", format!("{outer} {flags}").trim());
             target_dir
                 .join(triple)
                 .join(profile.file_name().expect("profile"))
