@@ -291,7 +291,10 @@ fn normal_mode_runs_the_enclave_lifecycle() {
 fn caas_mode_runs_the_enclave_lifecycle_on_a_fabric_3_1_peer() {
     let t0 = Instant::now();
     let trust = Trust::new();
-    let registry = CaasRegistry::start("ercc_caas_lc", lifecycle_env(&trust));
+    let mut env = lifecycle_env(&trust);
+    // The runtime logs the READY parameters it took at debug level.
+    env.push(("FABRIC_LOGGING_SPEC".into(), "debug".into()));
+    let registry = CaasRegistry::start("ercc_caas_lc", env);
     let mut opts = options(Vec::new());
     opts.extra_args
         .extend(["--runtime-params".to_string(), "true".to_string()]);
@@ -299,6 +302,12 @@ fn caas_mode_runs_the_enclave_lifecycle_on_a_fabric_3_1_peer() {
     registry.deploy(&peer);
     lifecycle(&peer, &trust);
     peer.stop();
+    let log = std::fs::read_to_string(&registry.log).unwrap();
+    assert!(
+        log.contains("READY carried additional parameters")
+            && log.contains("use_get_multiple_keys: true"),
+        "the peer did not offer GET_STATE_MULTIPLE:\n{log}"
+    );
     registry.stop();
     eprintln!("caas mode lifecycle: {:?}", t0.elapsed());
 }
