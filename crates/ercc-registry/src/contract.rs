@@ -11,7 +11,7 @@ use std::sync::Arc;
 use fabric_chaincode::contract::{
     Contract, ContractChaincode, ReturnKind, ReturnValue, TransactionInfo,
 };
-use fabric_chaincode::ChaincodeStub;
+use fabric_chaincode::{ChaincodeStub, Execution};
 use fabric_protos::lifecycle::{QueryChaincodeDefinitionResult, LIFECYCLE_NAMESPACE};
 
 use crate::active_policy::{ActivePolicy, PolicyContract};
@@ -62,7 +62,7 @@ impl RegistryContract {
 
     fn dispatch(
         &self,
-        ledger: &mut StubLedger<'_>,
+        ledger: &mut StubLedger<'_, '_>,
         function: &str,
         params: &[String],
     ) -> Result<Option<ReturnValue>, RegistryError> {
@@ -130,14 +130,18 @@ impl Contract for RegistryContract {
         &self.transactions
     }
 
-    fn before_transaction(&self, stub: &mut ChaincodeStub, function: &str) -> Result<(), String> {
+    fn before_transaction(
+        &self,
+        stub: &mut ChaincodeStub<'_>,
+        function: &str,
+    ) -> Result<(), String> {
         tracing::debug!(target: LOG_TARGET, function, tx_id = stub.tx_id(), "Invoke");
         Ok(())
     }
 
     fn call(
         &self,
-        stub: &mut ChaincodeStub,
+        stub: &mut ChaincodeStub<'_>,
         function: &str,
         params: &[String],
     ) -> Result<ReturnValue, String> {
@@ -153,15 +157,31 @@ impl Contract for RegistryContract {
             }
         }
     }
+    /// The queries run inline: they read a few keys and encode what they read, verifying no
+    /// evidence or signature, and FPC's hot path (`queryEnclaveCredentials` from every
+    /// `__endorse`) is one. What verifies attestations or signatures runs on a thread, so a
+    /// registration never holds up the queries of any stream.
+    fn execution(&self, function: &str) -> Execution {
+        match function {
+            "GetKeyExport"
+            | "QueryChaincodeEncryptionKey"
+            | "QueryChaincodeEndPoints"
+            | "QueryEnclaveCredentials"
+            | "QueryEnclaveStatus"
+            | "QueryListEnclaveCredentials"
+            | "QueryListProvisionedEnclaves" => Execution::Inline,
+            _ => Execution::Thread,
+        }
+    }
 }
 
 /// [`RegistryLedger`] over the runtime's stub for one transaction.
-pub struct StubLedger<'a> {
+pub struct StubLedger<'a, 'y> {
     /// The transaction's stub.
-    pub stub: &'a mut ChaincodeStub,
+    pub stub: &'a mut ChaincodeStub<'y>,
 }
 
-impl RegistryLedger for StubLedger<'_> {
+impl RegistryLedger for StubLedger<'_, '_> {
     fn channel_id(&self) -> &str {
         self.stub.channel_id()
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::{json, Map, Value};
 
-use crate::chaincode::{error, success, Chaincode, Response};
+use crate::chaincode::{error, success, Chaincode, Execution, Response};
 use crate::go_json;
 use crate::operations::TransactionMetrics;
 use crate::stub::ChaincodeStub;
@@ -104,17 +104,26 @@ pub trait Contract: Send + Sync + 'static {
     fn transactions(&self) -> &[TransactionInfo];
     /// Runs before every call to this contract, before the function is even looked up.
     /// An error becomes status 500 with its text and the function is not called.
-    fn before_transaction(&self, _stub: &mut ChaincodeStub, _function: &str) -> Result<(), String> {
+    fn before_transaction(
+        &self,
+        _stub: &mut ChaincodeStub<'_>,
+        _function: &str,
+    ) -> Result<(), String> {
         Ok(())
     }
     /// Runs `function` (the exported name from `transactions()`) with exactly as many
     /// parameters as declared. An error becomes status 500 with its text as message.
     fn call(
         &self,
-        stub: &mut ChaincodeStub,
+        stub: &mut ChaincodeStub<'_>,
         function: &str,
         params: &[String],
     ) -> Result<ReturnValue, String>;
+    /// Where a call of `function` (an exported name, or one the contract does not declare)
+    /// runs, see [`Chaincode::execution`]; on a thread unless the contract says otherwise.
+    fn execution(&self, _function: &str) -> Execution {
+        Execution::Thread
+    }
 }
 
 /// A `Chaincode` that dispatches to contracts like fabric-contract-api-go's `ContractChaincode`.
@@ -137,7 +146,7 @@ impl ContractChaincode {
     }
 
     /// Runs `dispatch`, counted and timed when the operations endpoint is on.
-    fn measured(&self, stub: &mut ChaincodeStub) -> Response {
+    fn measured(&self, stub: &mut ChaincodeStub<'_>) -> Response {
         let metrics = self
             .metrics
             .get_or_init(|| TransactionMetrics::new(function_spellings(&self.contracts)));
@@ -156,23 +165,22 @@ impl ContractChaincode {
         &self.metadata
     }
 
-    fn dispatch(&self, stub: &mut ChaincodeStub) -> Response {
+    /// `[Contract:]function` as (contract name, function); no `:` means the default contract.
+    fn split<'s>(&'s self, ns_fn: &'s str) -> (&'s str, &'s str) {
+        match ns_fn.rsplit_once(':') {
+            Some(parts) => parts,
+            None => (self.contracts.first().map_or("", |c| c.name()), ns_fn),
+        }
+    }
+
+    fn dispatch(&self, stub: &mut ChaincodeStub<'_>) -> Response {
         let (ns_fn, params) = stub.function_and_parameters();
-        let (namespace, function) = match ns_fn.rfind(':') {
-            Some(i) => (ns_fn[..i].to_owned(), ns_fn[i + 1..].to_owned()),
-            None => (
-                self.contracts
-                    .first()
-                    .map(|c| c.name().to_owned())
-                    .unwrap_or_default(),
-                ns_fn.clone(),
-            ),
-        };
+        let (namespace, function) = self.split(&ns_fn);
         if namespace == SYSTEM_CONTRACT {
             if function.is_empty() {
                 return error("Blank function name passed");
             }
-            return if upper_first(&function) == "GetMetadata" {
+            return if upper_first(function) == "GetMetadata" {
                 success(self.metadata.clone())
             } else {
                 error(format!(
@@ -186,10 +194,10 @@ impl ContractChaincode {
         if function.is_empty() {
             return error("Blank function name passed");
         }
-        if let Err(e) = contract.before_transaction(stub, &function) {
+        if let Err(e) = contract.before_transaction(stub, function) {
             return error(e);
         }
-        let exported = upper_first(&function);
+        let exported = upper_first(function);
         let Some(info) = contract.transactions().iter().find(|t| t.name == exported) else {
             return error(format!(
                 "Function {function} not found in contract {namespace}"
@@ -210,15 +218,26 @@ impl ContractChaincode {
 }
 
 impl Chaincode for ContractChaincode {
-    fn init(&self, stub: &mut ChaincodeStub) -> Response {
+    fn init(&self, stub: &mut ChaincodeStub<'_>) -> Response {
         if stub.args().first().is_none_or(|a| a.is_empty()) {
             return success("Default initiator successful.");
         }
         self.measured(stub)
     }
 
-    fn invoke(&self, stub: &mut ChaincodeStub) -> Response {
+    fn invoke(&self, stub: &mut ChaincodeStub<'_>) -> Response {
         self.measured(stub)
+    }
+
+    /// The called contract's choice; inline for what is answered without contract code (the
+    /// system contract's metadata, a missing contract's error).
+    fn execution(&self, args: &[Vec<u8>]) -> Execution {
+        let ns_fn = args.first().map(|a| String::from_utf8_lossy(a));
+        let (namespace, function) = self.split(ns_fn.as_deref().unwrap_or_default());
+        match self.contracts.iter().find(|c| c.name() == namespace) {
+            Some(contract) => contract.execution(&upper_first(function)),
+            None => Execution::Inline,
+        }
     }
 }
 

@@ -2,8 +2,8 @@
 //! the peer driven through the protocol handler without a network, in both run modes. Kept here
 //! so it builds with the crate and runs as a unit test on corrupted seeds (no nightly needed).
 //!
-//! Input: a mode byte (even: normal mode, through the client's REGISTER deadline; odd: CaaS),
-//! then frames of a big-endian `u16` length and that many bytes. A frame that decodes as a
+//! Input: a mode byte (bit 0 clear: normal mode, through the client's REGISTER deadline; set:
+//! CaaS; bit 1 set: transactions run inline, else on threads), then frames of a big-endian `u16` length and that many bytes. A frame that decodes as a
 //! `ChaincodeMessage` is delivered as the peer's next message; one that does not is what tonic
 //! would deliver for it, a status error. The harness plays the peer in lock step: after each
 //! message it waits (briefly) for the chaincode's answer, so replies meet waiting transactions
@@ -13,7 +13,7 @@
 //! Panics only when an invariant breaks: a panic in the runtime, the handler not returning
 //! once the stream ends, or an outbound message over the size limit.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use fabric_protos::common::{ChannelHeader, Header, HeaderType};
@@ -25,7 +25,7 @@ use prost::Message;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::chaincode::{error, success, Chaincode, Response};
+use crate::chaincode::{error, success, Chaincode, Execution, Response};
 use crate::handler::{chat, shutdown_watch, HandlerSettings, MAX_MESSAGE_SIZE};
 use crate::stub::ChaincodeStub;
 
@@ -34,8 +34,9 @@ const ANSWER_WAIT: Duration = Duration::from_millis(50);
 /// How long the handler may take to return once the peer's stream has ended.
 const END_WAIT: Duration = Duration::from_secs(10);
 
-/// Ledger calls by first argument: `get K`, `put K V`, `range A B`, `history K`.
-struct FuzzCc;
+/// Ledger calls by first argument: `get K`, `put K V`, `range A B`, `history K`; each runs as
+/// the `Execution` says.
+struct FuzzCc(Execution);
 
 impl FuzzCc {
     fn run(stub: &mut ChaincodeStub) -> Response {
@@ -69,20 +70,22 @@ impl Chaincode for FuzzCc {
     fn invoke(&self, stub: &mut ChaincodeStub) -> Response {
         FuzzCc::run(stub)
     }
+
+    fn execution(&self, _args: &[Vec<u8>]) -> Execution {
+        self.0
+    }
 }
 
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        match tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => panic!("fuzz harness cannot start a runtime: {e}"),
-        }
-    })
+thread_local! {
+    /// The runtime `start` builds (one thread, so inline transactions run inline), one per
+    /// calling thread: a current-thread runtime shared between threads would move its tasks.
+    static RUNTIME: tokio::runtime::Runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => panic!("fuzz harness cannot start a runtime: {e}"),
+    };
 }
 
 /// Splits the input into the peer's messages (see the module docs).
@@ -110,13 +113,19 @@ fn session(data: &[u8]) -> Vec<ChaincodeMessage> {
     let Some((mode, rest)) = data.split_first() else {
         return Vec::new();
     };
-    let normal_mode = mode % 2 == 0;
+    let normal_mode = mode & 1 == 0;
+    let execution = if mode & 2 == 0 {
+        Execution::Thread
+    } else {
+        Execution::Inline
+    };
     let messages = frames(rest);
-    runtime().block_on(drive(normal_mode, messages))
+    RUNTIME.with(|rt| rt.block_on(drive(normal_mode, execution, messages)))
 }
 
 async fn drive(
     normal_mode: bool,
+    execution: Execution,
     messages: Vec<Result<ChaincodeMessage, tonic::Status>>,
 ) -> Vec<ChaincodeMessage> {
     let (peer_tx, peer_rx) = mpsc::channel(messages.len().max(1));
@@ -144,7 +153,7 @@ async fn drive(
                     >)
             }
         };
-        chat(Arc::new(FuzzCc), settings, inbound, out_tx, stop).await
+        chat(Arc::new(FuzzCc(execution)), settings, inbound, out_tx, stop).await
     });
     let mut sent = Vec::new();
     let mut keep = |m: ChaincodeMessage| {
@@ -238,7 +247,8 @@ fn transaction(txid: &str, args: &[&str]) -> ChaincodeMessage {
     m
 }
 
-/// Seeds: a handshake and transactions whose ledger calls get answers, in both modes.
+/// Seeds: a handshake and transactions whose ledger calls get answers, in both modes, with
+/// transactions on threads and inline.
 pub fn peer_messages_seeds() -> Vec<Vec<u8>> {
     use fabric_protos::peer::{QueryResponse, QueryResultBytes};
     let kv = fabric_protos::queryresult::Kv {
@@ -272,8 +282,7 @@ pub fn peer_messages_seeds() -> Vec<Vec<u8>> {
     ] {
         frame(&mut session, &m);
     }
-    [0u8, 1u8]
-        .into_iter()
+    (0u8..4)
         .map(|mode| {
             let mut seed = vec![mode];
             seed.extend_from_slice(&session);
@@ -344,7 +353,7 @@ mod tests {
         for cut in (0..seed.len()).step_by(5) {
             peer_messages(&seed[..cut]);
         }
-        for mode in [0u8, 1] {
+        for mode in 0u8..4 {
             for i in (1..seed.len()).step_by(7) {
                 for v in [0x00, 0xff, seed[i] ^ 0x01] {
                     let mut s = seed.clone();

@@ -1,6 +1,7 @@
 //! The protocol loop shared by both run modes: REGISTER → REGISTERED → READY, KEEPALIVE echo,
-//! routing of RESPONSE/ERROR to the waiting transaction, and one blocking thread per
-//! INIT/TRANSACTION. The transport only supplies the inbound stream and the outbound queue.
+//! routing of RESPONSE/ERROR to the waiting transaction, and each INIT/TRANSACTION run where
+//! the chaincode asks: on a blocking thread, or inline on this loop's thread (`inline`). The
+//! transport only supplies the inbound stream and the outbound queue.
 
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
@@ -14,10 +15,11 @@ use prost::Message;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::{Stream, StreamExt};
 
-use crate::chaincode::{Chaincode, ERROR};
+use crate::chaincode::{Chaincode, Execution, ERROR};
 use crate::error::RuntimeError;
 use crate::inflight::{InFlight, TxKey};
-use crate::stub::{ChaincodeStub, TxData};
+use crate::inline::{Delivery, InlineTxs};
+use crate::stub::{ChaincodeStub, TxData, Yielder};
 
 /// gRPC message limit in both directions, as the Go shim and the peer set it.
 pub const MAX_MESSAGE_SIZE: usize = 100 * 1024 * 1024;
@@ -152,6 +154,7 @@ where
         outbound,
         name: settings.chaincode_name,
         state: State::Created,
+        inline: InlineTxs::for_this_runtime(),
     };
     let result = loop {
         let next = tokio::select! {
@@ -201,6 +204,8 @@ struct Session {
     /// The name sent in REGISTER, for the log.
     name: String,
     state: State,
+    /// `None` where transactions cannot run inline (a multi-threaded runtime).
+    inline: Option<InlineTxs>,
 }
 
 impl Session {
@@ -225,17 +230,47 @@ impl Session {
             }
             (State::Ready, Ok(Type::Response | Type::Error)) => self.route_reply(msg).await,
             (State::Ready, Ok(t @ (Type::Init | Type::Transaction))) => {
-                match start_transaction(&self.cc, &self.conn, msg, t == Type::Init) {
-                    Ok(()) => Ok(()),
-                    Err(reply) => self.send(*reply).await,
+                match self.start_transaction(msg, t == Type::Init) {
+                    Some(reply) => self.send(reply).await,
+                    None => Ok(()),
                 }
             }
             _ => self.unexpected(msg).await,
         }
     }
 
+    /// Starts an INIT/TRANSACTION where the chaincode asks. Returns what to send now: an
+    /// inline transaction's first request or its result, or the ERROR when it cannot start.
+    fn start_transaction(
+        &mut self,
+        msg: ChaincodeMessage,
+        is_init: bool,
+    ) -> Option<ChaincodeMessage> {
+        let tx = match Transaction::begin(&self.cc, &self.conn, msg, is_init) {
+            Ok(tx) => tx,
+            Err(reply) => return Some(*reply),
+        };
+        let tx = match (&mut self.inline, self.cc.execution(&tx.data.args)) {
+            (Some(inline), Execution::Inline) => match inline.start(tx) {
+                Ok(first) => return Some(first),
+                Err(tx) => *tx,
+            },
+            _ => tx,
+        };
+        tokio::task::spawn_blocking(move || tx.run_on_thread());
+        None
+    }
+
     /// Hands a RESPONSE/ERROR to the transaction waiting for it; answers a stray one with ERROR.
-    async fn route_reply(&self, msg: ChaincodeMessage) -> Result<(), RuntimeError> {
+    async fn route_reply(&mut self, msg: ChaincodeMessage) -> Result<(), RuntimeError> {
+        let delivery = match &mut self.inline {
+            Some(inline) => inline.deliver(msg),
+            None => Delivery::NotWaiting(msg),
+        };
+        let msg = match delivery {
+            Delivery::Next(next) => return self.send(next).await,
+            Delivery::NotWaiting(msg) => msg,
+        };
         let Err(stray) = self.conn.inflight.deliver(msg) else {
             return Ok(());
         };
@@ -279,8 +314,11 @@ impl Session {
     }
 
     /// The stream is over: refuse new waiters and wake the current ones.
-    fn end(&self) {
+    fn end(&mut self) {
         self.conn.inflight.close();
+        if let Some(inline) = &mut self.inline {
+            inline.end();
+        }
         let running = self.conn.inflight.running();
         if running > 0 {
             tracing::warn!(
@@ -327,51 +365,83 @@ pub(crate) fn error_message(text: String, txid: &str, channel: &str) -> Chaincod
     }
 }
 
-/// Starts an INIT/TRANSACTION on a blocking thread. Returns the ERROR to send when it cannot.
-fn start_transaction(
-    cc: &Arc<dyn Chaincode>,
-    conn: &Arc<Conn>,
-    msg: ChaincodeMessage,
+/// An INIT/TRANSACTION that runs: marked in the in-flight table, its message decoded.
+pub(crate) struct Transaction {
+    cc: Arc<dyn Chaincode>,
+    conn: Arc<Conn>,
+    pub(crate) key: TxKey,
+    pub(crate) data: TxData,
     is_init: bool,
-) -> Result<(), Box<ChaincodeMessage>> {
-    let key = TxKey::of(&msg);
-    if !conn.inflight.begin(key.clone()) {
-        let text = format!(
-            "[{}] duplicate transaction: channel {} txid {} is already running",
-            short(&key.txid),
-            key.channel,
-            key.txid
-        );
-        tracing::error!("{text}");
-        return Err(Box::new(error_message(text, &key.txid, &key.channel)));
+}
+
+impl Transaction {
+    /// Marks the transaction as running and decodes it. Returns the ERROR to send when it
+    /// cannot run: a duplicate, or an undecodable input or proposal.
+    fn begin(
+        cc: &Arc<dyn Chaincode>,
+        conn: &Arc<Conn>,
+        msg: ChaincodeMessage,
+        is_init: bool,
+    ) -> Result<Transaction, Box<ChaincodeMessage>> {
+        let key = TxKey::of(&msg);
+        if !conn.inflight.begin(key.clone()) {
+            let text = format!(
+                "[{}] duplicate transaction: channel {} txid {} is already running",
+                short(&key.txid),
+                key.channel,
+                key.txid
+            );
+            tracing::error!("{text}");
+            return Err(Box::new(error_message(text, &key.txid, &key.channel)));
+        }
+        match TxData::from_message(msg) {
+            Ok(data) => Ok(Transaction {
+                cc: Arc::clone(cc),
+                conn: Arc::clone(conn),
+                key,
+                data,
+                is_init,
+            }),
+            Err(text) => {
+                conn.inflight.finish(&key);
+                tracing::error!(txid = %key.txid, channel = %key.channel, "{text}");
+                Err(Box::new(error_message(text, &key.txid, &key.channel)))
+            }
+        }
     }
-    let cc = Arc::clone(cc);
-    let conn = Arc::clone(conn);
-    tokio::task::spawn_blocking(move || {
-        let reply = execute(&*cc, &conn, &key, msg, is_init);
-        conn.inflight.finish(&key);
+
+    /// Runs on a blocking thread and queues the result.
+    fn run_on_thread(self) {
+        let conn = Arc::clone(&self.conn);
+        let key = self.key.clone();
+        let reply = self.run(None);
         if !conn.send_blocking(reply) {
             tracing::warn!(txid = %key.txid, channel = %key.channel, "could not send the transaction result: stream closed");
         }
-    });
-    Ok(())
+    }
+
+    /// Runs the chaincode and leaves the in-flight table: the COMPLETED/ERROR message to send.
+    pub(crate) fn run(self, inline: Option<&Yielder>) -> ChaincodeMessage {
+        let Transaction {
+            cc,
+            conn,
+            key,
+            data,
+            is_init,
+        } = self;
+        let stub = ChaincodeStub::new(Arc::clone(&conn), key.clone(), data, inline);
+        let reply = execute(&*cc, stub, &key, is_init);
+        conn.inflight.finish(&key);
+        reply
+    }
 }
 
 fn execute(
     cc: &dyn Chaincode,
-    conn: &Arc<Conn>,
+    mut stub: ChaincodeStub<'_>,
     key: &TxKey,
-    msg: ChaincodeMessage,
     is_init: bool,
 ) -> ChaincodeMessage {
-    let data = match TxData::from_message(msg) {
-        Ok(d) => d,
-        Err(text) => {
-            tracing::error!(txid = %key.txid, channel = %key.channel, "{text}");
-            return error_message(text, &key.txid, &key.channel);
-        }
-    };
-    let mut stub = ChaincodeStub::new(Arc::clone(conn), key.clone(), data);
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         if is_init {
             cc.init(&mut stub)
@@ -379,44 +449,44 @@ fn execute(
             cc.invoke(&mut stub)
         }
     }));
-    let event = stub.take_event();
+    let (txid, channel) = (key.txid.as_str(), key.channel.as_str());
     let response = match outcome {
         Ok(r) => r,
         Err(_) => {
             // A panicking contract must not leave the peer waiting for its 30 s timeout.
-            let text = format!("[{}] chaincode panicked while executing", short(&key.txid));
-            tracing::error!(channel = %key.channel, "{text}");
-            return error_message(text, &key.txid, &key.channel);
+            let text = format!("[{}] chaincode panicked while executing", short(txid));
+            tracing::error!(%channel, "{text}");
+            return error_message(text, txid, channel);
         }
     };
     let mut reply = if is_init && response.status >= ERROR {
         // The Go shim reports a failed Init as ERROR carrying the message (its batched
         // writes are never sent).
-        error_message(response.message, &key.txid, &key.channel)
+        error_message(response.message, txid, channel)
     } else {
         // Writes the contract batched go to the peer before the result, as in the Go shim.
         if let Err(e) = stub.finish_write_batch() {
-            let text = format!("[{}] failed send batch: {e}", short(&key.txid));
-            tracing::error!(channel = %key.channel, "{text}");
-            return error_message(text, &key.txid, &key.channel);
+            let text = format!("[{}] failed send batch: {e}", short(txid));
+            tracing::error!(%channel, "{text}");
+            return error_message(text, txid, channel);
         }
         ChaincodeMessage {
             r#type: Type::Completed as i32,
             payload: response.encode_to_vec(),
-            txid: key.txid.clone(),
-            channel_id: key.channel.clone(),
+            txid: txid.to_owned(),
+            channel_id: channel.to_owned(),
             ..Default::default()
         }
     };
-    reply.chaincode_event = event;
+    reply.chaincode_event = stub.take_event();
     if reply.encoded_len() > MAX_MESSAGE_SIZE {
         let text = format!(
             "[{}] transaction result of {} bytes exceeds the {MAX_MESSAGE_SIZE} byte message limit",
-            short(&key.txid),
+            short(txid),
             reply.encoded_len()
         );
-        tracing::error!(channel = %key.channel, "{text}");
-        return error_message(text, &key.txid, &key.channel);
+        tracing::error!(%channel, "{text}");
+        return error_message(text, txid, channel);
     }
     reply
 }

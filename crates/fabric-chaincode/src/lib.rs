@@ -72,8 +72,11 @@
 //! default) writes Fabric's log line format.
 //!
 //! # Protocol behaviour worth knowing
-//! - Each INIT/TRANSACTION runs [`Chaincode`] on its own blocking thread; stub calls block on
-//!   the peer's reply. A transaction has at most one outstanding request.
+//! - Each INIT/TRANSACTION runs [`Chaincode`] where [`Chaincode::execution`] says: on its own
+//!   blocking thread (the default), or inline on the stream's thread as a coroutine
+//!   ([`Execution::Inline`], for short transactions: no thread hand-off per ledger call).
+//!   Either way stub calls return with the peer's reply, and a transaction has at most one
+//!   outstanding request.
 //! - Messages the protocol does not allow in the ready state (unknown types, stray replies
 //!   for transactions that are not waiting) are logged and answered with ERROR, but the
 //!   stream stays up so other transactions are not affected (the Go shim tears it down).
@@ -91,6 +94,7 @@ pub mod fuzzing;
 mod go_json;
 mod handler;
 mod inflight;
+mod inline;
 mod keys;
 #[cfg(feature = "logging")]
 pub mod logging;
@@ -101,7 +105,7 @@ mod transport;
 use std::future::Future;
 use std::sync::Arc;
 
-pub use chaincode::{error, success, Chaincode, Response, ERROR, ERROR_THRESHOLD, OK};
+pub use chaincode::{error, success, Chaincode, Execution, Response, ERROR, ERROR_THRESHOLD, OK};
 pub use error::{
     ConfigError, ConnectError, FileError, KeyError, PemError, RuntimeError, StubError, TlsError,
 };
@@ -158,9 +162,10 @@ pub async fn serve_caas(
 /// (failure when the peer connection is lost in normal mode). Install a `tracing` subscriber
 /// first (`logging::init` with the `logging` feature).
 pub fn start(cc: Arc<dyn Chaincode>) -> std::process::ExitCode {
-    // One thread runs the protocol (gRPC, TLS, reply routing) and transactions run on the
-    // blocking pool. Per message that work is small, so worker threads would only add idle
-    // stacks, allocator arenas and cross-thread wake-ups (CPU and RSS on every request).
+    // One thread runs the protocol (gRPC, TLS, reply routing) and the inline transactions;
+    // the others run on the blocking pool. Per message that work is small, so worker threads
+    // would only add idle stacks, allocator arenas and cross-thread wake-ups (CPU and RSS on
+    // every request). Inline transactions need this: a current-thread runtime.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,5 +1,6 @@
 //! The per-transaction API handed to chaincode: transaction data derived from the proposal,
-//! and blocking ledger calls that each send one request and wait for the peer's reply.
+//! and ledger calls that each send one request and return with the peer's reply (blocking a
+//! transaction's thread, or suspending an inline transaction's coroutine).
 
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
@@ -35,9 +36,25 @@ const EMPTY_KEY_SUBSTITUTE: &str = "\u{1}";
 /// Metadata key of key-level endorsement policies (`MetaDataKeys` name, as the Go shim uses it).
 const VALIDATION_PARAMETER: &str = "VALIDATION_PARAMETER";
 
+/// What resumes an inline transaction's coroutine (see [`Execution::Inline`]).
+///
+/// [`Execution::Inline`]: crate::Execution::Inline
+#[allow(clippy::large_enum_variant)] // moved once per resume; boxing would allocate per reply
+pub(crate) enum Resume {
+    /// Its first run.
+    Start,
+    /// The peer's answer to the request it suspended with.
+    Reply(ChaincodeMessage),
+    /// The stream ended while it waited.
+    Disconnected,
+}
+
+/// How an inline transaction's ledger calls suspend: with the request to send, until resumed.
+pub(crate) type Yielder = corosensei::Yielder<Resume, ChaincodeMessage>;
+
 /// Everything a transaction message and its proposal say about the transaction.
 pub(crate) struct TxData {
-    args: Vec<Vec<u8>>,
+    pub(crate) args: Vec<Vec<u8>>,
     decorations: BTreeMap<String, Vec<u8>>,
     signed_proposal: Option<SignedProposal>,
     timestamp: Option<prost_types::Timestamp>,
@@ -138,16 +155,18 @@ pub struct Page<T> {
 /// The per-transaction view of the ledger and of the proposal.
 ///
 /// Ledger calls take `&self` so a query iterator can stay open while other calls are made
-/// (as in Go: iterate keys, `get_state` each). They still run one at a time: each blocks until
-/// the peer answers, and a concurrent second call from another thread is refused rather than
-/// sent, because the peer would silently drop it.
-pub struct ChaincodeStub {
+/// (as in Go: iterate keys, `get_state` each). They still run one at a time: each returns
+/// once the peer answers, and the stub stays on the transaction's thread (it is neither
+/// `Send` nor `Sync`), because the peer silently drops a second concurrent request.
+pub struct ChaincodeStub<'y> {
     conn: Arc<Conn>,
     key: TxKey,
     data: TxData,
     event: Option<ChaincodeEvent>,
     /// Writes held back for WRITE_BATCH_STATE while a write batch is open.
     batch: Mutex<Option<WriteBatch>>,
+    /// `Some` for an inline transaction: its calls suspend the coroutine instead of blocking.
+    inline: Option<&'y Yielder>,
 }
 
 /// The writes of an open batch, one per (collection, key, data or metadata): a later write of
@@ -155,14 +174,20 @@ pub struct ChaincodeStub {
 /// deterministic.
 type WriteBatch = BTreeMap<(String, String, bool), WriteRecord>;
 
-impl ChaincodeStub {
-    pub(crate) fn new(conn: Arc<Conn>, key: TxKey, data: TxData) -> Self {
+impl<'y> ChaincodeStub<'y> {
+    pub(crate) fn new(
+        conn: Arc<Conn>,
+        key: TxKey,
+        data: TxData,
+        inline: Option<&'y Yielder>,
+    ) -> Self {
         ChaincodeStub {
             conn,
             key,
             data,
             event: None,
             batch: Mutex::new(None),
+            inline,
         }
     }
 
@@ -265,7 +290,7 @@ impl ChaincodeStub {
 
     // ----- request/reply plumbing -----
 
-    /// Sends one request for this transaction and blocks until the peer answers it.
+    /// Sends one request for this transaction and returns the peer's answer.
     fn call(&self, ty: Type, payload: Vec<u8>) -> Result<Vec<u8>, StubError> {
         let msg = ChaincodeMessage {
             r#type: ty as i32,
@@ -281,12 +306,10 @@ impl ChaincodeStub {
                 limit: MAX_MESSAGE_SIZE,
             });
         }
-        let reply = self.conn.inflight.wait_for_reply(&self.key)?;
-        if !self.conn.send_blocking(msg) {
-            self.conn.inflight.cancel_wait(&self.key);
-            return Err(StubError::Disconnected);
-        }
-        let reply = reply.blocking_recv().map_err(|_| StubError::Disconnected)?;
+        let reply = match self.inline {
+            Some(yielder) => self.suspend(yielder, msg)?,
+            None => self.block(msg)?,
+        };
         match Type::try_from(reply.r#type) {
             Ok(Type::Response) => Ok(reply.payload),
             Ok(Type::Error) => Err(StubError::Peer(
@@ -299,6 +322,32 @@ impl ChaincodeStub {
                 crate::handler::type_name(reply.r#type)
             ))),
         }
+    }
+
+    /// An inline transaction's round trip: the stream's loop sends `msg` and resumes the
+    /// coroutine with the reply.
+    fn suspend(
+        &self,
+        yielder: &Yielder,
+        msg: ChaincodeMessage,
+    ) -> Result<ChaincodeMessage, StubError> {
+        if self.conn.inflight.is_closed() {
+            return Err(StubError::Disconnected);
+        }
+        match yielder.suspend(msg) {
+            Resume::Reply(reply) => Ok(reply),
+            Resume::Start | Resume::Disconnected => Err(StubError::Disconnected),
+        }
+    }
+
+    /// A threaded transaction's round trip: queue `msg`, block until the loop routes the reply.
+    fn block(&self, msg: ChaincodeMessage) -> Result<ChaincodeMessage, StubError> {
+        let reply = self.conn.inflight.wait_for_reply(&self.key)?;
+        if !self.conn.send_blocking(msg) {
+            self.conn.inflight.cancel_wait(&self.key);
+            return Err(StubError::Disconnected);
+        }
+        reply.blocking_recv().map_err(|_| StubError::Disconnected)
     }
 
     fn query(&self, ty: Type, payload: Vec<u8>) -> Result<QueryResponse, StubError> {
@@ -824,7 +873,7 @@ pub type HistoryIterator<'a> = QueryIterator<'a, KeyModification>;
 /// buffered ones are used up, and frees the peer's iterator with QUERY_STATE_CLOSE when dropped
 /// early (an exhausted iterator is already gone on the peer, so no CLOSE is sent for it).
 pub struct QueryIterator<'a, T> {
-    stub: &'a ChaincodeStub,
+    stub: &'a ChaincodeStub<'a>,
     id: String,
     buffer: std::vec::IntoIter<QueryResultBytes>,
     has_more: bool,
@@ -832,7 +881,7 @@ pub struct QueryIterator<'a, T> {
 }
 
 impl<'a, T: Message + Default> QueryIterator<'a, T> {
-    fn new(stub: &'a ChaincodeStub, response: QueryResponse) -> Self {
+    fn new(stub: &'a ChaincodeStub<'a>, response: QueryResponse) -> Self {
         QueryIterator {
             stub,
             id: response.id,

@@ -14,6 +14,7 @@ use common::{start_caas, TestCc};
 use fabric_chaincode::fabric_protos::common::{ChannelHeader, HeaderType};
 use fabric_chaincode::fabric_protos::peer::chaincode_message::Type;
 use fabric_chaincode::fabric_protos::peer::{ChaincodeInput, ChaincodeMessage, SignedProposal};
+use fabric_chaincode::Execution;
 use fabric_chaincode::{StubError, MAX_MESSAGE_SIZE};
 use prost::Message;
 use tokio_stream::StreamExt;
@@ -32,9 +33,8 @@ async fn expect_unrouted(peer: &PeerConn) -> ChaincodeMessage {
     peer.next_unrouted(WAIT).await.expect("a reply")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_payloads_and_proposals_get_error_replies() {
-    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+async fn malformed_payloads_and_proposals_get_error_replies(execution: Execution) {
+    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
     let peer = connect_caas(caas.addr, None, Arc::default()).await.unwrap();
 
     let garbage = msg(Type::Transaction, vec![0xff, 0xff, 0xff], "bad1", "ch");
@@ -79,9 +79,8 @@ async fn malformed_payloads_and_proposals_get_error_replies() {
     caas.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_types_and_stray_replies_are_answered_without_teardown() {
-    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+async fn unknown_types_and_stray_replies_are_answered_without_teardown(execution: Execution) {
+    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
     let peer = connect_caas(caas.addr, None, Arc::default()).await.unwrap();
 
     let unknown = ChaincodeMessage {
@@ -119,9 +118,8 @@ async fn unknown_types_and_stray_replies_are_answered_without_teardown() {
     caas.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn duplicate_transaction_is_refused_and_the_original_completes() {
-    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+async fn duplicate_transaction_is_refused_and_the_original_completes(execution: Execution) {
+    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
     let peer = connect_caas(caas.addr, None, Arc::default()).await.unwrap();
     peer.send_raw(tx("dup", &["block"])).await;
     let get = expect_unrouted(&peer).await;
@@ -139,9 +137,10 @@ async fn duplicate_transaction_is_refused_and_the_original_completes() {
     caas.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn handshake_violation_ends_only_that_stream_and_keepalive_works_before_it() {
-    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+async fn handshake_violation_ends_only_that_stream_and_keepalive_works_before_it(
+    execution: Execution,
+) {
+    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
     let (out, mut inbound) = open_caas(caas.addr, None).await.unwrap();
     let register = inbound.next().await.unwrap().unwrap();
     assert_eq!(register.r#type, Type::Register as i32);
@@ -167,9 +166,8 @@ async fn handshake_violation_ends_only_that_stream_and_keepalive_works_before_it
     caas.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oversize_messages_in_both_directions() {
-    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+async fn oversize_messages_in_both_directions(execution: Execution) {
+    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
     let victim = connect_caas(caas.addr, None, Arc::default()).await.unwrap();
     let other = connect_caas(caas.addr, None, Arc::default()).await.unwrap();
 
@@ -219,9 +217,8 @@ async fn oversize_messages_in_both_directions() {
     caas.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn panicking_contract_gets_error_reply() {
-    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+async fn panicking_contract_gets_error_reply(execution: Execution) {
+    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
     let peer = connect_caas(caas.addr, None, Arc::default()).await.unwrap();
     let out = peer.invoke("ch", "p", &["panic"]).await;
     assert!(out.error_text().contains("panicked"));
@@ -232,9 +229,8 @@ async fn panicking_contract_gets_error_reply() {
     caas.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn peer_vanishing_mid_transaction_fails_that_call_only() {
-    let cc = Arc::new(TestCc::default());
+async fn peer_vanishing_mid_transaction_fails_that_call_only(execution: Execution) {
+    let cc = Arc::new(TestCc::running(execution));
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     *cc.blocked_done.lock().unwrap() = Some(done_tx);
     let caas = start_caas(cc.clone(), None).await;
@@ -272,9 +268,8 @@ struct NotAChaincodeMessage {
     garbage: String,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_protobuf_ends_only_that_stream() {
-    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+async fn malformed_protobuf_ends_only_that_stream(execution: Execution) {
+    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", caas.addr))
         .unwrap()
         .connect()
@@ -312,3 +307,14 @@ async fn malformed_protobuf_ends_only_that_stream() {
     );
     caas.shutdown().await.unwrap();
 }
+
+in_both_executions!(
+    malformed_payloads_and_proposals_get_error_replies,
+    unknown_types_and_stray_replies_are_answered_without_teardown,
+    duplicate_transaction_is_refused_and_the_original_completes,
+    handshake_violation_ends_only_that_stream_and_keepalive_works_before_it,
+    oversize_messages_in_both_directions,
+    panicking_contract_gets_error_reply,
+    peer_vanishing_mid_transaction_fails_that_call_only,
+    malformed_protobuf_ends_only_that_stream,
+);

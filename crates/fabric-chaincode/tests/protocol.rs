@@ -12,11 +12,11 @@ use common::peer::{connect_caas, init_message, msg, Ledger, Outcome};
 use common::{start_caas, TestCc};
 use fabric_chaincode::fabric_protos::peer::chaincode_message::Type;
 use fabric_chaincode::fabric_protos::peer::{ChaincodeInput, ChaincodeMessage};
+use fabric_chaincode::Execution;
 use prost::Message;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn handshake_registers_package_id_and_runs_a_transaction() {
-    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+async fn handshake_registers_package_id_and_runs_a_transaction(execution: Execution) {
+    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
     let ledger = Arc::new(Ledger::default());
     let peer = connect_caas(caas.addr, None, Arc::clone(&ledger))
         .await
@@ -51,9 +51,8 @@ async fn handshake_registers_package_id_and_runs_a_transaction() {
     caas.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sixty_four_concurrent_transactions_on_one_stream() {
-    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+async fn sixty_four_concurrent_transactions_on_one_stream(execution: Execution) {
+    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
     let ledger = Arc::new(Ledger::default());
     let peer = connect_caas(caas.addr, None, Arc::clone(&ledger))
         .await
@@ -89,9 +88,8 @@ async fn sixty_four_concurrent_transactions_on_one_stream() {
     caas.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn range_iteration_pages_lazily_and_closes_early_iterators() {
-    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+async fn range_iteration_pages_lazily_and_closes_early_iterators(execution: Execution) {
+    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
     let ledger = Arc::new(Ledger::default());
     {
         let mut s = ledger.state.lock().unwrap();
@@ -165,9 +163,8 @@ async fn range_iteration_pages_lazily_and_closes_early_iterators() {
     caas.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn composite_keys_partial_queries_pagination_history_private_data() {
-    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+async fn composite_keys_partial_queries_pagination_history_private_data(execution: Execution) {
+    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
     let ledger = Arc::new(Ledger::default());
     let peer = connect_caas(caas.addr, None, Arc::clone(&ledger))
         .await
@@ -245,9 +242,8 @@ async fn composite_keys_partial_queries_pagination_history_private_data() {
     caas.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invoke_chaincode_unwraps_like_the_go_shim() {
-    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+async fn invoke_chaincode_unwraps_like_the_go_shim(execution: Execution) {
+    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
     let peer = connect_caas(caas.addr, None, Arc::default()).await.unwrap();
     // Callee COMPLETED: its Response as is; channel appended as name/channel.
     let ok = peer
@@ -282,9 +278,8 @@ async fn invoke_chaincode_unwraps_like_the_go_shim() {
     caas.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn transaction_data_events_init_and_keepalive() {
-    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+async fn transaction_data_events_init_and_keepalive(execution: Execution) {
+    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
     let peer = connect_caas(caas.addr, None, Arc::default()).await.unwrap();
     let info: serde_json::Value = serde_json::from_str(
         &peer
@@ -379,9 +374,8 @@ async fn transaction_data_events_init_and_keepalive() {
 /// Fabric 3.1: the peer offers write batches and multi-key reads in READY, and the runtime
 /// uses them when the contract asks: 250 writes (and a delete) in one WRITE_BATCH_STATE sent
 /// before COMPLETED, 250 reads in one GET_STATE_MULTIPLE.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fabric_31_write_batches_and_multi_key_reads_save_round_trips() {
-    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+async fn fabric_31_write_batches_and_multi_key_reads_save_round_trips(execution: Execution) {
+    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
     let ledger = Arc::new(Ledger::default());
     let peer = connect_caas(caas.addr, None, Arc::clone(&ledger))
         .await
@@ -402,10 +396,9 @@ async fn fabric_31_write_batches_and_multi_key_reads_save_round_trips() {
 
 /// Before Fabric 3.1 (READY without parameters) the same contract makes one request per write
 /// and per key, as the Go shim does.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_ready_parameters_every_write_and_read_is_its_own_request() {
+async fn without_ready_parameters_every_write_and_read_is_its_own_request(execution: Execution) {
     use tokio_stream::StreamExt;
-    let caas = start_caas(Arc::new(TestCc::default()), None).await;
+    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
     let ledger = Arc::new(Ledger::default());
     let (out, mut inbound) = common::peer::open_caas(caas.addr, None).await.unwrap();
     let register = inbound.next().await.unwrap().unwrap();
@@ -428,3 +421,38 @@ async fn without_ready_parameters_every_write_and_read_is_its_own_request() {
     assert_eq!(ledger.requests.load(Ordering::SeqCst), 7, "3 GET_STATE");
     caas.shutdown().await.unwrap();
 }
+
+/// Inline transactions run on the thread that serves the stream, suspending at each ledger
+/// call; the others on a thread of the blocking pool. Both answer the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_transactions_run_on_the_streams_own_thread() {
+    for (execution, expected) in [
+        (Execution::Inline, common::SERVER_THREAD),
+        (Execution::Thread, "tokio-rt-worker"),
+    ] {
+        let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
+        let ledger = Arc::new(Ledger::default());
+        ledger
+            .state
+            .lock()
+            .unwrap()
+            .insert("k".into(), b"v".to_vec());
+        let peer = connect_caas(caas.addr, None, Arc::clone(&ledger))
+            .await
+            .unwrap();
+        let r = peer.invoke("ch1", "tx1", &["where", "k"]).await;
+        assert_eq!(r.ok_payload(), format!("{expected}|v"), "{execution:?}");
+        caas.shutdown().await.unwrap();
+    }
+}
+
+in_both_executions!(
+    handshake_registers_package_id_and_runs_a_transaction,
+    sixty_four_concurrent_transactions_on_one_stream,
+    range_iteration_pages_lazily_and_closes_early_iterators,
+    composite_keys_partial_queries_pagination_history_private_data,
+    invoke_chaincode_unwraps_like_the_go_shim,
+    transaction_data_events_init_and_keepalive,
+    fabric_31_write_batches_and_multi_key_reads_save_round_trips,
+    without_ready_parameters_every_write_and_read_is_its_own_request,
+);

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use fabric_chaincode::config::{CaasConfig, ServerTls};
 use fabric_chaincode::{
-    create_composite_key, error, split_composite_key, success, Chaincode, ChaincodeStub, Response,
-    RuntimeError, StubError,
+    create_composite_key, error, split_composite_key, success, Chaincode, ChaincodeStub, Execution,
+    Response, RuntimeError, StubError,
 };
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -108,6 +108,45 @@ pub struct TestCc {
     /// Errors seen by "block" transactions (peer-vanishing tests).
     pub blocked_errors: Mutex<Vec<StubError>>,
     pub blocked_done: Mutex<Option<std::sync::mpsc::Sender<StubError>>>,
+    /// Where every transaction runs.
+    pub execution: Execution,
+}
+
+impl TestCc {
+    /// A test chaincode whose transactions all run as `execution` says.
+    pub fn running(execution: Execution) -> Self {
+        TestCc {
+            execution,
+            ..TestCc::default()
+        }
+    }
+}
+
+/// Name of the thread `start_caas` serves on: inline transactions run there.
+pub const SERVER_THREAD: &str = "caas-server";
+
+/// Defines each listed `async fn name(execution: Execution)` as two tests, `thread::name` and
+/// `inline::name`, so every protocol case runs both ways a transaction can.
+#[macro_export]
+macro_rules! in_both_executions {
+    ($($name:ident),* $(,)?) => {
+        mod thread {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(fabric_chaincode::Execution::Thread).await
+                }
+            )*
+        }
+        mod inline {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(fabric_chaincode::Execution::Inline).await
+                }
+            )*
+        }
+    };
 }
 
 fn fail(e: impl std::fmt::Display) -> Response {
@@ -120,6 +159,10 @@ impl Chaincode for TestCc {
             Some("fail") => error("init failed"),
             _ => success("init ok"),
         }
+    }
+
+    fn execution(&self, _args: &[Vec<u8>]) -> Execution {
+        self.execution
     }
 
     fn invoke(&self, stub: &mut ChaincodeStub) -> Response {
@@ -293,6 +336,15 @@ impl Chaincode for TestCc {
                 r.map(|v| v.unwrap_or_default())
             }
             "fail" => Err(StubError::InvalidArgument("nope".into())),
+            // Where the transaction ran: the thread's name, then the answer of a read.
+            "where" => {
+                let here = std::thread::current()
+                    .name()
+                    .unwrap_or("unnamed")
+                    .to_owned();
+                let v = stub.get_state(&arg(0))?.unwrap_or_default();
+                Ok(format!("{here}|{}", String::from_utf8_lossy(&v)).into_bytes())
+            }
             other => Err(StubError::InvalidArgument(format!(
                 "unknown function {other}"
             ))),
@@ -311,8 +363,11 @@ pub struct Caas {
     pub task: tokio::task::JoinHandle<Result<(), RuntimeError>>,
 }
 
+/// Serves `cc` as `start` runs it: on a current-thread runtime of its own (thread
+/// [`SERVER_THREAD`]), so inline transactions run inline, whatever runtime the test has.
 pub async fn start_caas(cc: Arc<dyn Chaincode>, tls: Option<ServerTls>) -> Caas {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     let cfg = CaasConfig {
         address: addr.to_string(),
@@ -321,14 +376,25 @@ pub async fn start_caas(cc: Arc<dyn Chaincode>, tls: Option<ServerTls>) -> Caas 
         msp_id: Some("Org1MSP".into()),
     };
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(fabric_chaincode::serve_caas(
-        cc,
-        cfg,
-        listener,
-        async move {
-            let _ = rx.await;
-        },
-    ));
+    let (done_tx, done_rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name(SERVER_THREAD.into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let result = runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let stop = async move {
+                    let _ = rx.await;
+                };
+                fabric_chaincode::serve_caas(cc, cfg, listener, stop).await
+            });
+            let _ = done_tx.send(result);
+        })
+        .unwrap();
+    let task = tokio::spawn(async move { done_rx.await.expect("the server thread ends") });
     Caas {
         addr,
         stop: Some(tx),
