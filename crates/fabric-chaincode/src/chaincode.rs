@@ -37,8 +37,9 @@ pub enum Execution {
     #[default]
     Thread,
     /// On the stream's own thread, as a coroutine that suspends at each ledger call and
-    /// resumes when the peer's answer is read: no hand-off between threads, which is most of a
-    /// short transaction's CPU when few run at once. The process has one such thread, so code
+    /// resumes when the peer's answer is read: no hand-off between threads (two wake-ups per
+    /// ledger call), which was over half of the registry's CPU per query. The process has one
+    /// such thread, so code
     /// between two ledger calls holds up every stream: choose it for transactions that only
     /// read and compute briefly. On a multi-threaded Tokio runtime (not what
     /// [`start`](crate::start) builds) such transactions run on a thread all the same.
