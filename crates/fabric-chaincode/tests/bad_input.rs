@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::peer::{connect_caas, msg, open_caas, proposal_with_header, Ledger, PeerConn};
-use common::{start_caas, TestCc};
+use common::{serve_test_cc, TestCc};
 use fabric_chaincode::fabric_protos::common::{ChannelHeader, HeaderType};
 use fabric_chaincode::fabric_protos::peer::chaincode_message::Type;
 use fabric_chaincode::fabric_protos::peer::{ChaincodeInput, ChaincodeMessage, SignedProposal};
@@ -34,7 +34,7 @@ async fn expect_unrouted(peer: &PeerConn) -> ChaincodeMessage {
 }
 
 async fn malformed_payloads_and_proposals_get_error_replies(execution: Execution) {
-    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
+    let caas = serve_test_cc(Arc::new(TestCc::running(execution))).await;
     let peer = connect_caas(caas.addr, None, Arc::default()).await.unwrap();
 
     let garbage = msg(Type::Transaction, vec![0xff, 0xff, 0xff], "bad1", "ch");
@@ -80,7 +80,7 @@ async fn malformed_payloads_and_proposals_get_error_replies(execution: Execution
 }
 
 async fn unknown_types_and_stray_replies_are_answered_without_teardown(execution: Execution) {
-    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
+    let caas = serve_test_cc(Arc::new(TestCc::running(execution))).await;
     let peer = connect_caas(caas.addr, None, Arc::default()).await.unwrap();
 
     let unknown = ChaincodeMessage {
@@ -119,7 +119,7 @@ async fn unknown_types_and_stray_replies_are_answered_without_teardown(execution
 }
 
 async fn duplicate_transaction_is_refused_and_the_original_completes(execution: Execution) {
-    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
+    let caas = serve_test_cc(Arc::new(TestCc::running(execution))).await;
     let peer = connect_caas(caas.addr, None, Arc::default()).await.unwrap();
     peer.send_raw(tx("dup", &["block"])).await;
     let get = expect_unrouted(&peer).await;
@@ -140,7 +140,7 @@ async fn duplicate_transaction_is_refused_and_the_original_completes(execution: 
 async fn handshake_violation_ends_only_that_stream_and_keepalive_works_before_it(
     execution: Execution,
 ) {
-    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
+    let caas = serve_test_cc(Arc::new(TestCc::running(execution))).await;
     let (out, mut inbound) = open_caas(caas.addr, None).await.unwrap();
     let register = inbound.next().await.unwrap().unwrap();
     assert_eq!(register.r#type, Type::Register as i32);
@@ -167,7 +167,7 @@ async fn handshake_violation_ends_only_that_stream_and_keepalive_works_before_it
 }
 
 async fn oversize_messages_in_both_directions(execution: Execution) {
-    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
+    let caas = serve_test_cc(Arc::new(TestCc::running(execution))).await;
     let victim = connect_caas(caas.addr, None, Arc::default()).await.unwrap();
     let other = connect_caas(caas.addr, None, Arc::default()).await.unwrap();
 
@@ -218,7 +218,7 @@ async fn oversize_messages_in_both_directions(execution: Execution) {
 }
 
 async fn panicking_contract_gets_error_reply(execution: Execution) {
-    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
+    let caas = serve_test_cc(Arc::new(TestCc::running(execution))).await;
     let peer = connect_caas(caas.addr, None, Arc::default()).await.unwrap();
     let out = peer.invoke("ch", "p", &["panic"]).await;
     assert!(out.error_text().contains("panicked"));
@@ -233,7 +233,7 @@ async fn peer_vanishing_mid_transaction_fails_that_call_only(execution: Executio
     let cc = Arc::new(TestCc::running(execution));
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     *cc.blocked_done.lock().unwrap() = Some(done_tx);
-    let caas = start_caas(cc.clone(), None).await;
+    let caas = serve_test_cc(cc.clone()).await;
     let vanishing = connect_caas(caas.addr, None, Arc::new(Ledger::default()))
         .await
         .unwrap();
@@ -269,7 +269,7 @@ struct NotAChaincodeMessage {
 }
 
 async fn malformed_protobuf_ends_only_that_stream(execution: Execution) {
-    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
+    let caas = serve_test_cc(Arc::new(TestCc::running(execution))).await;
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", caas.addr))
         .unwrap()
         .connect()

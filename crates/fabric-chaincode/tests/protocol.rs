@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::peer::{connect_caas, init_message, msg, Ledger, Outcome};
-use common::{start_caas, TestCc};
+use common::{serve_test_cc, TestCc};
 use fabric_chaincode::fabric_protos::peer::chaincode_message::Type;
 use fabric_chaincode::fabric_protos::peer::{ChaincodeInput, ChaincodeMessage};
 use fabric_chaincode::Execution;
 use prost::Message;
 
 async fn handshake_registers_package_id_and_runs_a_transaction(execution: Execution) {
-    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
+    let caas = serve_test_cc(Arc::new(TestCc::running(execution))).await;
     let ledger = Arc::new(Ledger::default());
     let peer = connect_caas(caas.addr, None, Arc::clone(&ledger))
         .await
@@ -52,7 +52,7 @@ async fn handshake_registers_package_id_and_runs_a_transaction(execution: Execut
 }
 
 async fn sixty_four_concurrent_transactions_on_one_stream(execution: Execution) {
-    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
+    let caas = serve_test_cc(Arc::new(TestCc::running(execution))).await;
     let ledger = Arc::new(Ledger::default());
     let peer = connect_caas(caas.addr, None, Arc::clone(&ledger))
         .await
@@ -89,7 +89,7 @@ async fn sixty_four_concurrent_transactions_on_one_stream(execution: Execution) 
 }
 
 async fn range_iteration_pages_lazily_and_closes_early_iterators(execution: Execution) {
-    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
+    let caas = serve_test_cc(Arc::new(TestCc::running(execution))).await;
     let ledger = Arc::new(Ledger::default());
     {
         let mut s = ledger.state.lock().unwrap();
@@ -164,7 +164,7 @@ async fn range_iteration_pages_lazily_and_closes_early_iterators(execution: Exec
 }
 
 async fn composite_keys_partial_queries_pagination_history_private_data(execution: Execution) {
-    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
+    let caas = serve_test_cc(Arc::new(TestCc::running(execution))).await;
     let ledger = Arc::new(Ledger::default());
     let peer = connect_caas(caas.addr, None, Arc::clone(&ledger))
         .await
@@ -243,7 +243,7 @@ async fn composite_keys_partial_queries_pagination_history_private_data(executio
 }
 
 async fn invoke_chaincode_unwraps_like_the_go_shim(execution: Execution) {
-    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
+    let caas = serve_test_cc(Arc::new(TestCc::running(execution))).await;
     let peer = connect_caas(caas.addr, None, Arc::default()).await.unwrap();
     // Callee COMPLETED: its Response as is; channel appended as name/channel.
     let ok = peer
@@ -279,7 +279,7 @@ async fn invoke_chaincode_unwraps_like_the_go_shim(execution: Execution) {
 }
 
 async fn transaction_data_events_init_and_keepalive(execution: Execution) {
-    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
+    let caas = serve_test_cc(Arc::new(TestCc::running(execution))).await;
     let peer = connect_caas(caas.addr, None, Arc::default()).await.unwrap();
     let info: serde_json::Value = serde_json::from_str(
         &peer
@@ -375,7 +375,7 @@ async fn transaction_data_events_init_and_keepalive(execution: Execution) {
 /// uses them when the contract asks: 250 writes (and a delete) in one WRITE_BATCH_STATE sent
 /// before COMPLETED, 250 reads in one GET_STATE_MULTIPLE.
 async fn fabric_31_write_batches_and_multi_key_reads_save_round_trips(execution: Execution) {
-    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
+    let caas = serve_test_cc(Arc::new(TestCc::running(execution))).await;
     let ledger = Arc::new(Ledger::default());
     let peer = connect_caas(caas.addr, None, Arc::clone(&ledger))
         .await
@@ -398,7 +398,7 @@ async fn fabric_31_write_batches_and_multi_key_reads_save_round_trips(execution:
 /// and per key, as the Go shim does.
 async fn without_ready_parameters_every_write_and_read_is_its_own_request(execution: Execution) {
     use tokio_stream::StreamExt;
-    let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
+    let caas = serve_test_cc(Arc::new(TestCc::running(execution))).await;
     let ledger = Arc::new(Ledger::default());
     let (out, mut inbound) = common::peer::open_caas(caas.addr, None).await.unwrap();
     let register = inbound.next().await.unwrap().unwrap();
@@ -430,7 +430,7 @@ async fn inline_transactions_run_on_the_streams_own_thread() {
         (Execution::Inline, common::SERVER_THREAD),
         (Execution::Thread, "tokio-rt-worker"),
     ] {
-        let caas = start_caas(Arc::new(TestCc::running(execution)), None).await;
+        let caas = serve_test_cc(Arc::new(TestCc::running(execution))).await;
         let ledger = Arc::new(Ledger::default());
         ledger
             .state

@@ -122,7 +122,7 @@ impl TestCc {
     }
 }
 
-/// Name of the thread `start_caas` serves on: inline transactions run there.
+/// Name of the thread `serve_test_cc` serves inline transactions on.
 pub const SERVER_THREAD: &str = "caas-server";
 
 /// Defines each listed `async fn name(execution: Execution)` as two tests, `thread::name` and
@@ -363,18 +363,37 @@ pub struct Caas {
     pub task: tokio::task::JoinHandle<Result<(), RuntimeError>>,
 }
 
-/// Serves `cc` as `start` runs it: on a current-thread runtime of its own (thread
-/// [`SERVER_THREAD`]), so inline transactions run inline, whatever runtime the test has.
+/// An in-process CaaS server on the test's own runtime.
 pub async fn start_caas(cc: Arc<dyn Chaincode>, tls: Option<ServerTls>) -> Caas {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(fabric_chaincode::serve_caas(
+        cc,
+        caas_config(addr, tls),
+        listener,
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    Caas {
+        addr,
+        stop: Some(tx),
+        task,
+    }
+}
+
+/// Serves the test chaincode where its transactions can run as it asks: inline ones need the
+/// runtime `start` builds, a current-thread one, so those get a server on a thread of its own
+/// ([`SERVER_THREAD`]); the others the test's runtime, as [`start_caas`].
+pub async fn serve_test_cc(cc: Arc<TestCc>) -> Caas {
+    if cc.execution == Execution::Thread {
+        return start_caas(cc, None).await;
+    }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
-    let cfg = CaasConfig {
-        address: addr.to_string(),
-        package_id: "testcc:0123".into(),
-        tls,
-        msp_id: Some("Org1MSP".into()),
-    };
+    let cfg = caas_config(addr, None);
     let (tx, rx) = oneshot::channel::<()>();
     let (done_tx, done_rx) = oneshot::channel();
     std::thread::Builder::new()
@@ -399,6 +418,15 @@ pub async fn start_caas(cc: Arc<dyn Chaincode>, tls: Option<ServerTls>) -> Caas 
         addr,
         stop: Some(tx),
         task,
+    }
+}
+
+fn caas_config(addr: SocketAddr, tls: Option<ServerTls>) -> CaasConfig {
+    CaasConfig {
+        address: addr.to_string(),
+        package_id: "testcc:0123".into(),
+        tls,
+        msp_id: Some("Org1MSP".into()),
     }
 }
 

@@ -716,6 +716,9 @@ pub async fn connect_caas(
     Ok(PeerConn::handshake(inbound, tx, ledger).await)
 }
 
+/// How long opening a stream may take, refused or not.
+const OPEN_WAIT: Duration = Duration::from_secs(20);
+
 /// Opens a `Connect` stream and returns its raw halves (handshake tests).
 pub async fn open_caas(
     addr: SocketAddr,
@@ -735,15 +738,21 @@ pub async fn open_caas(
     if let Some(t) = tls {
         ep = ep.tls_config(t).map_err(|e| e.to_string())?;
     }
-    let channel: Channel = ep.connect().await.map_err(|e| format!("{e:?}"))?;
-    let mut client = ChaincodeClient::new(channel)
-        .max_decoding_message_size(MAX_MESSAGE_SIZE * 2)
-        .max_encoding_message_size(MAX_MESSAGE_SIZE * 2);
-    let (tx, rx) = mpsc::channel(1024);
-    let inbound = client
-        .connect(ReceiverStream::new(rx))
+    // Bounded: a refused peer must be told so, never left waiting (that fails the test).
+    let opened = tokio::time::timeout(OPEN_WAIT, async move {
+        let channel: Channel = ep.connect().await.map_err(|e| format!("{e:?}"))?;
+        let mut client = ChaincodeClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_SIZE * 2)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE * 2);
+        let (tx, rx) = mpsc::channel(1024);
+        let inbound = client
+            .connect(ReceiverStream::new(rx))
+            .await
+            .map_err(|e| format!("{e:?}"))?
+            .into_inner();
+        Ok((tx, inbound))
+    });
+    opened
         .await
-        .map_err(|e| format!("{e:?}"))?
-        .into_inner();
-    Ok((tx, inbound))
+        .unwrap_or_else(|_| panic!("opening a stream to {addr} took over {OPEN_WAIT:?}"))
 }
