@@ -3,8 +3,8 @@
 //! so it builds with the crate and runs as a unit test on corrupted seeds (no nightly needed).
 //!
 //! Input: a mode byte (bit 0 clear: normal mode, through the client's REGISTER deadline; set:
-//! CaaS; bit 1 set: transactions run inline, else on threads), then frames of a big-endian `u16` length and that many bytes. A frame that decodes as a
-//! `ChaincodeMessage` is delivered as the peer's next message; one that does not is what tonic
+//! CaaS; bit 1 set: transactions run inline, else on threads), then frames of a big-endian
+//! `u16` length and that many bytes. A frame that decodes as a `ChaincodeMessage` is delivered as the peer's next message; one that does not is what tonic
 //! would deliver for it, a status error. The harness plays the peer in lock step: after each
 //! message it waits (briefly) for the chaincode's answer, so replies meet waiting transactions
 //! deterministically. The chaincode does ledger calls named by its arguments, so RESPONSE

@@ -61,11 +61,6 @@ impl InFlight {
         self.lock().running.remove(key);
     }
 
-    /// Whether the stream ended (no reply will come).
-    pub(crate) fn is_closed(&self) -> bool {
-        self.lock().closed
-    }
-
     pub(crate) fn running(&self) -> usize {
         self.lock().running.len()
     }

@@ -325,15 +325,12 @@ impl<'y> ChaincodeStub<'y> {
     }
 
     /// An inline transaction's round trip: the stream's loop sends `msg` and resumes the
-    /// coroutine with the reply.
+    /// coroutine with the reply (or, once the stream ended, with "disconnected").
     fn suspend(
         &self,
         yielder: &Yielder,
         msg: ChaincodeMessage,
     ) -> Result<ChaincodeMessage, StubError> {
-        if self.conn.inflight.is_closed() {
-            return Err(StubError::Disconnected);
-        }
         match yielder.suspend(msg) {
             Resume::Reply(reply) => Ok(reply),
             Resume::Start | Resume::Disconnected => Err(StubError::Disconnected),
