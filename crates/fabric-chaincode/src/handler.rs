@@ -494,6 +494,60 @@ fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inline::MAX_SUSPENDED;
+    use fabric_protos::peer::ChaincodeInput;
+
+    /// Reads one key: suspends inline until the (never sent) reply.
+    struct ReadsOneKey;
+
+    impl Chaincode for ReadsOneKey {
+        fn init(&self, stub: &mut ChaincodeStub<'_>) -> fabric_protos::peer::Response {
+            self.invoke(stub)
+        }
+        fn invoke(&self, stub: &mut ChaincodeStub<'_>) -> fabric_protos::peer::Response {
+            match stub.get_state("k") {
+                Ok(_) => crate::chaincode::success(""),
+                Err(e) => crate::chaincode::error(e.to_string()),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn inline_transactions_beyond_the_limit_are_given_back_for_a_thread() {
+        let (outbound, _peer) = mpsc::channel(1);
+        let conn = Arc::new(Conn {
+            outbound,
+            inflight: InFlight::default(),
+            msp_id: None,
+            params: OnceLock::new(),
+        });
+        let cc: Arc<dyn Chaincode> = Arc::new(ReadsOneKey);
+        let transaction = |i: usize| {
+            let msg = ChaincodeMessage {
+                r#type: Type::Transaction as i32,
+                payload: ChaincodeInput::default().encode_to_vec(),
+                txid: format!("tx{i}"),
+                channel_id: "ch".into(),
+                ..Default::default()
+            };
+            Transaction::begin(&cc, &conn, msg, false).unwrap()
+        };
+        let mut inline = InlineTxs::for_this_runtime().expect("a current-thread runtime");
+        for i in 0..MAX_SUSPENDED {
+            let first = inline.start(transaction(i)).ok().expect("runs inline");
+            assert_eq!(first.r#type, Type::GetState as i32, "suspended in its read");
+        }
+        let over = inline.start(transaction(MAX_SUSPENDED));
+        assert!(over.is_err(), "one more is given back, to run on a thread");
+        // The suspended ones end with "disconnected" once the stream is over.
+        conn.inflight.close();
+        inline.end();
+        assert_eq!(
+            conn.inflight.running(),
+            1,
+            "only the one given back is left"
+        );
+    }
 
     fn params(write: bool, max_write: u32, multi: bool, max_multi: u32) -> Vec<u8> {
         ChaincodeAdditionalParams {

@@ -24,6 +24,11 @@ const STACK_SIZE: usize = 2 * 1024 * 1024;
 /// system calls. Sixteen covers the peer's usual concurrency on one stream.
 const POOLED_STACKS: usize = 16;
 
+/// Inline transactions one stream may have suspended at once; more run on threads (and
+/// queue for the blocking pool, which has as many): a peer sending transactions without
+/// answering their requests must not make the process map a stack for each.
+pub(crate) const MAX_SUSPENDED: usize = 512;
+
 /// A transaction: yields the requests it sends, returns its COMPLETED/ERROR message.
 type Tx = Coroutine<Resume, ChaincodeMessage, ChaincodeMessage, DefaultStack>;
 
@@ -57,8 +62,12 @@ impl InlineTxs {
     }
 
     /// Runs a new transaction up to its first ledger call or its end: the message to send.
-    /// Gives it back when no stack can be mapped, to run it on a thread instead.
+    /// Gives it back, to run on a thread instead, when [`MAX_SUSPENDED`] are already suspended
+    /// or no stack can be mapped.
     pub(crate) fn start(&mut self, tx: Transaction) -> Result<ChaincodeMessage, Box<Transaction>> {
+        if self.0.suspended.len() >= MAX_SUSPENDED {
+            return Err(Box::new(tx));
+        }
         let stack = match self.0.stacks.pop() {
             Some(stack) => stack,
             None => match DefaultStack::new(STACK_SIZE) {
@@ -78,6 +87,10 @@ impl InlineTxs {
 
     /// Resumes the transaction that waits for `reply`, if one does.
     pub(crate) fn deliver(&mut self, reply: ChaincodeMessage) -> Delivery {
+        if self.0.suspended.is_empty() {
+            // A threaded transaction's reply: no key to build.
+            return Delivery::NotWaiting(reply);
+        }
         let key = TxKey::of(&reply);
         match self.0.suspended.remove(&key) {
             Some(tx) => Delivery::Next(self.step(key, tx, Resume::Reply(reply))),
@@ -85,8 +98,8 @@ impl InlineTxs {
         }
     }
 
-    /// The stream ended: every suspended transaction's call fails with "disconnected" and it
-    /// runs to its end (its later calls fail at once: the in-flight table is closed).
+    /// The stream ended: every suspended transaction's call fails with "disconnected", and so
+    /// does each later one, until it runs to its end.
     pub(crate) fn end(&mut self) {
         for (_, mut tx) in self.0.suspended.drain() {
             while let CoroutineResult::Yield(_) = tx.resume(Resume::Disconnected) {}
