@@ -249,6 +249,11 @@ impl Registration {
         self.enclave_id.as_deref().map_err(Clone::clone)
     }
 
+    /// Whether a re-appraisal revoked it.
+    fn is_revoked(&self) -> bool {
+        self.record.as_ref().is_some_and(|r| r.revoked.is_some())
+    }
+
     /// The attested data of the stored credentials, decoded on first use only.
     pub(crate) fn attested(&self) -> Result<&AttestedData, RegistryError> {
         if let Some(attested) = self.attested.get() {
@@ -393,8 +398,11 @@ impl Registry {
         let policy = self.policy();
         let mut renewal = false;
         let mut counted = Vec::new();
+        // A revoked enclave may always come back, but only as a renewal: its evidence must
+        // not be judged by older TCB info than the re-appraisal applied.
         for r in self.registrations(ledger, cc_id)? {
-            if policy.allows_renewal() && r.enclave_id()? == checked.enclave_id {
+            if (policy.allows_renewal() || r.is_revoked()) && r.enclave_id()? == checked.enclave_id
+            {
                 check_renewal(&r, checked)?;
                 renewal = true;
             } else if self.still_counts(&r, checked, now)? {

@@ -529,6 +529,37 @@ fn renewal_with_older_tcb_info_than_applied_is_refused() {
     );
 }
 
+/// Without a renewal policy (FPC's defaults) a revoked enclave may still come back, but only
+/// as a renewal: replayed evidence judged by older TCB info than the re-appraisal applied is
+/// refused, so a revocation cannot be undone by registering again.
+#[test]
+fn a_revoked_enclave_cannot_register_again_with_replayed_evidence() {
+    let (registry, verifier, mut ledger) = lc_setup(RegistryPolicy::default());
+    let id = eid(b"vk-1");
+    let v1 = enclave(b"vk-1", "peer0:7051", &mrenclave(), 1);
+    *verifier.judgement.lock().unwrap() = dcap_judgement(tcb(NOW - HOUR, 17));
+    registry.register_enclave(&mut ledger, &v1).unwrap();
+    revoke_by_reappraisal(&registry, &verifier, &mut ledger, &id);
+    assert_rejected(
+        &registry,
+        &mut ledger,
+        &v1,
+        &format!(
+            "renewal refused: its evidence is judged by TCB info issued at {} (evaluation Some(17)), older than the applied {NOW} (evaluation Some(18))",
+            NOW - HOUR
+        ),
+    );
+    assert_eq!(found(&registry, &mut ledger, b"vk-1"), "");
+    // Fresh evidence under the newer TCB info brings it back.
+    *verifier.judgement.lock().unwrap() = dcap_judgement(tcb(NOW, 18));
+    registry.register_enclave(&mut ledger, &v1).unwrap();
+    assert_eq!(found(&registry, &mut ledger, b"vk-1"), v1);
+    assert_eq!(
+        status(&registry, &mut ledger, b"vk-1")["state"],
+        "provisioned"
+    );
+}
+
 #[test]
 fn lifecycle_endorsers_agree() {
     let run = || {
