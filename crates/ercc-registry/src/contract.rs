@@ -39,6 +39,7 @@ impl RegistryContract {
         use ReturnKind::{Nothing, String, StringList};
         let transactions = [
             ("GetKeyExport", 2, String),
+            ("MigrateRevocations", 0, String),
             ("PutKeyExport", 1, Nothing),
             ("QueryChaincodeEncryptionKey", 1, String),
             ("QueryChaincodeEndPoints", 1, String),
@@ -70,6 +71,11 @@ impl RegistryContract {
         let p = |i: usize| params.get(i).map(String::as_str).unwrap_or_default();
         Ok(Some(match function {
             "GetKeyExport" => ReturnValue::String(r.get_key_export(ledger, p(0), p(1))?),
+            "MigrateRevocations" => {
+                let moved = r.migrate_revocations(ledger)?;
+                tracing::info!(target: LOG_TARGET, %moved, "revocations migrated");
+                ReturnValue::String(moved)
+            }
             "PutKeyExport" => {
                 r.put_key_export(ledger, p(0))?;
                 tracing::info!(target: LOG_TARGET, channel = ledger.channel_id(), "key export stored");

@@ -119,6 +119,10 @@ pub fn register_enclave(data: &[u8]) {
             assert_eq!(ledger.state, before, "refused retirement wrote state");
         }
     }
+    let before = ledger.state.clone();
+    if registry.migrate_revocations(&mut ledger).is_err() {
+        assert_eq!(ledger.state, before, "refused migration wrote state");
+    }
 }
 
 /// Seed inputs for the `register_enclave` target: a registration that succeeds, in

@@ -10,13 +10,14 @@ use sha2::{Digest, Sha256};
 use crate::keydist::{EnclaveKey, EXPORT_TYPE_URL};
 use crate::keys;
 use crate::ledger::MemLedger;
+use crate::lifecycle::{Judgement, ReappraisalInput, Rejudgement, TcbInfoRecord};
 use crate::proto::{
     AttestedData, CcKeyRegistrationMessage, ExportMessage, SignedCcKeyRegistrationMessage,
 };
 use crate::registry::tests::{
     attested, b64, credentials_for, mrenclave, FakeVerifier, CC, CHANNEL, NOW,
 };
-use crate::registry::{Registry, RegistryError};
+use crate::registry::{CredentialsVerifier, Registry, RegistryError, VerifierError};
 use crate::registry_policy::{RegistryPolicy, ENV_MAX_ENCLAVES_PER_CHAINCODE};
 
 const CC_EK: &[u8] = b"-----BEGIN RSA PUBLIC KEY-----\nchaincode\n-----END RSA PUBLIC KEY-----\n";
@@ -98,8 +99,12 @@ struct World {
 impl World {
     /// Several-enclave mode (max 2), both enclaves registered by their organisations.
     fn registered() -> Self {
+        Self::registered_with(FakeVerifier::default())
+    }
+
+    fn registered_with(verifier: impl CredentialsVerifier + 'static) -> Self {
         let policy = RegistryPolicy::from_vars([(ENV_MAX_ENCLAVES_PER_CHAINCODE, "2")]).unwrap();
-        let registry = Registry::new(FakeVerifier::default()).with_policy(policy);
+        let registry = Registry::new(verifier).with_policy(policy);
         let mut ledger = MemLedger::new(CHANNEL, NOW, "Org1MSP");
         ledger.define_chaincode(CC, &mrenclave(), 1);
         let mut w = World {
@@ -632,4 +637,77 @@ fn an_export_asks_lifecycle_once_for_sender_and_receiver() {
     };
     w.registry.put_key_export(&mut ledger, &text).unwrap();
     assert_eq!(ledger.definition_queries, 1);
+}
+
+/// The fake verifier's verdicts, as `dcap` (so enclaves can be re-appraised); every
+/// re-appraisal revokes.
+struct RevokingVerifier;
+
+impl CredentialsVerifier for RevokingVerifier {
+    fn verify(
+        &self,
+        evidence: &[u8],
+        mrenclave: &str,
+        statement: &[u8],
+        now: i64,
+    ) -> Result<Judgement, VerifierError> {
+        let judgement = FakeVerifier::default().verify(evidence, mrenclave, statement, now)?;
+        Ok(Judgement {
+            evidence_type: "dcap".into(),
+            tcb_info: Some(tcb_info(NOW - 1)),
+            ..judgement
+        })
+    }
+
+    fn reappraise(&self, _: &ReappraisalInput<'_>) -> Result<Rejudgement, VerifierError> {
+        Ok(Rejudgement {
+            tcb_info: tcb_info(NOW),
+            status: Some("OutOfDate".into()),
+            advisory_ids: vec![],
+            rejected: Some("TCB status OutOfDate not accepted".into()),
+        })
+    }
+}
+
+fn tcb_info(issue_date: i64) -> TcbInfoRecord {
+    TcbInfoRecord {
+        fmspc: "00906ED50000".into(),
+        issue_date,
+        evaluation_data_number: Some(1),
+    }
+}
+
+/// A revoked enclave takes no part in key distribution: it can neither import the keys nor
+/// export them, though its organisation's messages are otherwise valid.
+#[test]
+fn a_revoked_enclave_neither_receives_nor_sends_keys() {
+    let mut w = World::registered_with(RevokingVerifier);
+    let e1_reg = signed_registration(&w.e1, &w.e1.key_registration(CC_EK));
+    w.as_org("Org1MSP").register_keys(&e1_reg).unwrap();
+    let export = signed_export(&w.e1, &w.e1.export(&w.e2, CC_EK));
+    let (e1_id, e2_id) = (w.e1.id(), w.e2.id());
+
+    // The receiver is revoked: the export is refused, and so is its key registration.
+    w.registry
+        .reappraise_enclave(&mut w.ledger, CC, &e2_id, "{}")
+        .unwrap();
+    w.as_org("Org1MSP").refused(
+        &format!("receiver enclave {e2_id} is not registered for chaincode {CC}"),
+        |w| w.put_export(&export),
+    );
+    let e2_reg = signed_registration(&w.e2, &w.e2.key_registration(CC_EK));
+    w.as_org("Org2MSP")
+        .refused(&format!("enclave {e2_id} is not registered"), |w| {
+            w.register_keys(&e2_reg)
+        });
+
+    // The provisioned sender is revoked: it can no longer export.
+    w.registry
+        .reappraise_enclave(&mut w.ledger, CC, &e1_id, "{}")
+        .unwrap();
+    w.as_org("Org1MSP")
+        .refused(&format!("sender enclave {e1_id} is not registered"), |w| {
+            w.put_export(&export)
+        });
+    assert_eq!(w.provisioned(), None);
 }

@@ -1,7 +1,7 @@
-//! Fabric composite keys (`0x00 type 0x00 attr1 0x00 … 0x00`) and the registry's five
+//! Fabric composite keys (`0x00 type 0x00 attr1 0x00 … 0x00`) and the registry's six
 //! key spaces (the two the Go registry writes, the two of key distribution, and the
-//! appraisal records of the enclave lifecycle), byte-for-byte as the Go shim builds them, so the Go registry's state
-//! reads back here and ours reads back there.
+//! appraisal records and revoked credentials of the enclave lifecycle), byte-for-byte as the
+//! Go shim builds them, so the Go registry's state reads back here and ours reads back there.
 //!
 //! Creating and splitting keys is the runtime's (`fabric_chaincode`), with the Go shim's
 //! validation and texts, and the partial-key scan range; this module adds the registry's key spaces.
@@ -19,6 +19,11 @@ pub const PROVISIONED_PLACEHOLDER: &[u8] = b"a SignedCCKeyRegistrationMessage";
 /// Object type of the registry's appraisal records: `[ccId, enclaveId]` → JSON
 /// [`crate::lifecycle::AppraisalRecord`] (what was judged, when; not in the Go registry).
 pub const APPRAISAL_OBJECT_TYPE: &str = "namespaces/appraisal";
+/// Object type of the credentials of revoked enclaves: `[ccId, enclaveId]` → the base64
+/// `Credentials` text a revocation moved out of [`CREDENTIALS_OBJECT_TYPE`], so that FPC's
+/// hot path (`queryEnclaveCredentials`) answers from the one key it reads (not in the Go
+/// registry).
+pub const REVOKED_OBJECT_TYPE: &str = "namespaces/revoked";
 /// Object type of the chaincode encryption keys: `[ccId]` → the PEM bytes of the key the
 /// first `registerCCKeys` of the chaincode registered (never changed afterwards).
 pub const CHAINCODE_EK_OBJECT_TYPE: &str = "namespaces/chaincode_ek";
@@ -45,6 +50,11 @@ pub fn appraisal_key(cc_id: &str, enclave_id: &str) -> Result<String, KeyError> 
     create_composite_key(APPRAISAL_OBJECT_TYPE, &[cc_id, enclave_id])
 }
 
+/// Key of the moved credentials of one revoked enclave.
+pub fn revoked_key(cc_id: &str, enclave_id: &str) -> Result<String, KeyError> {
+    create_composite_key(REVOKED_OBJECT_TYPE, &[cc_id, enclave_id])
+}
+
 /// Key of a chaincode's encryption key.
 pub fn chaincode_ek_key(cc_id: &str) -> Result<String, KeyError> {
     create_composite_key(CHAINCODE_EK_OBJECT_TYPE, &[cc_id])
@@ -69,6 +79,10 @@ mod tests {
         assert_eq!(
             chaincode_ek_key("mycc").unwrap(),
             "\u{0}namespaces/chaincode_ek\u{0}mycc\u{0}"
+        );
+        assert_eq!(
+            revoked_key("mycc", "AB").unwrap(),
+            "\u{0}namespaces/revoked\u{0}mycc\u{0}AB\u{0}"
         );
         assert_eq!(
             exported_key("mycc", "AB").unwrap(),

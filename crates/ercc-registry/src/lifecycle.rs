@@ -6,6 +6,11 @@
 //! Every decision uses only the transaction's time and state, so every endorser agrees.
 //! State written by the Go registry has no record: such an enclave is never revoked, and its
 //! attestation time is unknown (it counts as expired only when the operator set an age).
+//!
+//! A revocation moves the enclave's credentials from `namespaces/credentials` to
+//! `namespaces/revoked`, so `queryEnclaveCredentials`, FPC's hot path, answers from the one
+//! key it reads. `migrateRevocations` moves those of enclaves that ercc-rs builds before this
+//! layout revoked in place.
 
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
@@ -400,13 +405,24 @@ impl Registry {
         let mut counted = Vec::new();
         // A revoked enclave may always come back, but only as a renewal: its evidence must
         // not be judged by older TCB info than the re-appraisal applied.
+        let mut seen = false;
         for r in self.registrations(ledger, cc_id)? {
+            seen |= r.enclave_id().is_ok_and(|id| id == checked.enclave_id);
             if (policy.allows_renewal() || r.is_revoked()) && r.enclave_id()? == checked.enclave_id
             {
                 check_renewal(&r, checked)?;
                 renewal = true;
             } else if self.still_counts(&r, checked, now)? {
                 counted.push(r);
+            }
+        }
+        // The scan does not see credentials a revocation moved.
+        let mut revoked_key = None;
+        if !seen {
+            if let Some(r) = self.find_registration(ledger, cc_id, &checked.enclave_id)? {
+                check_renewal(&r, checked)?;
+                renewal = true;
+                revoked_key = Some(r.key);
             }
         }
         if policy.single_enclave() {
@@ -438,6 +454,7 @@ impl Registry {
         Ok(Admission {
             record: new_record(checked, now),
             renewal,
+            revoked_key,
         })
     }
 
@@ -483,7 +500,8 @@ impl Registry {
         }
         // Keys are built before the first write so a bad key writes nothing.
         let keys = [
-            r.key.clone(),
+            keys::credentials_key(cc_id, enclave_id)?,
+            keys::revoked_key(cc_id, enclave_id)?,
             keys::provisioned_key(cc_id, enclave_id)?,
             keys::exported_key(cc_id, enclave_id)?,
             keys::appraisal_key(cc_id, enclave_id)?,
@@ -561,8 +579,49 @@ impl Registry {
             .rejected
             .map(|reason| Revocation { at: now, reason });
         let bytes = record.to_bytes();
-        ledger.put_state(&keys::appraisal_key(cc_id, enclave_id)?, &bytes)?;
+        let (record_key, revoked_key) = (
+            keys::appraisal_key(cc_id, enclave_id)?,
+            keys::revoked_key(cc_id, enclave_id)?,
+        );
+        ledger.put_state(&record_key, &bytes)?;
+        if record.revoked.is_some() {
+            move_credentials(ledger, &r.key, &revoked_key, &r.value)?;
+        }
         Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// `migrateRevocations()`: moves the credentials of every enclave revoked in place (by an
+    /// ercc-rs build before the revoked key space) to `namespaces/revoked`, as a revocation
+    /// does now; until then `queryEnclaveCredentials` would find them. Anyone may ask: it only
+    /// applies revocations already on the ledger. Reads everything before the first write;
+    /// returns the moved enclaves as JSON, in key order (none when run again).
+    pub fn migrate_revocations<L: RegistryLedger + ?Sized>(
+        &self,
+        ledger: &mut L,
+    ) -> Result<String, RegistryError> {
+        let mut revoked = Vec::new();
+        for (key, value) in
+            ledger.get_state_by_partial_composite_key(keys::APPRAISAL_OBJECT_TYPE, &[])?
+        {
+            if AppraisalRecord::parse(&key, &value)?.revoked.is_some() {
+                let (cc_id, enclave_id) = ids_of(&key)?;
+                let credentials_key = keys::credentials_key(&cc_id, &enclave_id)?;
+                let revoked_key = keys::revoked_key(&cc_id, &enclave_id)?;
+                revoked.push((cc_id, enclave_id, credentials_key, revoked_key));
+            }
+        }
+        let keys: Vec<&str> = revoked.iter().map(|r| r.2.as_str()).collect();
+        let found = ledger.get_states(&keys)?;
+        let mut moved = Vec::new();
+        for ((cc_id, enclave_id, credentials_key, revoked_key), value) in
+            revoked.into_iter().zip(found)
+        {
+            if let Some(value) = value {
+                move_credentials(ledger, &credentials_key, &revoked_key, &value)?;
+                moved.push(serde_json::json!({"chaincode_id": cc_id, "enclave_id": enclave_id}));
+            }
+        }
+        Ok(serde_json::json!({ "moved": moved }).to_string())
     }
 
     /// `queryEnclaveStatus(ccId, enclaveId)`: the enclave's state at the transaction time
@@ -597,20 +656,6 @@ impl Registry {
         .to_string())
     }
 
-    /// Whether `enclave_id` is revoked (what `queryEnclaveCredentials` leaves out).
-    pub(crate) fn is_revoked<L: RegistryLedger + ?Sized>(
-        &self,
-        ledger: &mut L,
-        cc_id: &str,
-        enclave_id: &str,
-    ) -> Result<bool, RegistryError> {
-        let key = keys::appraisal_key(cc_id, enclave_id)?;
-        match ledger.get_state(&key)? {
-            Some(v) => record_revokes(&key, &v),
-            None => Ok(false),
-        }
-    }
-
     /// Writes the record of a registration that `admit` accepted.
     pub(crate) fn store_record<L: RegistryLedger + ?Sized>(
         &self,
@@ -629,26 +674,53 @@ impl Registry {
         cc_id: &str,
         enclave_id: &str,
     ) -> Result<Registration, RegistryError> {
-        let (key, value) =
-            crate::registry::stored_credentials_of(ledger, cc_id, enclave_id, || {
+        self.find_registration(ledger, cc_id, enclave_id)?
+            .ok_or_else(|| {
                 LifecycleError::NotRegistered {
                     cc_id: cc_id.to_owned(),
                     enclave_id: enclave_id.to_owned(),
                 }
                 .into()
-            })?;
-        let record_key = keys::appraisal_key(cc_id, enclave_id)?;
-        let record = match ledger.get_state(&record_key)? {
+            })
+    }
+
+    /// The registration of `enclave_id`, current or revoked (its credentials moved), with its
+    /// record: one round trip on a peer that reads keys together.
+    fn find_registration<L: RegistryLedger + ?Sized>(
+        &self,
+        ledger: &mut L,
+        cc_id: &str,
+        enclave_id: &str,
+    ) -> Result<Option<Registration>, RegistryError> {
+        let [credentials_key, revoked_key, record_key] = [
+            keys::credentials_key(cc_id, enclave_id)?,
+            keys::revoked_key(cc_id, enclave_id)?,
+            keys::appraisal_key(cc_id, enclave_id)?,
+        ];
+        let mut found = ledger
+            .get_states(&[&credentials_key, &revoked_key, &record_key])?
+            .into_iter();
+        let (credentials, moved, record) = (
+            found.next().flatten(),
+            found.next().flatten(),
+            found.next().flatten(),
+        );
+        let (key, value) = match (credentials, moved) {
+            (Some(value), _) => (credentials_key, value),
+            (None, Some(value)) => (revoked_key, value),
+            (None, None) => return Ok(None),
+        };
+        let record = match record {
             Some(v) => Some(AppraisalRecord::parse(&record_key, &v)?),
             None => None,
         };
-        Ok(Registration {
+        Ok(Some(Registration {
             enclave_id: Ok(enclave_id.to_owned()),
             value,
             record,
             key,
             attested: OnceCell::new(),
-        })
+        }))
     }
 }
 
@@ -658,6 +730,8 @@ pub(crate) struct Admission {
     pub(crate) record: AppraisalRecord,
     /// The enclave renews its own registration.
     pub(crate) renewal: bool,
+    /// The key of the credentials a revocation moved, which the renewal clears.
+    pub(crate) revoked_key: Option<String>,
 }
 
 /// The appraisal record of a registration accepted at `now` (also what `ercc verify` shows).
@@ -724,17 +798,30 @@ fn superseded(cc: &CcParameters, definition: &Definition) -> Option<String> {
 
 /// The enclave id (second attribute) of a `[ccId, enclaveId]` composite key.
 pub(crate) fn enclave_id_of(key: &str) -> Result<String, RegistryError> {
-    let (_, mut attrs) = keys::split_composite_key(key)
-        .map_err(|e| RegistryError::CorruptState(format!("key {key:?}: {e}")))?;
-    if attrs.len() < 2 {
-        return Err(RegistryError::CorruptState(format!(
-            "key {key:?} has no enclave id"
-        )));
-    }
-    Ok(attrs.swap_remove(1))
+    ids_of(key).map(|(_, enclave_id)| enclave_id)
 }
 
-/// Whether a stored appraisal record (at `key`) says its enclave is revoked.
-pub(crate) fn record_revokes(key: &str, record: &[u8]) -> Result<bool, RegistryError> {
-    Ok(AppraisalRecord::parse(key, record)?.revoked.is_some())
+/// The chaincode and enclave ids (first two attributes) of a `[ccId, enclaveId]` composite key.
+fn ids_of(key: &str) -> Result<(String, String), RegistryError> {
+    let (_, attrs) = keys::split_composite_key(key)
+        .map_err(|e| RegistryError::CorruptState(format!("key {key:?}: {e}")))?;
+    let mut attrs = attrs.into_iter();
+    match (attrs.next(), attrs.next()) {
+        (Some(cc_id), Some(enclave_id)) => Ok((cc_id, enclave_id)),
+        _ => Err(RegistryError::CorruptState(format!(
+            "key {key:?} has no enclave id"
+        ))),
+    }
+}
+
+/// Moves revoked credentials out of the key `queryEnclaveCredentials` reads.
+fn move_credentials<L: RegistryLedger + ?Sized>(
+    ledger: &mut L,
+    credentials_key: &str,
+    revoked_key: &str,
+    value: &[u8],
+) -> Result<(), RegistryError> {
+    ledger.put_state(revoked_key, value)?;
+    ledger.put_state(credentials_key, b"")?;
+    Ok(())
 }

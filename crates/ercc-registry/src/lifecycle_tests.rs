@@ -642,19 +642,16 @@ fn reading_keys_together_gives_the_same_answers_in_fewer_round_trips() {
         );
         (answers.0, a.reads - ra, b.reads - rb)
     };
-    let (creds, sequential, batched) = both(&|l| found(&registry, l, b"vk-1"));
-    assert!(!creds.is_empty());
-    assert_eq!(
-        (sequential, batched),
-        (2, 1),
-        "queryEnclaveCredentials round trips"
-    );
-    let (revoked, ..) = both(&|l| found(&registry, l, b"vk-3"));
-    assert_eq!(revoked, "");
-    // An absent enclave: on an older peer still the one read it always was.
-    let (absent, sequential, batched) =
-        both(&|l| registry.query_enclave_credentials(l, CC, "NOPE").unwrap());
-    assert_eq!((absent.as_str(), sequential, batched), ("", 1, 1));
+    // FPC's hot path reads one key on every peer, found, revoked or absent.
+    for (vk, expected_found) in [(&b"vk-1"[..], true), (b"vk-3", false), (b"NOPE", false)] {
+        let (creds, sequential, batched) = both(&|l| found(&registry, l, vk));
+        assert_eq!(!creds.is_empty(), expected_found, "{vk:?}");
+        assert_eq!(
+            (sequential, batched),
+            (1, 1),
+            "queryEnclaveCredentials round trips"
+        );
+    }
     let (provisioned, sequential, batched) = both(&|l| {
         format!(
             "{:?}",
@@ -671,10 +668,120 @@ fn reading_keys_together_gives_the_same_answers_in_fewer_round_trips() {
         registry.retire_enclave(l, CC, &eid(b"vk-1")).unwrap();
         format!("{:?}", l.state)
     });
-    // Two reads find the enclave and its record; the four keys it may delete come together.
+    // Three reads find the enclave (current or revoked) and its record; the five keys it may
+    // delete come together.
     assert_eq!(
         (sequential, batched),
-        (2 + 4, 2 + 1),
+        (3 + 5, 1 + 1),
         "retireEnclave's reads"
     );
+}
+
+/// A revocation moves the credentials out of the key `queryEnclaveCredentials` reads; the
+/// enclave's status, its retirement and its renewal still find them there.
+#[test]
+fn revocation_moves_the_credentials_out_of_the_hot_path_key() {
+    let (registry, verifier, mut ledger) = lc_setup(expiring(HOUR as u64));
+    let id = eid(b"vk-1");
+    let (credentials_key, revoked_key) = (
+        keys::credentials_key(CC, &id).unwrap(),
+        keys::revoked_key(CC, &id).unwrap(),
+    );
+    let v1 = enclave(b"vk-1", "peer0:7051", &mrenclave(), 1);
+    *verifier.judgement.lock().unwrap() = dcap_judgement(tcb(NOW - HOUR, 17));
+    registry.register_enclave(&mut ledger, &v1).unwrap();
+    revoke_by_reappraisal(&registry, &verifier, &mut ledger, &id);
+    assert_eq!(ledger.state.get(&credentials_key), None);
+    assert_eq!(ledger.state[&revoked_key], v1.as_bytes());
+    assert_eq!(status(&registry, &mut ledger, b"vk-1")["state"], "revoked");
+
+    // Renewal under newer TCB info writes the credentials back and clears the moved copy.
+    *verifier.judgement.lock().unwrap() = dcap_judgement(tcb(NOW, 18));
+    registry.register_enclave(&mut ledger, &v1).unwrap();
+    assert_eq!(ledger.state[&credentials_key], v1.as_bytes());
+    assert_eq!(ledger.state.get(&revoked_key), None);
+    assert_eq!(found(&registry, &mut ledger, b"vk-1"), v1);
+
+    // Retiring a revoked enclave (only its organisation may) removes every key it had.
+    set_verdict(
+        &verifier,
+        tcb(NOW + 1, 19),
+        "OutOfDate",
+        &[],
+        Some("revoked again"),
+    );
+    registry
+        .reappraise_enclave(&mut ledger, CC, &id, "{}")
+        .unwrap();
+    ledger.creator_msp_id = Some("Org2MSP".into());
+    assert_refused(
+        &mut ledger,
+        &format!("creator identity evaluation failed: creator msp Org2MSP is not the enclave's organisation {MSP}"),
+        |l| registry.retire_enclave(l, CC, &id),
+    );
+    ledger.creator_msp_id = Some(MSP.into());
+    registry.retire_enclave(&mut ledger, CC, &id).unwrap();
+    assert!(ledger.state.is_empty(), "{:?}", ledger.state.keys());
+}
+
+/// State of an ercc-rs build that revoked in place (credentials kept, record revoked):
+/// `migrateRevocations` moves them, once, reading everything before it writes.
+#[test]
+fn migrate_revocations_moves_what_earlier_builds_revoked_in_place() {
+    let (registry, verifier, mut ledger) = lc_setup(RegistryPolicy {
+        max_enclaves_per_chaincode: 3,
+        ..RegistryPolicy::default()
+    });
+    *verifier.judgement.lock().unwrap() = dcap_judgement(tcb(NOW - HOUR, 17));
+    for (vk, org) in [
+        (b"vk-1", "Org1MSP"),
+        (b"vk-2", "Org2MSP"),
+        (b"vk-3", "Org3MSP"),
+    ] {
+        let mut ad = attested(vk, "peer0:7051");
+        ad.host_params.as_mut().unwrap().peer_msp_id = org.into();
+        ledger.creator_msp_id = Some(org.into());
+        registry
+            .register_enclave(&mut ledger, &b64(&credentials_for(&ad)))
+            .unwrap();
+    }
+    // vk-1 revoked in place by an earlier build; vk-2 revoked by this one; vk-3 current.
+    for vk in [b"vk-1", b"vk-2"] {
+        revoke_by_reappraisal(&registry, &verifier, &mut ledger, &eid(vk));
+    }
+    let (id1, moved1) = (eid(b"vk-1"), keys::revoked_key(CC, &eid(b"vk-1")).unwrap());
+    let in_place = ledger.state.remove(&moved1).unwrap();
+    ledger
+        .state
+        .insert(keys::credentials_key(CC, &id1).unwrap(), in_place.clone());
+    assert_eq!(found(&registry, &mut ledger, b"vk-1").as_bytes(), in_place);
+
+    // A corrupt record refuses the whole migration, before any write.
+    let mut corrupt = ledger.clone();
+    corrupt
+        .state
+        .insert(keys::appraisal_key("other", "E").unwrap(), b"{".to_vec());
+    let err = registry.migrate_revocations(&mut corrupt).unwrap_err();
+    assert!(
+        err.to_string().starts_with("corrupt appraisal record at"),
+        "{err}"
+    );
+    assert_eq!(corrupt.puts, ledger.puts);
+
+    let moved = registry.migrate_revocations(&mut ledger).unwrap();
+    assert_eq!(
+        moved,
+        format!(r#"{{"moved":[{{"chaincode_id":"{CC}","enclave_id":"{id1}"}}]}}"#)
+    );
+    assert_eq!(found(&registry, &mut ledger, b"vk-1"), "");
+    assert_eq!(ledger.state[&moved1], in_place);
+    assert_eq!(status(&registry, &mut ledger, b"vk-1")["state"], "revoked");
+    assert_ne!(found(&registry, &mut ledger, b"vk-3"), "");
+    // Run again: nothing to move, nothing written.
+    let (before, puts) = (ledger.state.clone(), ledger.puts);
+    assert_eq!(
+        registry.migrate_revocations(&mut ledger).unwrap(),
+        r#"{"moved":[]}"#
+    );
+    assert_eq!((ledger.state.clone(), ledger.puts), (before, puts));
 }

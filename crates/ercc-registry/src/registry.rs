@@ -355,6 +355,10 @@ impl Registry {
     /// `queryEnclaveCredentials(ccId, enclaveId)`: the stored base64 text, empty when absent
     /// or revoked. Expired and superseded enclaves are still found, so endorsements they made
     /// can be judged.
+    ///
+    /// FPC's hot path (every endorsement asks it) reads one key, as the Go registry does: a
+    /// revocation moves the credentials out of it (see [`crate::lifecycle`]), so the key alone
+    /// is the answer, in one round trip on every peer, with Go's read set.
     pub fn query_enclave_credentials<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
@@ -362,26 +366,7 @@ impl Registry {
         enclave_id: &str,
     ) -> Result<String, RegistryError> {
         let key = keys::credentials_key(cc_id, enclave_id)?;
-        // FPC's hot path (every endorsement asks it): on a peer that reads keys together, the
-        // appraisal record comes in the same round trip; otherwise only when there is a value.
-        let (value, revoked) = if ledger.reads_keys_together() {
-            let record_key = keys::appraisal_key(cc_id, enclave_id)?;
-            let mut values = ledger.get_states(&[&key, &record_key])?.into_iter();
-            let (value, record) = (values.next().flatten(), values.next().flatten());
-            let revoked = match (&value, record) {
-                (Some(_), Some(record)) => crate::lifecycle::record_revokes(&record_key, &record)?,
-                _ => false,
-            };
-            (value, revoked)
-        } else {
-            let value = ledger.get_state(&key)?;
-            let revoked = value.is_some() && self.is_revoked(ledger, cc_id, enclave_id)?;
-            (value, revoked)
-        };
-        match value {
-            Some(value) if !revoked => Ok(stored_text(value)),
-            _ => Ok(String::new()),
-        }
+        Ok(ledger.get_state(&key)?.map(stored_text).unwrap_or_default())
     }
 
     /// `queryListProvisionedEnclaves(ccId)`: the ids of the current enclaves (in credentials
@@ -492,6 +477,10 @@ impl Registry {
                 .map_err(RegistryError::StoreProvisioned)?;
         }
         self.store_record(ledger, cc_id, &checked.enclave_id, &admission.record)?;
+        // A revoked enclave that renews leaves the revoked key space.
+        if let Some(moved) = &admission.revoked_key {
+            ledger.put_state(moved, b"")?;
+        }
         Ok(())
     }
 

@@ -456,6 +456,7 @@ async fn register_and_query_through_the_runtime() {
         names,
         [
             "GetKeyExport",
+            "MigrateRevocations",
             "PutKeyExport",
             "QueryChaincodeEncryptionKey",
             "QueryChaincodeEndPoints",

@@ -445,6 +445,7 @@ pub fn assert_metadata(peer: &DevPeer, name: &str) {
         names,
         [
             "GetKeyExport",
+            "MigrateRevocations",
             "PutKeyExport",
             "QueryChaincodeEncryptionKey",
             "QueryChaincodeEndPoints",
