@@ -142,6 +142,8 @@ pub struct MemLedger {
     pub reads_together: bool,
     /// Round trips of point reads (`get_state`, `get_states`), to assert batching.
     pub reads: usize,
+    /// Range scans (`get_state_by_partial_composite_key`).
+    pub scans: usize,
 }
 
 impl MemLedger {
@@ -224,6 +226,7 @@ impl RegistryLedger for MemLedger {
         object_type: &str,
         attrs: &[&str],
     ) -> Result<Vec<(String, Vec<u8>)>, LedgerError> {
+        self.scans += 1;
         let (start, end) = keys::partial_composite_key_range(object_type, attrs)?;
         Ok(self
             .state

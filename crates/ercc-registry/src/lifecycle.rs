@@ -254,6 +254,16 @@ impl Registration {
         self.enclave_id.as_deref().map_err(Clone::clone)
     }
 
+    fn new(key: String, value: Vec<u8>, record: Option<AppraisalRecord>) -> Self {
+        Self {
+            enclave_id: enclave_id_of(&key),
+            value,
+            record,
+            key,
+            attested: OnceCell::new(),
+        }
+    }
+
     /// Whether a re-appraisal revoked it.
     fn is_revoked(&self) -> bool {
         self.record.as_ref().is_some_and(|r| r.revoked.is_some())
@@ -283,17 +293,21 @@ impl Registration {
 type Definition = Result<(String, i64), crate::ledger::DefinitionError>;
 
 impl Registry {
-    /// Every registration of `cc_id` in key order, with its appraisal record (one scan of
-    /// each key space).
+    /// Every registration of `cc_id` in key order, with its appraisal record when
+    /// `with_records` (one scan of each key space; records left out, one scan).
     pub(crate) fn registrations<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
+        with_records: bool,
     ) -> Result<Vec<Registration>, RegistryError> {
         let entries =
             ledger.get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[cc_id])?;
-        if entries.is_empty() {
-            return Ok(Vec::new());
+        if entries.is_empty() || !with_records {
+            return entries
+                .into_iter()
+                .map(|(key, value)| Ok(Registration::new(key, value, None)))
+                .collect();
         }
         let mut records = BTreeMap::new();
         for (key, value) in
@@ -305,15 +319,8 @@ impl Registry {
         entries
             .into_iter()
             .map(|(key, value)| {
-                let enclave_id = enclave_id_of(&key);
-                let record = enclave_id.as_ref().ok().and_then(|id| records.remove(id));
-                Ok(Registration {
-                    record,
-                    enclave_id,
-                    value,
-                    key,
-                    attested: OnceCell::new(),
-                })
+                let record = enclave_id_of(&key).ok().and_then(|id| records.remove(&id));
+                Ok(Registration::new(key, value, record))
             })
             .collect()
     }
@@ -324,7 +331,9 @@ impl Registry {
         ledger: &mut L,
         cc_id: &str,
     ) -> Result<Vec<Registration>, RegistryError> {
-        let all = self.registrations(ledger, cc_id)?;
+        // Revoked credentials are not in the scan, so only expiry needs the records.
+        let with_records = self.policy().max_registration_age.is_some();
+        let all = self.registrations(ledger, cc_id, with_records)?;
         if all.is_empty() {
             return Ok(all);
         }
@@ -406,7 +415,7 @@ impl Registry {
         // A revoked enclave may always come back, but only as a renewal: its evidence must
         // not be judged by older TCB info than the re-appraisal applied.
         let mut seen = false;
-        for r in self.registrations(ledger, cc_id)? {
+        for r in self.registrations(ledger, cc_id, true)? {
             seen |= r.enclave_id().is_ok_and(|id| id == checked.enclave_id);
             if (policy.allows_renewal() || r.is_revoked()) && r.enclave_id()? == checked.enclave_id
             {
@@ -714,13 +723,7 @@ impl Registry {
             Some(v) => Some(AppraisalRecord::parse(&record_key, &v)?),
             None => None,
         };
-        Ok(Some(Registration {
-            enclave_id: Ok(enclave_id.to_owned()),
-            value,
-            record,
-            key,
-            attested: OnceCell::new(),
-        }))
+        Ok(Some(Registration::new(key, value, record)))
     }
 }
 

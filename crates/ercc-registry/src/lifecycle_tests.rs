@@ -785,3 +785,22 @@ fn migrate_revocations_moves_what_earlier_builds_revoked_in_place() {
     );
     assert_eq!((ledger.state.clone(), ledger.puts), (before, puts));
 }
+
+/// Revoked credentials are not in the credentials scan, so a client query scans the records
+/// too only when expiry needs them: one range read under FPC's defaults, as Go makes.
+#[test]
+fn client_queries_scan_the_records_only_for_expiry() {
+    for (policy, scans) in [(RegistryPolicy::default(), 1), (expiring(HOUR as u64), 2)] {
+        let (registry, _, mut ledger) = lc_setup(policy);
+        let v1 = enclave(b"vk-1", "peer0:7051", &mrenclave(), 1);
+        registry.register_enclave(&mut ledger, &v1).unwrap();
+        let before = ledger.scans;
+        assert_eq!(
+            registry
+                .query_chaincode_end_points(&mut ledger, CC)
+                .unwrap(),
+            "peer0:7051"
+        );
+        assert_eq!(ledger.scans - before, scans);
+    }
+}
