@@ -294,35 +294,18 @@ type Definition = Result<(String, i64), crate::ledger::DefinitionError>;
 
 impl Registry {
     /// Every registration of `cc_id` in key order, with its appraisal record when
-    /// `with_records` (one scan of each key space; records left out, one scan).
+    /// `with_records` (one scan of each key space; without records, one scan).
     pub(crate) fn registrations<L: RegistryLedger + ?Sized>(
         &self,
         ledger: &mut L,
         cc_id: &str,
         with_records: bool,
     ) -> Result<Vec<Registration>, RegistryError> {
-        let entries =
-            ledger.get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[cc_id])?;
-        if entries.is_empty() || !with_records {
-            return entries
-                .into_iter()
-                .map(|(key, value)| Ok(Registration::new(key, value, None)))
-                .collect();
+        let mut all = scan_credentials(ledger, cc_id)?;
+        if !all.is_empty() && with_records {
+            attach_records(&mut all, &mut scan_records(ledger, cc_id)?);
         }
-        let mut records = BTreeMap::new();
-        for (key, value) in
-            ledger.get_state_by_partial_composite_key(keys::APPRAISAL_OBJECT_TYPE, &[cc_id])?
-        {
-            let record = AppraisalRecord::parse(&key, &value)?;
-            records.insert(enclave_id_of(&key)?, record);
-        }
-        entries
-            .into_iter()
-            .map(|(key, value)| {
-                let record = enclave_id_of(&key).ok().and_then(|id| records.remove(&id));
-                Ok(Registration::new(key, value, record))
-            })
-            .collect()
+        Ok(all)
     }
 
     /// The registrations of `cc_id` that client queries hand out, in key order.
@@ -412,11 +395,13 @@ impl Registry {
         let policy = self.policy();
         let mut renewal = false;
         let mut counted = Vec::new();
+        let mut all = scan_credentials(ledger, cc_id)?;
+        // Left here: the records of enclaves whose credentials a revocation moved.
+        let mut records = scan_records(ledger, cc_id)?;
+        attach_records(&mut all, &mut records);
         // A revoked enclave may always come back, but only as a renewal: its evidence must
         // not be judged by older TCB info than the re-appraisal applied.
-        let mut seen = false;
-        for r in self.registrations(ledger, cc_id, true)? {
-            seen |= r.enclave_id().is_ok_and(|id| id == checked.enclave_id);
+        for r in all {
             if (policy.allows_renewal() || r.is_revoked()) && r.enclave_id()? == checked.enclave_id
             {
                 check_renewal(&r, checked)?;
@@ -425,13 +410,16 @@ impl Registry {
                 counted.push(r);
             }
         }
-        // The scan does not see credentials a revocation moved.
         let mut revoked_key = None;
-        if !seen {
-            if let Some(r) = self.find_registration(ledger, cc_id, &checked.enclave_id)? {
-                check_renewal(&r, checked)?;
+        if let Some(record) = records.remove(&checked.enclave_id) {
+            let key = keys::revoked_key(cc_id, &checked.enclave_id)?;
+            if let Some(value) = ledger.get_state(&key)? {
+                check_renewal(
+                    &Registration::new(key.clone(), value, Some(record)),
+                    checked,
+                )?;
                 renewal = true;
-                revoked_key = Some(r.key);
+                revoked_key = Some(key);
             }
         }
         if policy.single_enclave() {
@@ -796,6 +784,42 @@ fn superseded(cc: &CcParameters, definition: &Definition) -> Option<String> {
             ))
         }
         Ok(_) => None,
+    }
+}
+
+/// The stored credentials of `cc_id` in key order, without records (one scan).
+fn scan_credentials<L: RegistryLedger + ?Sized>(
+    ledger: &mut L,
+    cc_id: &str,
+) -> Result<Vec<Registration>, RegistryError> {
+    Ok(ledger
+        .get_state_by_partial_composite_key(keys::CREDENTIALS_OBJECT_TYPE, &[cc_id])?
+        .into_iter()
+        .map(|(key, value)| Registration::new(key, value, None))
+        .collect())
+}
+
+/// The appraisal records of `cc_id` by enclave id (one scan).
+fn scan_records<L: RegistryLedger + ?Sized>(
+    ledger: &mut L,
+    cc_id: &str,
+) -> Result<BTreeMap<String, AppraisalRecord>, RegistryError> {
+    let mut records = BTreeMap::new();
+    for (key, value) in
+        ledger.get_state_by_partial_composite_key(keys::APPRAISAL_OBJECT_TYPE, &[cc_id])?
+    {
+        let record = AppraisalRecord::parse(&key, &value)?;
+        records.insert(enclave_id_of(&key)?, record);
+    }
+    Ok(records)
+}
+
+/// Gives each registration its record, taking it out of `records`.
+fn attach_records(all: &mut [Registration], records: &mut BTreeMap<String, AppraisalRecord>) {
+    for r in all {
+        if let Ok(id) = &r.enclave_id {
+            r.record = records.remove(id);
+        }
     }
 }
 
