@@ -600,14 +600,14 @@ fn lifecycle_endorsers_agree() {
     assert_eq!(run(), run());
 }
 
-#[test]
-fn reading_keys_together_gives_the_same_answers_in_fewer_round_trips() {
+/// Several-enclave mode (3): `dcap` enclaves vk-1, vk-2, vk-3, one per organisation
+/// (Org1MSP..Org3MSP), registered; the ledger's creator is then Org1MSP.
+fn three_dcap_enclaves() -> (Registry, LcVerifier, MemLedger) {
     let (registry, verifier, mut ledger) = lc_setup(RegistryPolicy {
         max_enclaves_per_chaincode: 3,
         ..RegistryPolicy::default()
     });
     *verifier.judgement.lock().unwrap() = dcap_judgement(tcb(NOW - HOUR, 17));
-    // One enclave per organisation.
     for (vk, org) in [
         (b"vk-1", "Org1MSP"),
         (b"vk-2", "Org2MSP"),
@@ -621,6 +621,12 @@ fn reading_keys_together_gives_the_same_answers_in_fewer_round_trips() {
             .unwrap();
     }
     ledger.creator_msp_id = Some("Org1MSP".into());
+    (registry, verifier, ledger)
+}
+
+#[test]
+fn reading_keys_together_gives_the_same_answers_in_fewer_round_trips() {
+    let (registry, verifier, mut ledger) = three_dcap_enclaves();
     // vk-1 is provisioned, vk-3 revoked by a re-appraisal.
     let marker = keys::provisioned_key(CC, &eid(b"vk-1")).unwrap();
     ledger.state.insert(marker, b"1".to_vec());
@@ -728,23 +734,7 @@ fn revocation_moves_the_credentials_out_of_the_hot_path_key() {
 /// `migrateRevocations` moves them, once, reading everything before it writes.
 #[test]
 fn migrate_revocations_moves_what_earlier_builds_revoked_in_place() {
-    let (registry, verifier, mut ledger) = lc_setup(RegistryPolicy {
-        max_enclaves_per_chaincode: 3,
-        ..RegistryPolicy::default()
-    });
-    *verifier.judgement.lock().unwrap() = dcap_judgement(tcb(NOW - HOUR, 17));
-    for (vk, org) in [
-        (b"vk-1", "Org1MSP"),
-        (b"vk-2", "Org2MSP"),
-        (b"vk-3", "Org3MSP"),
-    ] {
-        let mut ad = attested(vk, "peer0:7051");
-        ad.host_params.as_mut().unwrap().peer_msp_id = org.into();
-        ledger.creator_msp_id = Some(org.into());
-        registry
-            .register_enclave(&mut ledger, &b64(&credentials_for(&ad)))
-            .unwrap();
-    }
+    let (registry, verifier, mut ledger) = three_dcap_enclaves();
     // vk-1 revoked in place by an earlier build; vk-2 revoked by this one; vk-3 current.
     for vk in [b"vk-1", b"vk-2"] {
         revoke_by_reappraisal(&registry, &verifier, &mut ledger, &eid(vk));
